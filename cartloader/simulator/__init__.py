@@ -1,0 +1,1 @@
+"""A faithful in-process HubSpot simulator for tests, benchmarks and ``--simulate``."""
