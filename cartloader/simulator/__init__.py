@@ -1,1 +1,14 @@
-"""A faithful in-process HubSpot simulator for tests, benchmarks and ``--simulate``."""
+"""A faithful in-process HubSpot simulator for tests, benchmarks and ``--simulate``.
+
+    async with Simulator(rate="10/1s", seed=1) as sim:
+        ...  # POST {sim.url}/crm/v3/objects/carts/batch/create with "Authorization: Bearer sim-token"
+
+See docs/simulator.md for every option and behaviour.
+"""
+
+from cartloader.simulator.config import SimulatorConfig
+from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.server import Simulator
+from cartloader.simulator.state import SimStats, StoredObject
+
+__all__ = ["FAULT_NAMES", "SimStats", "Simulator", "SimulatorConfig", "StoredObject"]

@@ -1,12 +1,184 @@
-"""``python -m cartloader simulator``: serve the built-in HubSpot simulator."""
+"""``python -m cartloader simulator``: serve the built-in HubSpot simulator until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from cartloader.errors import ConfigError
+from cartloader.rate import Rate
+from cartloader.simulator.config import DEFAULT_TOKEN, WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.server import Simulator
+
+PROG = "python -m cartloader simulator"
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def _rate(text: str) -> Rate:
+    try:
+        return Rate.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _latency(text: str) -> tuple[float, float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"invalid latency {text!r}: expected P50 or P50,P95 in milliseconds")
+    return (values[0], values[-1])
+
+
+def _fault(text: str) -> tuple[str, float]:
+    name, _, probability = text.partition("=")
+    if name not in FAULT_NAMES:
+        raise argparse.ArgumentTypeError(f"unknown fault {name!r}: expected one of {', '.join(FAULT_NAMES)}")
+    try:
+        return name, float(probability)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid fault {text!r}: expected NAME=PROBABILITY") from None
+
+
+def _token(text: str) -> tuple[str, frozenset[str]]:
+    token, sep, scopes = text.partition(":")
+    if not token:
+        raise argparse.ArgumentTypeError("empty token")
+    if not sep:
+        return token, frozenset({WRITE_SCOPE})
+    return token, frozenset(s.strip() for s in scopes.split(",") if s.strip())
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"invalid probability {text!r}: expected a number from 0 to 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The simulator's argument parser."""
+    parser = _Parser(prog=PROG, description="Serve a simulated HubSpot CRM carts API on a local port.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    parser.add_argument(
+        "--token",
+        action="append",
+        type=_token,
+        metavar="TOKEN[:SCOPE,...]",
+        help=f"accepted bearer token, with its scopes (default scope {WRITE_SCOPE}); repeatable. "
+        f"Default: {DEFAULT_TOKEN}",
+    )
+    parser.add_argument("--rate", type=_rate, metavar="N/DURATION", help="rolling-window limit per token, e.g. 190/10s")
+    parser.add_argument("--daily", type=int, metavar="N", help="daily request limit per token")
+    parser.add_argument(
+        "--latency-ms", type=_latency, metavar="P50[,P95]", help="processing time of a 100-input request (log-normal)"
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="NAME=PROBABILITY",
+        help=f"inject a fault; repeatable. Names: {', '.join(FAULT_NAMES)}",
+    )
+    parser.add_argument("--seed", type=int, help="seed for shuffling, latency, faults and trace-id echoing")
+    parser.add_argument(
+        "--unique",
+        action="append",
+        metavar="PROPERTY",
+        help="property with unique values (repeatable; default hs_external_cart_id)",
+    )
+    parser.add_argument("--no-store", action="store_true", help="keep counts, not objects (long benchmarks)")
+    parser.add_argument(
+        "--echo-trace-ids",
+        choices=("always", "never", "sometimes"),
+        default="sometimes",
+        help="whether successful results carry objectWriteTraceId (default sometimes: per response, at random)",
+    )
+    parser.add_argument(
+        "--whole-batch-400",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that a batch with invalid inputs fails whole despite unique trace ids (default 0)",
+    )
+    parser.add_argument("--retry-after", type=float, metavar="SECONDS", help="send Retry-After on 429 answers")
+    parser.add_argument(
+        "--property",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept a custom string property besides the cart properties; repeatable",
+    )
+    parser.add_argument("--no-normalize-numbers", action="store_true", help="store number properties exactly as sent")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """The ``SimulatorConfig`` the parsed options describe; raises ConfigError if they are inconsistent."""
+    fields: dict[str, object] = {}
+    if args.token:
+        fields["tokens"] = dict(args.token)
+    if args.unique:
+        fields["unique"] = tuple(args.unique)
+    return SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        rate=args.rate,
+        daily=args.daily,
+        latency_ms=args.latency_ms,
+        faults=dict(args.fault),
+        seed=args.seed,
+        store=not args.no_store,
+        echo_trace_ids=args.echo_trace_ids,
+        whole_batch_400=args.whole_batch_400,
+        retry_after_s=args.retry_after,
+        extra_properties=tuple(args.property),
+        normalize_numbers=not args.no_normalize_numbers,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def serve(config: SimulatorConfig) -> None:
+    """Serve until SIGINT or SIGTERM, printing ``listening on URL`` once ready."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Simulator(config) as sim:
+        print(f"listening on {sim.url}", flush=True)
+        await stop.wait()
 
 
 def main(argv: Sequence[str]) -> int:
     """Serve the simulator until interrupted; return the exit status."""
-    print("cartloader simulator: not implemented yet", file=sys.stderr)
-    return 2
+    try:
+        args = build_parser().parse_args(list(argv))
+        config = config_from_args(args)
+    except (_UsageError, ConfigError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0

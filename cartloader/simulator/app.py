@@ -1,0 +1,255 @@
+"""The simulated HubSpot as an ``aiohttp.web`` application: state, routes and request handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from cartloader.simulator import bodies
+from cartloader.simulator.batch import BatchAnswer, BatchProcessor, iso_now
+from cartloader.simulator.config import READ_SCOPE, WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.faults import FaultPicker
+from cartloader.simulator.latency import LatencyModel
+from cartloader.simulator.limits import DAILY, RequestLimits
+from cartloader.simulator.state import ObjectStore, SimStats, StatsRecorder
+from cartloader.simulator.validation import CartRules, MalformedRequest
+
+OBJECT_TYPES = frozenset({"carts", "0-142"})
+DEFAULT_GET_PROPERTIES = ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
+JSON_TYPE = "application/json;charset=utf-8"
+_BATCH_OPS = ("create", "upsert")
+
+
+def seeded_rng(seed: int | None, purpose: str) -> random.Random:
+    """An RNG for one purpose, so that e.g. fault draws do not depend on how many results were shuffled."""
+    return random.Random(f"{seed}/{purpose}") if seed is not None else random.Random()
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+    all_headers = {"Content-Type": JSON_TYPE}
+    if headers:
+        all_headers.update(headers)
+    return web.Response(status=status, body=orjson.dumps(body), headers=all_headers)
+
+
+def _drop_connection(request: web.Request) -> web.Response:
+    """Abort the TCP connection so the client gets no answer at all."""
+    if request.transport is not None:
+        request.transport.abort()
+    # aiohttp notices the closed transport and writes nothing; the response is only a formality.
+    return web.Response(status=499)
+
+
+class SimulatedHubSpot:
+    """Everything the simulator knows and does; ``application()`` serves it over HTTP."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.tokens: dict[str, frozenset[str]] = dict(config.tokens)
+        self.expired: dict[str, float] = {}
+        self.stats = StatsRecorder()
+        self.store = ObjectStore(config.unique, keep=config.store, first_id=config.first_id)
+        self.limits = RequestLimits(config.parsed_rate, config.daily, count_rejected=config.count_rejected)
+        self.faults = FaultPicker(config.faults, seeded_rng(config.seed, "faults"))
+        self.latency = (
+            LatencyModel(config.latency_ms[0], config.latency_ms[1], seeded_rng(config.seed, "latency"))
+            if config.latency_ms
+            else None
+        )
+        rules = CartRules(
+            config.extra_properties + config.unique, config.existing_ids, normalize_numbers=config.normalize_numbers
+        )
+        self.processor = BatchProcessor(
+            self.store,
+            rules,
+            unique=config.unique,
+            echo_trace_ids=config.echo_trace_ids,
+            whole_batch_400=config.whole_batch_400,
+            rng=seeded_rng(config.seed, "answers"),
+        )
+        self.closing = asyncio.Event()
+
+    def snapshot(self) -> SimStats:
+        """Current statistics."""
+        return self.stats.snapshot(len(self.store.objects))
+
+    def application(self) -> web.Application:
+        """The aiohttp application serving the simulator."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/_sim/stats", self._sim_stats)
+        app.router.add_get("/_sim/objects", self._sim_objects)
+        app.router.add_post("/_sim/reset-stats", self._sim_reset_stats)
+        app.router.add_post("/{prefix:.*}/{object_type}/batch/{op}", self._counted(self._batch))
+        app.router.add_get("/{prefix:.*}/{object_type}/{object_id}", self._counted(self._get_object))
+        app.router.add_route("*", "/{path:.*}", self._counted(self._unknown_path))
+        return app
+
+    # --- introspection -------------------------------------------------------------------------------------
+
+    async def _sim_stats(self, request: web.Request) -> web.Response:
+        return _json(200, self.snapshot().to_json())
+
+    async def _sim_objects(self, request: web.Request) -> web.Response:
+        objects = [obj.to_json() for obj in self.store.objects.values()]
+        return _json(200, {"count": len(objects), "objects": objects})
+
+    async def _sim_reset_stats(self, request: web.Request) -> web.Response:
+        self.stats.reset()
+        return _json(200, self.snapshot().to_json())
+
+    # --- the API ---------------------------------------------------------------------------------------------
+
+    def _counted(
+        self, handler: Callable[[web.Request, int], Awaitable[web.Response]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Wrap an API handler: number the request, track concurrency, count the answer's status."""
+
+        async def counted(request: web.Request) -> web.Response:
+            request_no = self.stats.begin()
+            try:
+                response = await handler(request, request_no)
+            finally:
+                self.stats.end()
+            if response.status != 499:
+                self.stats.status(response.status)
+            return response
+
+        return counted
+
+    def _authenticate(self, request: web.Request) -> tuple[str | None, web.Response | None]:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None, _json(401, bodies.invalid_authentication())
+        expired_at = self.expired.get(token)
+        if expired_at is not None:
+            return None, _json(401, bodies.expired_authentication(int(time.monotonic() - expired_at)))
+        if token not in self.tokens:
+            return None, _json(401, bodies.invalid_authentication())
+        return token, None
+
+    def _admit(self, request: web.Request, scopes: tuple[str, ...]) -> tuple[dict[str, str], web.Response | None]:
+        """Authentication, limits and scopes, in HubSpot's order; the limit headers for the answer."""
+        token, refusal = self._authenticate(request)
+        if token is None:
+            assert refusal is not None
+            return {}, refusal
+        verdict = self.limits.admit(token)
+        headers = verdict.headers
+        if verdict.refused_by is not None:
+            policy = verdict.refused_by
+            self.stats.rate_limited[policy] = self.stats.rate_limited.get(policy, 0) + 1
+            body = (
+                bodies.rate_limited_daily()
+                if policy == DAILY
+                else bodies.rate_limited_ten_secondly(self.config.rate_group)
+            )
+            if self.config.retry_after_s is not None:
+                headers = {**headers, "Retry-After": str(math.ceil(self.config.retry_after_s))}
+            return headers, _json(429, body, headers)
+        if not any(scope in self.tokens[token] for scope in scopes):
+            return headers, _json(403, bodies.missing_scopes(scopes[0]), headers)
+        return headers, None
+
+    async def _unknown_path(self, request: web.Request, request_no: int) -> web.Response:
+        return _json(404, bodies.not_found())
+
+    async def _get_object(self, request: web.Request, request_no: int) -> web.Response:
+        headers, refusal = self._admit(request, (READ_SCOPE, WRITE_SCOPE))
+        if refusal is not None:
+            return refusal
+        object_type = request.match_info["object_type"]
+        if object_type not in OBJECT_TYPES:
+            return _json(404, bodies.unknown_object_type(object_type), headers)
+        object_id = request.match_info["object_id"]
+        id_property = request.query.get("idProperty")
+        if id_property:
+            object_id = self.store.owner(id_property, object_id) or ""
+        obj = self.store.objects.get(object_id)
+        if obj is None:
+            return _json(404, bodies.object_not_found(request.match_info["object_id"]), headers)
+        wanted = [p for p in request.query.get("properties", "").split(",") if p] or DEFAULT_GET_PROPERTIES
+        properties = {name: obj.properties.get(name) for name in (*DEFAULT_GET_PROPERTIES, *wanted)}
+        body = {
+            "id": obj.id,
+            "properties": properties,
+            "createdAt": obj.created_at,
+            "updatedAt": obj.updated_at,
+            "archived": False,
+        }
+        return _json(200, body, headers)
+
+    async def _batch(self, request: web.Request, request_no: int) -> web.Response:
+        op = request.match_info["op"]
+        if op not in _BATCH_OPS:
+            return _json(404, bodies.not_found())
+        requested_at = iso_now()
+        headers, refusal = self._admit(request, (WRITE_SCOPE,))
+        if refusal is not None:
+            return refusal
+        object_type = request.match_info["object_type"]
+        if object_type not in OBJECT_TYPES:
+            return _json(404, bodies.unknown_object_type(object_type), headers)
+        fault = self.faults.pick()
+        if fault is not None:
+            self.stats.faults_injected[fault] = self.stats.faults_injected.get(fault, 0) + 1
+            if fault == "pre_reset":
+                return _drop_connection(request)
+            if fault == "pre_503":
+                return _json(503, bodies.service_unavailable(), headers)
+            if fault == "locked_423":
+                return _json(423, bodies.locked(), headers)
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return _json(400, bodies.bad_request(f"Invalid input JSON on line 1: {exc}"), headers)
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        count = len(inputs) if isinstance(inputs, list) else 0
+        self.stats.inputs_received += count
+        if self.latency is not None:
+            await asyncio.sleep(self.latency.sample_s(count))
+        try:
+            if op == "create":
+                answer = self.processor.create(body, request_no, requested_at)
+            else:
+                answer = self.processor.upsert(body, request_no, requested_at)
+        except MalformedRequest as exc:
+            answer = BatchAnswer(400, bodies.bad_request(exc.message))
+        self.stats.objects_created += answer.created
+        self.stats.objects_updated += answer.updated
+        if fault is not None:
+            return await self._post_fault(request, fault, answer, headers)
+        return _json(answer.status, answer.body, headers)
+
+    async def _post_fault(
+        self, request: web.Request, fault: str, answer: BatchAnswer, headers: dict[str, str]
+    ) -> web.Response:
+        """The batch was processed; now the answer fails the way ``fault`` says."""
+        if fault == "post_500":
+            return _json(500, bodies.server_error(), headers)
+        if fault in ("post_502", "post_504"):
+            status = 502 if fault == "post_502" else 504
+            return web.Response(status=status, text=bodies.gateway_page(status), content_type="text/html")
+        if fault == "post_reset":
+            return _drop_connection(request)
+        if fault == "post_hang":
+            try:
+                await asyncio.wait_for(self.closing.wait(), self.config.hang_s)
+            except TimeoutError:
+                pass
+            return _drop_connection(request)
+        # malformed_2xx: the right status, a body cut off in the middle.
+        status = answer.status if 200 <= answer.status < 300 else 201
+        data = orjson.dumps(answer.body)
+        return web.Response(
+            status=status, body=data[: max(1, len(data) // 2)], headers={"Content-Type": JSON_TYPE, **headers}
+        )

@@ -1,0 +1,92 @@
+"""``SimulatorConfig``: every knob of the simulator, validated once when it is built."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from cartloader.errors import ConfigError
+from cartloader.rate import Rate
+from cartloader.simulator.faults import check_faults
+
+WRITE_SCOPE = "crm.objects.carts.write"
+READ_SCOPE = "crm.objects.carts.read"
+DEFAULT_TOKEN = "sim-token"
+EchoTraceIds = Literal["always", "never", "sometimes"]
+
+
+def _default_tokens() -> Mapping[str, frozenset[str]]:
+    return MappingProxyType({DEFAULT_TOKEN: frozenset({WRITE_SCOPE})})
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """How the simulated HubSpot behaves. Invalid values raise ``ConfigError`` at construction.
+
+    ``rate`` is a rolling window per token (``"190/10s"``); ``daily`` a per-token daily request count;
+    ``latency_ms`` the (p50, p95) processing time of a 100-input request; ``faults`` maps fault names to
+    probabilities; ``seed`` makes shuffling, latency, faults and trace-id echoing reproducible.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    tokens: Mapping[str, frozenset[str]] = field(default_factory=_default_tokens)
+    rate: Rate | str | None = None
+    daily: int | None = None
+    latency_ms: tuple[float, float] | None = None
+    faults: Mapping[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    unique: tuple[str, ...] = ("hs_external_cart_id",)
+    store: bool = True
+    echo_trace_ids: EchoTraceIds = "sometimes"
+    #: Probability that a batch with invalid inputs fails as a whole although every trace id is unique.
+    whole_batch_400: float = 0.0
+    #: Association targets that exist (ids as integers).
+    existing_ids: Container[int] = range(1, 1_000_001)
+    #: When set, 429 answers carry ``Retry-After`` with this many seconds (rounded up to a whole second).
+    retry_after_s: float | None = None
+    #: Canonicalize number properties the way HubSpot stores them ("10.50" -> "10.5").
+    normalize_numbers: bool = True
+    #: Whether 429-rejected requests also use up the rolling window and the daily count, as at HubSpot.
+    count_rejected: bool = True
+    #: Custom string properties accepted besides HubSpot's cart properties (unique ones are added anyway).
+    extra_properties: tuple[str, ...] = ()
+    #: How long a ``post_hang`` answer is held before the connection is dropped (``stop()`` ends it sooner).
+    hang_s: float = 3600.0
+    #: ``groupName`` in TEN_SECONDLY_ROLLING 429 bodies.
+    rate_group: str = "publicapi:app-api:1234567:sim-app"
+    #: First id given to a created object; later ones count up.
+    first_id: int = 40_000_000_001
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rate, str):
+            object.__setattr__(self, "rate", Rate.parse(self.rate))
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is not between 0 and 65535")
+        if self.daily is not None and self.daily < 1:
+            raise ConfigError(f"daily limit {self.daily} must be at least 1")
+        if self.latency_ms is not None:
+            p50, p95 = (float(v) for v in self.latency_ms)
+            if p50 < 0 or p95 < p50:
+                raise ConfigError(f"latency {p50:g},{p95:g} ms: need 0 <= p50 <= p95")
+            object.__setattr__(self, "latency_ms", (p50, p95))
+        object.__setattr__(self, "faults", MappingProxyType(check_faults(self.faults)))
+        object.__setattr__(self, "tokens", MappingProxyType({t: frozenset(s) for t, s in self.tokens.items()}))
+        object.__setattr__(self, "unique", tuple(self.unique))
+        object.__setattr__(self, "extra_properties", tuple(self.extra_properties))
+        if self.echo_trace_ids not in ("always", "never", "sometimes"):
+            raise ConfigError(f"echo_trace_ids {self.echo_trace_ids!r}: expected always, never or sometimes")
+        if not 0.0 <= self.whole_batch_400 <= 1.0:
+            raise ConfigError(f"whole_batch_400 {self.whole_batch_400:g} is not a probability between 0 and 1")
+        if self.retry_after_s is not None and self.retry_after_s < 0:
+            raise ConfigError("retry_after_s must not be negative")
+        if self.hang_s < 0:
+            raise ConfigError("hang_s must not be negative")
+
+    @property
+    def parsed_rate(self) -> Rate | None:
+        """``rate`` as a ``Rate`` (the constructor already parsed any string)."""
+        assert not isinstance(self.rate, str)
+        return self.rate

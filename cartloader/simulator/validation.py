@@ -1,0 +1,232 @@
+"""Cart input validation and HubSpot's normalization of property values.
+
+An input problem is either per input (an ``InputError``: the input fails, in a 207 alone, otherwise with its
+whole batch) or malformed JSON that HubSpot's deserializer rejects before looking at inputs (a
+``MalformedRequest``: the whole request fails, whatever the trace ids).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+CART_PROPERTIES = frozenset(
+    {
+        "hs_cart_name",
+        "hs_external_cart_id",
+        "hs_source_store",
+        "hs_external_status",
+        "hs_cart_url",
+        "hs_total_price",
+        "hs_currency_code",
+        "hs_cart_discount",
+        "hs_tags",
+        "hs_tax",
+        "hs_shipping_cost",
+    }
+)
+NUMBER_PROPERTIES = frozenset({"hs_total_price", "hs_cart_discount", "hs_tax", "hs_shipping_cost"})
+#: Properties HubSpot sets itself; a write to them is refused.
+READ_ONLY_PROPERTIES = frozenset(
+    {
+        "hs_object_id",
+        "hs_createdate",
+        "hs_lastmodifieddate",
+        "hs_object_source",
+        "hs_object_source_id",
+        "hs_object_source_label",
+    }
+)
+ASSOCIATION_CATEGORIES = frozenset({"HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"})
+#: HUBSPOT_DEFINED association types from carts: contact, deal, discount, line item, order, quote, task, ticket.
+CART_ASSOCIATION_TYPES = frozenset({586, 1347, 588, 590, 592, 732, 728, 594})
+MAX_NUMBER_CHARS = 100
+_NUMBER = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+class MalformedRequest(Exception):
+    """The body cannot be read as a batch at all: 400 for the whole request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """Why one input fails: HubSpot's category, message, context and error details.
+
+    ``status`` is what the whole request answers when this error fails it (400, or 409 for a conflict).
+    """
+
+    category: str
+    message: str
+    context: dict[str, list[str]] = field(default_factory=dict)
+    details: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 400
+
+
+def normalize_number(text: str) -> str | None:
+    """HubSpot's canonical form of a number string, or None when it is not a number.
+
+    Surrounding whitespace and a leading ``+`` go; leading zeros and trailing fraction zeros go; an exponent
+    is written out; ``.5`` becomes ``0.5``, ``5.`` becomes ``5``, ``-0`` becomes ``0``. Digits are never rounded.
+    """
+    match = _NUMBER.fullmatch(text.strip())
+    if match is None:
+        return None
+    sign, whole, fraction, exponent = match.groups()
+    fraction = fraction or ""
+    if not whole and not fraction:
+        return None
+    digits = whole + fraction
+    point = len(whole) + int(exponent or 0)
+    significant = digits.lstrip("0")
+    point -= len(digits) - len(significant)
+    significant = significant.rstrip("0")
+    if not significant:
+        return "0"
+    if point <= 0:
+        plain = "0." + "0" * -point + significant
+    elif point >= len(significant):
+        plain = significant + "0" * (point - len(significant))
+    else:
+        plain = significant[:point] + "." + significant[point:]
+    if len(plain) > MAX_NUMBER_CHARS:
+        return None
+    return "-" + plain if sign == "-" else plain
+
+
+def coerce_value(name: str, value: Any) -> str | None:
+    """A property value as HubSpot's JSON reader takes it: strings as they are, numbers and booleans as text,
+    null as "not given"; an object or array is malformed JSON for a string field."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    kind = "Object" if isinstance(value, dict) else "Array"
+    token = "START_OBJECT" if isinstance(value, dict) else "START_ARRAY"
+    raise MalformedRequest(
+        f"Invalid input JSON on line 1: Cannot deserialize value of type `java.lang.String` from {kind} value "
+        f'(token `JsonToken.{token}`) through reference chain: properties["{name}"]'
+    )
+
+
+def _problem(name: str, code: str, message: str) -> dict[str, Any]:
+    return {"isValid": False, "message": message, "error": code, "name": name, "localizedErrorMessage": message}
+
+
+def property_error(problems: list[dict[str, Any]]) -> InputError:
+    """The ``VALIDATION_ERROR`` HubSpot gives for invalid property values."""
+    names = [p["name"] for p in problems]
+    return InputError(
+        category="VALIDATION_ERROR",
+        message="Property values were not valid: " + orjson.dumps(problems).decode(),
+        context={"propertyName": names},
+        details=[
+            {"message": p["message"], "code": p["error"], "context": {"propertyName": [p["name"]]}} for p in problems
+        ],
+    )
+
+
+class CartRules:
+    """Validates and normalizes cart inputs for one simulator configuration."""
+
+    __slots__ = ("existing_ids", "known", "normalize_numbers")
+
+    def __init__(
+        self, extra_properties: Iterable[str], existing_ids: Container[int], *, normalize_numbers: bool
+    ) -> None:
+        self.known = CART_PROPERTIES | frozenset(extra_properties)
+        self.existing_ids = existing_ids
+        self.normalize_numbers = normalize_numbers
+
+    def properties(self, raw: Any) -> tuple[dict[str, str], InputError | None]:
+        """Normalized properties of one input, or the error that refuses it."""
+        if raw is None:
+            return {}, None
+        if not isinstance(raw, dict):
+            raise MalformedRequest("Invalid input JSON on line 1: `properties` must be an object")
+        clean: dict[str, str] = {}
+        problems: list[dict[str, Any]] = []
+        for name, value in raw.items():
+            text = coerce_value(name, value)
+            if text is None:
+                continue
+            if name not in self.known:
+                if name in READ_ONLY_PROPERTIES:
+                    problems.append(_problem(name, "READ_ONLY_VALUE", f'Property "{name}" is read-only'))
+                else:
+                    problems.append(_problem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
+                continue
+            if text and name in NUMBER_PROPERTIES:
+                number = normalize_number(text)
+                if number is None:
+                    problems.append(_problem(name, "INVALID_DECIMAL", f"{text} was not a valid number."))
+                    continue
+                if self.normalize_numbers:
+                    text = number
+            elif text and name == "hs_currency_code" and not _CURRENCY.fullmatch(text):
+                problems.append(
+                    _problem(
+                        name,
+                        "INVALID_OPTION",
+                        f"{text} was not one of the allowed options: three-letter ISO 4217 codes",
+                    )
+                )
+                continue
+            clean[name] = text
+        return clean, property_error(problems) if problems else None
+
+    def associations(self, raw: Any) -> InputError | None:
+        """The error that refuses an input's associations, or None when they are all valid."""
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            raise MalformedRequest("Invalid input JSON on line 1: `associations` must be an array")
+        invalid_ids: list[str] = []
+        bad_types: list[str] = []
+        for item in raw:
+            if not isinstance(item, dict) or not isinstance(item.get("to"), dict):
+                raise MalformedRequest("Invalid input JSON on line 1: each association needs `to` and `types`")
+            target = str(item["to"].get("id", ""))
+            if not (target.isdigit() and int(target) in self.existing_ids):
+                invalid_ids.append(target)
+            types = item.get("types")
+            if not isinstance(types, list) or not types:
+                bad_types.append("(none)")
+                continue
+            for kind in types:
+                category = kind.get("associationCategory") if isinstance(kind, dict) else None
+                type_id = kind.get("associationTypeId") if isinstance(kind, dict) else None
+                valid_id = isinstance(type_id, int) and not isinstance(type_id, bool) and type_id > 0
+                if (
+                    category not in ASSOCIATION_CATEGORIES
+                    or not valid_id
+                    or (category == "HUBSPOT_DEFINED" and type_id not in CART_ASSOCIATION_TYPES)
+                ):
+                    bad_types.append(f"{category}/{type_id}")
+        if bad_types:
+            return InputError(
+                category="VALIDATION_ERROR",
+                message=f"Invalid association type(s) for carts: {', '.join(bad_types)}",
+                context={"INVALID_ASSOCIATION_TYPES": bad_types},
+                details=[{"message": "invalid association type", "code": "INVALID_ASSOCIATION_TYPE"}],
+            )
+        if invalid_ids:
+            return InputError(
+                category="VALIDATION_ERROR",
+                message="One or more associations are invalid",
+                context={"INVALID_OBJECT_IDS": invalid_ids},
+                details=[{"message": "One or more associations are invalid", "code": "INVALID_OBJECT_IDS"}],
+            )
+        return None
