@@ -1,0 +1,187 @@
+"""The rate budget: requests evenly spaced so that no rolling window sees more than HubSpot allows.
+
+HubSpot's 10-second limit is a rolling window per app, shared with every other integration of that
+app. A leaky bucket sized to the limit would let a whole window's worth through at once and then
+keep going, up to twice the limit in one window; so requests are spaced one interval apart
+(aiolimiter with capacity 1), at a small margin under the limit. The limit starts at the hard cap
+(or 100/10s, HubSpot's lowest tier) and follows ``X-HubSpot-RateLimit-Max`` and
+``-Interval-Milliseconds``; what others draw from the same window (read off ``-Remaining``) is left
+to them. A TEN_SECONDLY_ROLLING 429 pauses every worker at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+from aiolimiter import AsyncLimiter
+
+from cartloader.config import INITIAL_RATE
+from cartloader.hubspot import RateLimitHeaders
+from cartloader.rate import Rate
+
+logger = logging.getLogger("cartloader")
+
+SAFETY_MARGIN = 0.98
+_RESPACE_TOLERANCE = 0.02  # re-make the limiter only when the interval moves by more than this
+
+
+class Budget(Protocol):
+    """What the workers need from a rate budget (local, or shared through Redis)."""
+
+    @property
+    def limit(self) -> Rate:
+        """The rolling window in force."""
+
+    async def acquire(self) -> None:
+        """Wait for the next request slot."""
+
+    def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
+        """Learn from the rate-limit headers of an answer to a request sent at ``sent_at`` (monotonic)."""
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (after a TEN_SECONDLY_ROLLING 429)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatistics:
+    """A snapshot of a budget's state."""
+
+    limit: Rate
+    effective_per_s: float
+    others_in_window: float
+    paused_for_s: float
+    daily_remaining: int | None
+
+
+class RateBudget:
+    """A per-process rolling-window budget. Share one instance between loaders to share the limit."""
+
+    __slots__ = (
+        "_advertised",
+        "_cap",
+        "_clock",
+        "_daily_remaining",
+        "_interval",
+        "_last_slot",
+        "_limiter",
+        "_lock",
+        "_margin",
+        "_others",
+        "_paused_until",
+        "_sent",
+    )
+
+    def __init__(
+        self,
+        cap: Rate | None = None,
+        *,
+        margin: float = SAFETY_MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cap = cap
+        self._advertised: Rate | None = None
+        self._margin = margin
+        self._clock = clock
+        self._others = 0.0
+        self._paused_until = 0.0
+        self._last_slot = -1e9
+        self._daily_remaining: int | None = None
+        self._sent: deque[float] = deque()
+        self._lock = anyio.Lock()
+        self._interval = self._target_interval()
+        self._limiter = AsyncLimiter(1, self._interval)
+
+    @property
+    def limit(self) -> Rate:
+        """The window in force: the hard cap, lowered to what HubSpot advertises."""
+        advertised = self._advertised
+        cap = self._cap
+        if advertised is None:
+            return cap or INITIAL_RATE
+        if cap is None or advertised.per_second < cap.per_second:
+            return advertised
+        return cap
+
+    @property
+    def daily_remaining(self) -> int | None:
+        """The last ``X-HubSpot-RateLimit-Daily-Remaining`` seen."""
+        return self._daily_remaining
+
+    def _target_interval(self) -> float:
+        limit = self.limit
+        ours = max(1.0, (limit.requests - self._others) * self._margin)
+        return limit.window_s / ours
+
+    async def acquire(self) -> None:
+        """Wait for the next evenly spaced slot (and for any shared pause to end)."""
+        async with self._lock:
+            while True:
+                wait = self._paused_until - self._clock()
+                if wait > 0:
+                    await anyio.sleep(wait)
+                    continue
+                limiter = self._limiter
+                # A re-made limiter starts empty: keep the spacing from the last slot given out.
+                gap = self._last_slot + self._interval - self._clock()
+                if gap > 0:
+                    await anyio.sleep(gap)
+                await limiter.acquire()
+                if limiter is self._limiter and self._paused_until <= self._clock():
+                    break
+            now = self._clock()
+            self._last_slot = now
+            sent = self._sent
+            sent.append(now)
+            horizon = now - 2 * self.limit.window_s
+            while sent[0] < horizon:
+                sent.popleft()
+
+    def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
+        """Follow the advertised limit and leave room for what others draw from the same window."""
+        if headers.daily_remaining is not None:
+            self._daily_remaining = headers.daily_remaining
+        if headers.max is None or headers.max <= 0:
+            return
+        window_s = headers.interval_ms / 1000 if headers.interval_ms else self.limit.window_s
+        advertised = Rate(headers.max, window_s)
+        if advertised != self._advertised:
+            self._advertised = advertised
+        if headers.remaining is not None:
+            ours = self._ours_in_window(sent_at, window_s)
+            others = max(0.0, headers.max - headers.remaining - ours)
+            # Rise at once, fall slowly: giving way matters more than taking back a slot.
+            self._others = others if others > self._others else 0.8 * self._others + 0.2 * others
+        self._respace()
+
+    def _ours_in_window(self, at: float, window_s: float) -> int:
+        return sum(1 for t in self._sent if at - window_s < t <= at)
+
+    def _respace(self) -> None:
+        interval = self._target_interval()
+        if abs(interval - self._interval) > _RESPACE_TOLERANCE * self._interval:
+            logger.debug("rate budget: spacing %.1f ms -> %.1f ms", self._interval * 1000, interval * 1000)
+            self._interval = interval
+            self._limiter = AsyncLimiter(1, interval)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every worker for ``seconds``; overlapping pauses do not add up."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def statistics(self) -> BudgetStatistics:
+        """A snapshot of the budget's state."""
+        return BudgetStatistics(
+            limit=self.limit,
+            effective_per_s=1 / self._interval,
+            others_in_window=round(self._others, 1),
+            paused_for_s=max(0.0, self._paused_until - self._clock()),
+            daily_remaining=self._daily_remaining,
+        )
+
+    def __repr__(self) -> str:
+        return f"RateBudget(limit={self.limit}, every {self._interval * 1000:.1f} ms)"

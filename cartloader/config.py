@@ -1,0 +1,159 @@
+"""Run configuration, validated once at the edge (CLI or library call) and trusted inside."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import anyio
+
+from cartloader.errors import ConfigError
+from cartloader.rate import Rate
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_API_PATH = "/crm/v3/objects"
+DEFAULT_CONCURRENCY = 24
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MAX_ATTEMPTS = 5
+MAX_BATCH_SIZE = 100
+INITIAL_RATE = Rate(100, 10.0)  # HubSpot's lowest tier, until its headers say more
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Full-jitter exponential backoff: attempt n waits uniformly in [0, min(cap, base * 2**(n-1))]."""
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """The wait before resend number ``attempt`` (1-based)."""
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1)))
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class LoaderConfig:
+    """Everything that shapes a run except the token and the records.
+
+    ``rate`` is a hard cap (``None``: start at 100/10s and follow HubSpot's headers);
+    ``max_attempts`` is the number of requests a batch may take before its records fail
+    (``--max-retries``); ``retry_ambiguous=False`` never resends a batch HubSpot may have processed.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    api_path: str = DEFAULT_API_PATH
+    object_type: str = "carts"
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: Rate | None = None
+    batch_size: int = MAX_BATCH_SIZE
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    upsert_by: str | None = None
+    retry_ambiguous: bool = True
+    allow_insecure: bool = False
+    backoff: Backoff = field(default_factory=Backoff)
+    breaker_window: int = 32
+    breaker_threshold: float = 0.75
+
+    def __post_init__(self) -> None:
+        url = urlsplit(self.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"invalid base URL {self.base_url!r}: expected http(s)://HOST[:PORT]")
+        if url.scheme == "http" and not self.allow_insecure and not _is_loopback(url.hostname):
+            raise ConfigError(
+                f"refusing plain-http base URL {url.scheme}://{url.hostname}: the token would travel unencrypted "
+                "(use https, or --allow-insecure)"
+            )
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ConfigError(f"batch size must be 1..{MAX_BATCH_SIZE}, not {self.batch_size}")
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
+            raise ConfigError("timeouts must be positive")
+        if self.max_attempts < 1:
+            raise ConfigError(f"max retries (attempts per batch) must be at least 1, not {self.max_attempts}")
+        if not self.object_type or "/" in self.object_type:
+            raise ConfigError(f"invalid object type {self.object_type!r}")
+        if not 0 < self.breaker_threshold <= 1 or self.breaker_window < 1:
+            raise ConfigError("invalid circuit breaker settings")
+
+
+TokenCallable = Callable[[], Awaitable[str]]
+
+
+class TokenSource:
+    """The access token, refreshed at most once per expiry by everyone who shares it.
+
+    It never shows its value: not in ``repr``, not in ``str``.
+    """
+
+    __slots__ = ("_generation", "_lock", "_refresh", "_value")
+
+    def __init__(self, token: str | TokenCallable) -> None:
+        if isinstance(token, str):
+            if not token.strip():
+                raise ConfigError("the access token is empty")
+            self._value: str | None = token.strip()
+            self._refresh: TokenCallable | None = None
+        elif callable(token):
+            self._value = None
+            self._refresh = token
+        else:
+            raise ConfigError("token must be a string or an async callable returning one")
+        self._generation = 0
+        self._lock = anyio.Lock()
+
+    @property
+    def refreshable(self) -> bool:
+        """True when the token comes from a callable that can be asked again."""
+        return self._refresh is not None
+
+    async def get(self) -> tuple[str, int]:
+        """The current token and its generation (which changes at each refresh)."""
+        if self._value is None:
+            async with self._lock:
+                if self._value is None:
+                    self._value = await self._fetch()
+        return self._value, self._generation
+
+    async def refresh(self, seen_generation: int) -> bool:
+        """Ask the callable again after HubSpot said generation ``seen_generation`` expired.
+
+        Returns False when there is nothing to refresh (a fixed string). Concurrent callers that saw
+        the same generation share one call.
+        """
+        if self._refresh is None:
+            return False
+        async with self._lock:
+            if self._generation == seen_generation:
+                self._value = await self._fetch()
+                self._generation += 1
+        return True
+
+    async def _fetch(self) -> str:
+        assert self._refresh is not None
+        value = await self._refresh()
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError("the token callable returned no token")
+        return value.strip()
+
+    def __repr__(self) -> str:
+        return "TokenSource(<hidden>)"
+
+    __str__ = __repr__

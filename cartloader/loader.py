@@ -1,0 +1,256 @@
+"""The library API: ``CartLoader`` (one session, one rate budget, many concurrent calls) and ``bulk_create``."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from cartloader.breaker import CircuitBreaker
+from cartloader.budget import Budget, RateBudget
+from cartloader.collector import Collector, OutcomeSink
+from cartloader.config import (
+    DEFAULT_API_PATH,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT_S,
+    Backoff,
+    LoaderConfig,
+    TokenCallable,
+    TokenSource,
+)
+from cartloader.errors import ConfigError
+from cartloader.outcome import Outcome
+from cartloader.pipeline import run_pipeline
+from cartloader.rate import Rate
+from cartloader.records import CartInput, InvalidInput, normalized
+from cartloader.sender import Sender
+from cartloader.summary import Summary
+
+Records = Iterable[Any] | AsyncIterable[Any]
+OutcomeLogTarget = str | os.PathLike[str] | OutcomeSink
+
+
+def new_run_id() -> str:
+    """A short random run id; generated trace ids are ``<run id>-<line>``."""
+    return secrets.token_hex(4)
+
+
+def _rate(rate: str | Rate | None) -> Rate | None:
+    if rate is None or isinstance(rate, Rate):
+        return rate
+    return Rate.parse(rate)
+
+
+class CartLoader:
+    """Loads cart records into HubSpot. One ``aiohttp`` session and one rate budget serve every
+    ``create()`` and ``stream()`` call made on it, so an async service can call it from many tasks
+    at once without exceeding HubSpot's per-app limit; ``concurrency`` bounds the requests in flight
+    across all of them.
+
+        async with CartLoader(token=..., base_url=...) as loader:
+            summary = await loader.create(records)
+    """
+
+    def __init__(
+        self,
+        token: str | TokenCallable,
+        *,
+        base_url: str | None = None,
+        object_type: str = "carts",
+        api_path: str = DEFAULT_API_PATH,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: str | Rate | None = None,
+        batch_size: int = 100,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        upsert_by: str | None = None,
+        retry_ambiguous: bool = True,
+        allow_insecure: bool = False,
+        budget: Budget | None = None,
+        backoff: Backoff | None = None,
+        config: LoaderConfig | None = None,
+    ) -> None:
+        if config is None:
+            config = LoaderConfig(
+                base_url=base_url or os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL,
+                api_path=api_path,
+                object_type=object_type,
+                concurrency=concurrency,
+                rate=_rate(rate),
+                batch_size=batch_size,
+                timeout_s=timeout,
+                max_attempts=max_attempts,
+                upsert_by=upsert_by,
+                retry_ambiguous=retry_ambiguous,
+                allow_insecure=allow_insecure,
+                backoff=backoff or Backoff(),
+            )
+        self.config = config
+        self._token = TokenSource(token)
+        self.budget: Budget = budget if budget is not None else RateBudget(config.rate)
+        self._breaker = CircuitBreaker(config.breaker_window, config.breaker_threshold)
+        self._capacity = anyio.CapacityLimiter(config.concurrency)
+        self._session: aiohttp.ClientSession | None = None
+        self._rng = random.Random()
+
+    async def __aenter__(self) -> Self:
+        # create_default_context honours SSL_CERT_FILE; verification is always on.
+        connector = aiohttp.TCPConnector(limit=self.config.concurrency, ssl=ssl.create_default_context())
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=True,  # HTTPS_PROXY
+            headers={"User-Agent": "cartloader/0.1 (+https://pypi.org/project/cartloader/)"},
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            with anyio.CancelScope(shield=True):
+                await self._session.close()
+            self._session = None
+
+    def _sender(self, collector: Collector, echo_property: str | None, resent: Callable[[int], bool] | None) -> Sender:
+        if self._session is None:
+            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
+        return Sender(
+            session=self._session,
+            config=self.config,
+            token=self._token,
+            budget=self.budget,
+            breaker=self._breaker,
+            capacity=self._capacity,
+            collector=collector,
+            echo_property=echo_property,
+            resent=resent,
+            rng=self._rng,
+        )
+
+    async def run(
+        self,
+        source: AsyncIterable[CartInput | InvalidInput],
+        collector: Collector,
+        *,
+        run_id: str | None = None,
+        echo_property: str | None = None,
+        resent: Callable[[int], bool] | None = None,
+    ) -> Summary:
+        """Load already-normalized inputs (the CLI's entry point); outcomes go to ``collector``."""
+        sender = self._sender(collector, echo_property, resent)
+        await run_pipeline(
+            source,
+            sender=sender,
+            collector=collector,
+            concurrency=self.config.concurrency,
+            batch_size=self.config.batch_size,
+            run_id=run_id or new_run_id(),
+            unique_by=self.config.upsert_by,
+        )
+        return collector.summary()
+
+    async def create(
+        self,
+        records: Records,
+        *,
+        outcome_log: OutcomeLogTarget | None = None,
+        on_outcome: Callable[[Outcome], object] | None = None,
+    ) -> Summary:
+        """Load ``records`` (dicts in HubSpot's shape or flat) and return the summary.
+
+        Per-record failures are outcomes, never exceptions; ``on_outcome`` sees each final outcome.
+        Safe to call from many tasks at once.
+        """
+        async with AsyncExitStack() as stack:
+            sinks = _sinks(stack, outcome_log)
+            collector = Collector(sinks, on_outcome=on_outcome)
+            return await self.run(normalized(records), collector)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def stream(
+        self, records: Records, *, outcome_log: OutcomeLogTarget | None = None
+    ) -> AsyncIterator[ObjectReceiveStream[Outcome]]:
+        """Yield a receive stream of final outcomes as they come.
+
+            async with loader.stream(records) as outcomes:
+                async for outcome in outcomes: ...
+
+        Leaving the block early cancels the run: requests already sent are answered and logged.
+        """
+        send, receive = anyio.create_memory_object_stream[Outcome](self.config.batch_size)
+        async with AsyncExitStack() as stack:
+            sinks = _sinks(stack, outcome_log)
+            collector = Collector(sinks, stream=send)
+
+            async def produce() -> None:
+                async with send:
+                    await self.run(normalized(records), collector)
+
+            async with anyio.create_task_group() as group, receive:
+                group.start_soon(produce)
+                try:
+                    yield receive
+                finally:
+                    group.cancel_scope.cancel()
+
+    def __repr__(self) -> str:
+        return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self.config.concurrency}, {self.budget!r})"
+
+
+def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> Sequence[OutcomeSink]:
+    if outcome_log is None:
+        return ()
+    if isinstance(outcome_log, str | os.PathLike):
+        from cartloader.outcome_log import open_library_log
+
+        log = open_library_log(os.fspath(outcome_log))
+        stack.callback(log.close)
+        return (log,)
+    if hasattr(outcome_log, "pending") and hasattr(outcome_log, "settled"):
+        return (outcome_log,)
+    raise ConfigError("outcome_log must be a path or an outcome sink")
+
+
+async def bulk_create(
+    records: Records,
+    *,
+    token: str | TokenCallable,
+    base_url: str | None = None,
+    object_type: str = "carts",
+    outcome_log: OutcomeLogTarget | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    rate: str | Rate | None = None,
+    on_outcome: Callable[[Outcome], object] | None = None,
+    upsert_by: str | None = None,
+    budget: Budget | None = None,
+    **options: Any,
+) -> Summary:
+    """Load ``records`` into HubSpot with one call and return the ``Summary``.
+
+    ``records`` is any iterable or async iterable of dicts; ``token`` a string or an async callable
+    returning one; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap. Further
+    keyword options are those of :class:`CartLoader`.
+    """
+    async with CartLoader(
+        token,
+        base_url=base_url,
+        object_type=object_type,
+        concurrency=concurrency,
+        rate=rate,
+        upsert_by=upsert_by,
+        budget=budget,
+        **options,
+    ) as loader:
+        return await loader.create(records, outcome_log=outcome_log, on_outcome=on_outcome)

@@ -1,0 +1,153 @@
+"""Match HubSpot's results to the inputs that produced them (design rule 2).
+
+HubSpot returns results in random order and does not always echo ``objectWriteTraceId``. So a
+result is matched by its trace id; failing that, by its echoed properties after HubSpot's
+normalization (numbers compared by value, surrounding white space ignored); failing that, by
+elimination among inputs that are indistinguishable. Never by position. Inputs with the same
+properties but different associations cannot be told apart: they come back ``ambiguous``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from cartloader.hubspot import ResultItem
+from cartloader.records import CartInput
+
+_NUMBER_START = frozenset("0123456789-+.")
+
+
+def canonical_value(value: object) -> str:
+    """A property value as HubSpot would store it: numbers by value, strings stripped."""
+    text = value if isinstance(value, str) else str(value)
+    text = text.strip()
+    if text and text[0] in _NUMBER_START:
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return text
+        if number.is_finite():
+            return "0" if number == 0 else format(number.normalize(), "f")
+    return text
+
+
+@dataclass(slots=True)
+class Matching:
+    """The result of matching one answer: ``pairs`` of (input index, result), results that match no
+    input, inputs that got several candidate results (ambiguous), and inputs left without a result."""
+
+    pairs: list[tuple[int, ResultItem]] = field(default_factory=list)
+    unmatched_results: list[ResultItem] = field(default_factory=list)
+    ambiguous: list[int] = field(default_factory=list)
+    leftover: list[int] = field(default_factory=list)
+
+
+def _signature(properties: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
+    values = []
+    for name in names:
+        value = properties.get(name)
+        if value is None:
+            return None
+        values.append(canonical_value(value))
+    return tuple(values)
+
+
+def match_results(
+    inputs: Sequence[CartInput],
+    results: Sequence[ResultItem],
+    *,
+    exclude: frozenset[int] = frozenset(),
+    unique_property: str | None = None,
+) -> Matching:
+    """Match ``results`` to ``inputs`` (indices in ``exclude`` already have an outcome, e.g. an error)."""
+    matching = Matching()
+    open_inputs = {i for i in range(len(inputs)) if i not in exclude}
+    by_key = {inputs[i].key: i for i in open_inputs}
+    rest: list[ResultItem] = []
+    for result in results:
+        index = by_key.get(result.trace_id) if result.trace_id is not None else None
+        if index is not None and index in open_inputs:
+            open_inputs.discard(index)
+            matching.pairs.append((index, result))
+        else:
+            rest.append(result)
+    if rest and open_inputs and unique_property is not None:
+        rest = _match_by_unique(inputs, rest, open_inputs, unique_property, matching)
+    if rest and open_inputs:
+        rest = _match_by_properties(inputs, rest, open_inputs, matching)
+    matching.unmatched_results = rest
+    matching.leftover = sorted(open_inputs)
+    return matching
+
+
+def _match_by_unique(
+    inputs: Sequence[CartInput],
+    results: list[ResultItem],
+    open_inputs: set[int],
+    unique_property: str,
+    matching: Matching,
+) -> list[ResultItem]:
+    by_value: dict[str, int] = {}
+    for i in open_inputs:
+        value = inputs[i].properties.get(unique_property)
+        if value is not None:
+            by_value[canonical_value(value)] = i
+    rest = []
+    for result in results:
+        value = result.properties.get(unique_property)
+        index = by_value.pop(canonical_value(value), None) if value is not None else None
+        if index is None:
+            rest.append(result)
+        else:
+            open_inputs.discard(index)
+            matching.pairs.append((index, result))
+    return rest
+
+
+def _match_by_properties(
+    inputs: Sequence[CartInput],
+    results: list[ResultItem],
+    open_inputs: set[int],
+    matching: Matching,
+) -> list[ResultItem]:
+    # Group inputs by the set of properties they sent; try the largest sets first so that a result
+    # never matches an input whose properties are a subset of another input's.
+    groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
+    for i in sorted(open_inputs):
+        names = tuple(sorted(inputs[i].properties))
+        signature = _signature(inputs[i].properties, names)
+        assert signature is not None  # an input has every one of its own properties
+        groups.setdefault(names, {}).setdefault(signature, []).append(i)
+    mixed = {
+        id(members) for by_signature in groups.values() for members in by_signature.values() if _mixed(inputs, members)
+    }
+    ordered = sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
+    rest = []
+    for result in results:
+        for names, by_signature in ordered:
+            signature = _signature(result.properties, names)
+            candidates = by_signature.get(signature) if signature is not None else None
+            if candidates:
+                index = candidates.pop(0)
+                open_inputs.discard(index)
+                if id(candidates) in mixed:
+                    matching.ambiguous.append(index)
+                else:
+                    matching.pairs.append((index, result))
+                break
+        else:
+            rest.append(result)
+    return rest
+
+
+def _mixed(inputs: Sequence[CartInput], members: list[int]) -> bool:
+    """True when inputs with the same properties differ in associations, so elimination would be a guess."""
+    if len(members) < 2:
+        return False
+    first = orjson.dumps(inputs[members[0]].associations or [], option=orjson.OPT_SORT_KEYS)
+    return any(orjson.dumps(inputs[i].associations or [], option=orjson.OPT_SORT_KEYS) != first for i in members[1:])
