@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import anyio
 import orjson
 
 from cartloader.simulator import Simulator
 
 CREATE = "/crm/v3/objects/carts/batch/create"
 UPSERT = "/crm/v3/objects/carts/batch/upsert"
+AUTH = {"Authorization": "Bearer sim-token"}
 
 
 @dataclass
@@ -68,3 +70,12 @@ def cart(i: int, trace: bool = True, **props: str) -> dict[str, Any]:
     if trace:
         item["objectWriteTraceId"] = f"t{i}"
     return item
+
+
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 2.0) -> None:
+    """Wait until ``predicate()`` holds (the server runs in this loop, so polling is cheap); fail after a timeout."""
+    with anyio.fail_after(timeout_s):
+        while True:
+            if predicate():
+                return
+            await anyio.sleep(0.005)
