@@ -70,7 +70,7 @@ def _unique_trace_ids(inputs: list[dict[str, Any]]) -> list[str] | None:
 class BatchProcessor:
     """Applies batch create and upsert bodies to an ``ObjectStore``."""
 
-    __slots__ = ("_echo", "_rng", "rules", "store", "unique", "whole_batch_400")
+    __slots__ = ("_echo", "_rng", "_system", "_system_at", "rules", "store", "unique", "whole_batch_400")
 
     def __init__(
         self,
@@ -88,6 +88,8 @@ class BatchProcessor:
         self.whole_batch_400 = whole_batch_400
         self._echo = echo_trace_ids
         self._rng = rng
+        self._system_at = ""
+        self._system: dict[str, str] = {}
 
     def _echoes(self) -> bool:
         if self._echo == "sometimes":
@@ -146,14 +148,23 @@ class BatchProcessor:
     def _new_object(self, props: dict[str, str], trace_id: str | None, request_no: int, now: str) -> StoredObject:
         object_id = self.store.new_id()
         props["hs_object_id"] = object_id
-        props["hs_createdate"] = now
-        props["hs_lastmodifieddate"] = now
-        props["hs_object_source"] = "INTEGRATION"
-        props["hs_object_source_id"] = SOURCE_ID
-        props["hs_object_source_label"] = "INTEGRATION"
+        props.update(self._system_properties(now))
         obj = StoredObject(object_id, props, trace_id, request_no, now, now)
         self.store.put(obj)
         return obj
+
+    def _system_properties(self, now: str) -> dict[str, str]:
+        """The system properties of objects created at ``now`` (built once per timestamp, not per object)."""
+        if self._system_at != now:
+            self._system_at = now
+            self._system = {
+                "hs_createdate": now,
+                "hs_lastmodifieddate": now,
+                "hs_object_source": "INTEGRATION",
+                "hs_object_source_id": SOURCE_ID,
+                "hs_object_source_label": "INTEGRATION",
+            }
+        return self._system
 
     def create(self, body: Any, request_no: int, requested_at: str) -> BatchAnswer:
         """Answer ``POST .../batch/create``; raises MalformedRequest for a body that is not a batch."""

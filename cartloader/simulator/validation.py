@@ -47,6 +47,7 @@ CART_ASSOCIATION_TYPES = frozenset({586, 1347, 588, 590, 592, 732, 728, 594})
 MAX_NUMBER_CHARS = 100
 _NUMBER = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_CANONICAL_NUMBER = re.compile(r"(?:0|-?[1-9]\d*)(?:\.\d*[1-9])?|-?0\.\d*[1-9]")
 
 
 class MalformedRequest(Exception):
@@ -158,31 +159,29 @@ class CartRules:
             raise MalformedRequest("Invalid input JSON on line 1: `properties` must be an object")
         clean: dict[str, str] = {}
         problems: list[dict[str, Any]] = []
+        known = self.known
         for name, value in raw.items():
-            text = coerce_value(name, value)
+            text = value if value.__class__ is str else coerce_value(name, value)
             if text is None:
                 continue
-            if name not in self.known:
+            if name not in known:
                 if name in READ_ONLY_PROPERTIES:
                     problems.append(_problem(name, "READ_ONLY_VALUE", f'Property "{name}" is read-only'))
                 else:
                     problems.append(_problem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
                 continue
             if text and name in NUMBER_PROPERTIES:
-                number = normalize_number(text)
-                if number is None:
-                    problems.append(_problem(name, "INVALID_DECIMAL", f"{text} was not a valid number."))
-                    continue
-                if self.normalize_numbers:
-                    text = number
+                # Most numbers arrive already canonical; only the others pay for normalization.
+                if len(text) > MAX_NUMBER_CHARS or _CANONICAL_NUMBER.fullmatch(text) is None:
+                    number = normalize_number(text)
+                    if number is None:
+                        problems.append(_problem(name, "INVALID_DECIMAL", f"{text} was not a valid number."))
+                        continue
+                    if self.normalize_numbers:
+                        text = number
             elif text and name == "hs_currency_code" and not _CURRENCY.fullmatch(text):
-                problems.append(
-                    _problem(
-                        name,
-                        "INVALID_OPTION",
-                        f"{text} was not one of the allowed options: three-letter ISO 4217 codes",
-                    )
-                )
+                message = f"{text} was not one of the allowed options: three-letter ISO 4217 codes"
+                problems.append(_problem(name, "INVALID_OPTION", message))
                 continue
             clean[name] = text
         return clean, property_error(problems) if problems else None
