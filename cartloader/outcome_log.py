@@ -341,8 +341,13 @@ class OutcomeLog:
         return cls(path, file, meta, index, echo_property, resumed)
 
     def write_pending(self, records: Sequence[CartInput]) -> None:
-        """Log ``pending`` for records about to be sent (each with its ``key`` assigned)."""
+        """Log ``pending`` for records about to be sent (each with its ``key`` assigned), and flush.
+
+        The flush is the point: once the batch is sent, a killed process must still leave these entries
+        behind, so that ``--resume`` knows the records may exist in HubSpot.
+        """
         self._write(b"".join([encode_pending(record) for record in records]))
+        self.flush()
 
     def write(self, outcomes: Sequence[Outcome]) -> None:
         """Log outcomes (final ones, or ``pending`` ones)."""

@@ -349,3 +349,12 @@ def test_index_is_sparse_and_compact() -> None:
     assert len(index) == 2
     with pytest.raises(ValueError, match="start at 1"):
         index.record(0, "created")
+
+
+def test_pending_entries_reach_the_file_before_sending(out: str, input_file: str) -> None:
+    with OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file)) as log:
+        log.write_pending([CartInput(1, {}, key="r-1")])
+        assert Path(out).read_bytes() == b'{"line":1,"key":"r-1","status":"pending"}\n'
+        log.write([Outcome(1, "created", "r-1", "5", attempts=1)])
+        log.flush()
+        assert Path(out).read_bytes().count(b"\n") == 2
