@@ -71,9 +71,12 @@ async def read_lines(
     skipping = False  # inside an overlong line already reported
     # A BOM and a "\r" may still be stripped from an unfinished line, so it is only too long beyond this.
     early_limit = max_line_bytes + len(_BOM) + 1
+    # read1 returns what a pipe has now instead of waiting for a full block: lines from a slow producer
+    # (stdin) flow on at once.
+    read = getattr(stream, "read1", stream.read)
     while True:
         try:
-            block = await anyio.to_thread.run_sync(stream.read, block_size)
+            block = await anyio.to_thread.run_sync(read, block_size)
         except (OSError, EOFError, zlib.error) as exc:
             raise ConfigError(f"cannot read input {getattr(stream, 'name', '')}: {_reason(exc)}") from None
         if not block:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 from pathlib import Path
+from typing import BinaryIO
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -109,8 +112,6 @@ async def test_overlong_line_memory_is_bounded() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.integers(min_value=1, max_value=17))
 def test_arbitrary_bytes_never_crash(data: bytes, block_size: int) -> None:
-    import anyio
-
     async def run() -> None:
         got = await lines_of(data, block_size=block_size)
         assert got == expected_lines(data)
@@ -123,8 +124,6 @@ def test_arbitrary_bytes_never_crash(data: bytes, block_size: int) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from([b"a", b"\n", b"\r", b" ", b"\xef\xbb\xbf", b"{}", b"xyz"]), max_size=40))
 def test_structured_bytes_split_like_the_rules(pieces: list[bytes]) -> None:
-    import anyio
-
     data = b"".join(pieces)
 
     async def run() -> None:
@@ -260,3 +259,19 @@ async def test_truncated_gzip_fails_with_one_line(tmp_path: Path) -> None:
     ):
         async for _ in read_lines(stream, block_size=1 << 16):
             pass
+
+
+def open_pipe() -> tuple[BinaryIO, BinaryIO]:
+    read_end, write_end = os.pipe()
+    return open(read_end, "rb"), open(write_end, "wb", buffering=0)
+
+
+async def test_lines_from_a_pipe_arrive_before_the_block_is_full() -> None:
+    stream, writer = open_pipe()
+    with stream, writer:
+        writer.write(b'{"a":"1"}\n')
+        lines = read_lines(stream)
+        with anyio.fail_after(5):
+            assert await lines.__anext__() == (1, b'{"a":"1"}')
+        writer.close()
+        assert [item async for item in lines] == []
