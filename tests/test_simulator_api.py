@@ -114,7 +114,7 @@ async def test_unknown_property_is_property_doesnt_exist() -> None:
     assert error["context"]["propertyName"] == ["colour"]
 
 
-@pytest.mark.parametrize("value", ["abc", "1,5", "1.2.3", "NaN", "0x10", "1_000", "."])
+@pytest.mark.parametrize("value", ["abc", "1,5", "1.2.3", "NaN", "0x10", "1_000", ".", "1e", "1e200"])
 async def test_non_number_in_number_property_is_invalid_decimal(value: str) -> None:
     error = await _single_invalid({"hs_total_price": value})
     assert '"error":"INVALID_DECIMAL"' in error["message"]
@@ -362,6 +362,14 @@ async def test_upsert_by_a_non_unique_property_gets_400() -> None:
         answer = await client.upsert([{"id": "x", "idProperty": "hs_cart_name", "properties": {}}])
         assert not client.sim.objects
     assert (answer.status, answer.body["category"]) == (400, "VALIDATION_ERROR")
+
+
+async def test_upsert_with_one_id_twice_in_a_batch_gets_400() -> None:
+    async with running() as client:
+        answer = await client.upsert([_upsert_input("k1"), _upsert_input("k1")])
+        assert not client.sim.objects
+    assert answer.status == 400
+    assert answer.body["message"].startswith("Duplicate IDs found in batch input")
 
 
 async def test_upsert_with_invalid_input_and_unique_trace_ids_answers_207() -> None:
