@@ -213,7 +213,7 @@ def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> Seque
     if outcome_log is None:
         return ()
     if isinstance(outcome_log, str | os.PathLike):
-        from cartloader.outcome_log import open_library_log  # type: ignore[attr-defined]
+        from cartloader.sinks import open_library_log
 
         log = open_library_log(os.fspath(outcome_log))
         stack.callback(log.close)
