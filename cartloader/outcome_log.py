@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,6 +20,11 @@ from types import TracebackType
 from typing import Any, BinaryIO, Literal
 
 import orjson
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 from cartloader.errors import ConfigError, OutcomeLogError
 from cartloader.outcome import Outcome, RecordError
@@ -315,29 +321,39 @@ class OutcomeLog:
         (or starts fresh if there is none): it refuses a log from another input or without its meta file,
         cuts a torn last line and builds ``resume_index``.
         """
+        if mode not in ("new", "overwrite", "resume"):
+            raise ValueError(f"unknown mode {mode!r}")
         if echo_property in RESERVED_FIELDS:
             raise ConfigError(f"--echo {echo_property}: that name is a field of the outcome log; echo another property")
         meta_path = meta_path_for(path)
         exists = _has_content(path)
-        index = ResumeIndex()
-        resumed = False
         if exists and mode == "new":
             raise ConfigError(f"outcome log {path} exists: use --resume to continue it or --overwrite to replace it")
-        if exists and mode == "resume":
-            meta = _resumed_meta(path, meta_path, meta)
-            index = _prepare_for_append(path)
-            resumed = True
         try:
-            # Append mode on resume (after the cut), truncation otherwise: an empty or missing log starts fresh.
-            file = open(path, "ab" if resumed else "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+            # Opened for appending, never truncated before the lock is held: another process may own it.
+            file = open(path, "ab", buffering=_WRITE_BUFFER)  # noqa: SIM115
         except OSError as exc:
             raise ConfigError(f"cannot write outcome log {path}: {exc.strerror or exc}") from None
         try:
-            # Writing the meta file (through a temporary file beside it) also proves the folder is writable.
-            _write_meta(meta_path, meta)
-        except OSError as exc:
+            _lock(file, path)
+            index = ResumeIndex()
+            resumed = exists and mode == "resume"
+            if resumed:
+                meta = _resumed_meta(path, meta_path, meta)
+                index = _prepare_for_append(path)
+            elif exists:
+                try:
+                    file.truncate(0)
+                except OSError as exc:
+                    raise ConfigError(f"cannot replace outcome log {path}: {exc.strerror or exc}") from None
+            try:
+                # Writing the meta file (through a temporary file beside it) also proves the folder is writable.
+                _write_meta(meta_path, meta)
+            except OSError as exc:
+                raise ConfigError(f"cannot write outcome log {path}: {exc.strerror or exc} ({meta_path})") from None
+        except BaseException:
             file.close()
-            raise ConfigError(f"cannot write outcome log {path}: {exc.strerror or exc} ({meta_path})") from None
+            raise
         return cls(path, file, meta, index, echo_property, resumed)
 
     def write_pending(self, records: Sequence[CartInput]) -> None:
@@ -396,10 +412,24 @@ class OutcomeLog:
 
 
 def _has_content(path: str) -> bool:
+    """Whether ``path`` is a log with entries (a folder is not: opening it then fails with a clear reason)."""
     try:
-        return os.stat(path).st_size > 0
+        status = os.stat(path)
     except OSError:
         return False
+    return stat.S_ISREG(status.st_mode) and status.st_size > 0
+
+
+def _lock(file: BinaryIO, path: str) -> None:
+    """Hold an exclusive advisory lock on the log while it is open: two runs must never write one log."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ConfigError(f"outcome log {path} is in use by another cartloader run") from None
+    except OSError:
+        pass  # a file system without locks: go on unprotected rather than refuse to run
 
 
 def _resumed_meta(path: str, meta_path: str, meta: RunMeta) -> RunMeta:

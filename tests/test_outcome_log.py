@@ -358,3 +358,17 @@ def test_pending_entries_reach_the_file_before_sending(out: str, input_file: str
         log.write([Outcome(1, "created", "r-1", "5", attempts=1)])
         log.flush()
         assert Path(out).read_bytes().count(b"\n") == 2
+
+
+def test_a_log_in_use_is_refused(out: str, input_file: str) -> None:
+    with OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file)) as log:
+        log.write_pending([CartInput(1, {}, key="r-1")])
+        with pytest.raises(ConfigError, match=r"is in use by another cartloader run$"):
+            OutcomeLog.open(out, mode="overwrite", meta=RunMeta.new(input_file))
+        assert Path(out).read_bytes() == b'{"line":1,"key":"r-1","status":"pending"}\n'
+    OutcomeLog.open(out, mode="overwrite", meta=RunMeta.new(input_file)).close()
+
+
+def test_a_folder_as_log_is_refused(tmp_path: Path, input_file: str) -> None:
+    with pytest.raises(ConfigError, match=r"^cannot write outcome log .*: Is a directory$"):
+        OutcomeLog.open(str(tmp_path), mode="new", meta=RunMeta.new(input_file))
