@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -80,6 +81,7 @@ class Simulator:
         """Bind and start serving."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
+        self._hubspot.closing = asyncio.Event()  # a restarted simulator hangs again
         runner = web.AppRunner(
             self._hubspot.application(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S
         )
