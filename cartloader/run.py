@@ -260,7 +260,7 @@ class Interruption:
             self._on_abort(signum)
             return
         self.signum = signum
-        again = "Ctrl-C" if signum == signal.SIGINT else "a second signal"
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
         write_line(
             f"cartloader: {signal.Signals(signum).name}: stopping; waiting for the requests already sent "
             f"to be answered and logged ({again} aborts at once)"
