@@ -12,6 +12,7 @@ to them. A TEN_SECONDLY_ROLLING 429 pauses every worker at once.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from cartloader.rate import Rate
 logger = logging.getLogger("cartloader")
 
 SAFETY_MARGIN = 0.98
+MIN_RESERVE = 2.0  # requests per window left unused however small the window, for timing jitter
 _RESPACE_TOLERANCE = 0.02  # re-make the limiter only when the interval moves by more than this
 
 
@@ -72,6 +74,7 @@ class RateBudget:
         "_limiter",
         "_lock",
         "_margin",
+        "_observed_at",
         "_others",
         "_paused_until",
         "_sent",
@@ -89,6 +92,7 @@ class RateBudget:
         self._margin = margin
         self._clock = clock
         self._others = 0.0
+        self._observed_at = 0.0
         self._paused_until = 0.0
         self._last_slot = -1e9
         self._daily_remaining: int | None = None
@@ -115,7 +119,10 @@ class RateBudget:
 
     def _target_interval(self) -> float:
         limit = self.limit
-        ours = max(1.0, (limit.requests - self._others) * self._margin)
+        # The reserve is taken from the whole window, not from our share of it: with two senders
+        # each leaving a margin only of its own share, together they would leave almost none.
+        reserve = max(limit.requests * (1 - self._margin), MIN_RESERVE)
+        ours = max(1.0, limit.requests - reserve - self._others)
         return limit.window_s / ours
 
     async def acquire(self) -> None:
@@ -155,8 +162,15 @@ class RateBudget:
         if headers.remaining is not None:
             ours = self._ours_in_window(sent_at, window_s)
             others = max(0.0, headers.max - headers.remaining - ours)
-            # Rise at once, fall slowly: giving way matters more than taking back a slot.
-            self._others = others if others > self._others else 0.8 * self._others + 0.2 * others
+            # Rise at once, fall over about a window: giving way matters more than taking back a
+            # slot, and two budgets that both jumped to what the other left would oscillate.
+            now = self._clock()
+            if others >= self._others:
+                self._others = others
+            else:
+                keep = math.exp(-(now - self._observed_at) / window_s)
+                self._others = others + (self._others - others) * keep
+            self._observed_at = now
         self._respace()
 
     def _ours_in_window(self, at: float, window_s: float) -> int:

@@ -1,0 +1,107 @@
+"""The rate budget (design rule 5): even spacing, headers, shared pauses, one budget for many calls."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from cartloader.budget import RateBudget
+from cartloader.loader import CartLoader, bulk_create
+from cartloader.rate import Rate
+from cartloader.simulator import Simulator
+
+pytestmark = pytest.mark.anyio
+
+
+def carts(count: int, prefix: str = "c") -> list[dict[str, Any]]:
+    return [{"hs_cart_name": f"{prefix} {i}", "hs_external_cart_id": f"{prefix}-{i}"} for i in range(count)]
+
+
+async def test_requests_are_evenly_spaced_never_in_a_burst() -> None:
+    budget = RateBudget(Rate(20, 1.0), margin=1.0)
+    stamps: list[float] = []
+
+    async def take() -> None:
+        await budget.acquire()
+        stamps.append(time.monotonic())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(8):
+            group.start_soon(take)
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 0.05 * 0.9  # 1 s / 20, with timer slack
+
+
+async def test_a_pause_holds_every_waiting_worker() -> None:
+    budget = RateBudget(Rate(1000, 1.0))
+    budget.pause(0.3)
+    started = time.monotonic()
+    released: list[float] = []
+
+    async def take() -> None:
+        await budget.acquire()
+        released.append(time.monotonic() - started)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(take)
+    assert min(released) >= 0.29
+
+
+async def test_a_rolling_limit_is_held_with_under_one_percent_429s_and_learned_from_headers() -> None:
+    async with Simulator(rate="40/400ms", seed=1) as sim:
+        async with CartLoader("sim-token", base_url=sim.url, concurrency=8, batch_size=10) as loader:
+            summary = await loader.create(carts(2500))
+            learned = loader.budget.limit
+        stats = sim.stats()
+    assert summary.created == 2500
+    assert learned == Rate(40, 0.4)
+    assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 0.01 * stats.requests
+
+
+async def test_a_hard_cap_below_the_advertised_limit_is_kept() -> None:
+    async with (
+        Simulator(rate="100/1s", seed=2) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate="20/1s", batch_size=10) as loader,
+    ):
+        started = time.monotonic()
+        await loader.create(carts(200))
+        elapsed = time.monotonic() - started
+        assert loader.budget.limit == Rate(20, 1.0)
+    # 20 requests at 20/s, evenly spaced: the first goes at once, the last about 0.95 s later.
+    assert elapsed >= 0.9
+
+
+async def test_two_concurrent_create_calls_share_one_budget_without_429s() -> None:
+    async with Simulator(rate="30/500ms", seed=3) as sim:
+        async with CartLoader("sim-token", base_url=sim.url, concurrency=8, batch_size=10) as loader:
+            results = []
+
+            async def create(prefix: str) -> None:
+                results.append(await loader.create(carts(600, prefix)))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(create, "a")
+                group.start_soon(create, "b")
+        stats = sim.stats()
+    assert sorted(s.created for s in results) == [600, 600]
+    assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 1
+    assert stats.peak_concurrency <= 8
+
+
+async def test_separate_budgets_on_one_token_give_way_to_each_other() -> None:
+    async with Simulator(rate="30/500ms", seed=4) as sim:
+
+        async def one(prefix: str) -> None:
+            await bulk_create(carts(600, prefix), token="sim-token", base_url=sim.url, batch_size=10)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, "a")
+            group.start_soon(one, "b")
+        stats = sim.stats()
+    assert stats.objects_created == 1200
+    assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 0.05 * stats.requests
