@@ -9,6 +9,7 @@ flushing the log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import os
@@ -59,6 +60,7 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in cartloader, reported as one line
 SIMULATED_RATE = "190/10s"
 SIMULATED_DAILY = 650_000
 SIMULATED_LATENCY_MS = (300.0, 1000.0)
+SIMULATOR_PLACEHOLDER_URL = "http://127.0.0.1"
 Source = AsyncGenerator[CartInput | InvalidInput, None]
 
 
@@ -284,11 +286,14 @@ class Result:
     log_error: OutcomeLogError | None = None
 
 
-async def _load(
-    options: Options, setup: Setup, token: str | TokenCallable, base_url: str, interruption: Interruption
-) -> Result:
-    """Load the records; a signal cancels the load, which drains and returns like a finished one."""
-    config = LoaderConfig(
+def loader_config(options: Options) -> LoaderConfig:
+    """The loader's configuration; ``ConfigError`` if inconsistent. With ``--simulate`` the base URL is a
+    loopback placeholder until the simulator has its port."""
+    if options.simulate:
+        base_url = SIMULATOR_PLACEHOLDER_URL
+    else:
+        base_url = options.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return LoaderConfig(
         base_url=base_url,
         api_path=options.api_path,
         object_type=options.object_type,
@@ -298,6 +303,12 @@ async def _load(
         timeout_s=options.timeout_s,
         max_attempts=options.max_attempts,
     )
+
+
+async def _load(
+    options: Options, setup: Setup, token: str | TokenCallable, config: LoaderConfig, interruption: Interruption
+) -> Result:
+    """Load the records; a signal cancels the load, which drains and returns like a finished one."""
     index = setup.index
     async with CartLoader(token, config=config) as loader:
         sinks = list(setup.sinks)
@@ -427,17 +438,20 @@ class CommandRun:
         options = self.options
         try:
             token: str | TokenCallable | None = None
-            if not options.dry_run and not options.simulate:
-                token = token_source(options)
+            config: LoaderConfig | None = None
+            if not options.dry_run:
+                config = loader_config(options)
+                if not options.simulate:
+                    token = token_source(options)
             setup = self.setup = prepare(options, stack)
-            if options.dry_run:
+            if config is None:
                 return self._finish_dry_run(setup, *await _dry_run(options, setup))
-            base_url = options.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
             if options.simulate:
-                base_url, token = await _start_simulator(stack)
+                url, token = await _start_simulator(stack)
+                config = dataclasses.replace(config, base_url=url)
             assert token is not None
             # Sending begins inside: from here on, a refusal is no longer exit 2.
-            result = await _load(options, setup, token, base_url, self.interruption)
+            result = await _load(options, setup, token, config, self.interruption)
         except ConfigError as exc:
             print_error(str(exc))
             return EXIT_USAGE
