@@ -31,7 +31,7 @@ from cartloader.config import (
 )
 from cartloader.errors import ConfigError
 from cartloader.outcome import Outcome
-from cartloader.pipeline import run_pipeline
+from cartloader.pipeline import first_cause, run_pipeline
 from cartloader.rate import Rate
 from cartloader.records import CartInput, InvalidInput, normalized
 from cartloader.sender import Sender
@@ -44,6 +44,15 @@ OutcomeLogTarget = str | os.PathLike[str] | OutcomeSink
 def new_run_id() -> str:
     """A short random run id; generated trace ids are ``<run id>-<line>``."""
     return secrets.token_hex(4)
+
+
+def _records(records: Records) -> AsyncIterator[CartInput | InvalidInput]:
+    if isinstance(records, str | bytes | dict):
+        raise ConfigError(
+            f"records must be an iterable of records (dicts), not a {type(records).__name__}: "
+            "to load a file, use the command line or iterate its lines"
+        )
+    return normalized(records)
 
 
 def _rate(rate: str | Rate | None) -> Rate | None:
@@ -175,7 +184,7 @@ class CartLoader:
         async with AsyncExitStack() as stack:
             sinks = _sinks(stack, outcome_log)
             collector = Collector(sinks, on_outcome=on_outcome)
-            return await self.run(normalized(records), collector)
+            return await self.run(_records(records), collector)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
@@ -189,6 +198,7 @@ class CartLoader:
 
         Leaving the block early cancels the run: requests already sent are answered and logged.
         """
+        source = _records(records)
         send, receive = anyio.create_memory_object_stream[Outcome](self.config.batch_size)
         async with AsyncExitStack() as stack:
             sinks = _sinks(stack, outcome_log)
@@ -196,14 +206,17 @@ class CartLoader:
 
             async def produce() -> None:
                 async with send:
-                    await self.run(normalized(records), collector)
+                    await self.run(source, collector)
 
-            async with anyio.create_task_group() as group, receive:
-                group.start_soon(produce)
-                try:
-                    yield receive
-                finally:
-                    group.cancel_scope.cancel()
+            try:
+                async with anyio.create_task_group() as group, receive:
+                    group.start_soon(produce)
+                    try:
+                        yield receive
+                    finally:
+                        group.cancel_scope.cancel()
+            except BaseExceptionGroup as errors:
+                raise first_cause(errors) from None
 
     def __repr__(self) -> str:
         return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self.config.concurrency}, {self.budget!r})"

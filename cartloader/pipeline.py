@@ -40,14 +40,14 @@ async def run_pipeline(
                 for _ in range(concurrency):
                     group.start_soon(_work, receive.clone(), sender)
     except BaseExceptionGroup as errors:
-        raise _first_cause(errors) from None
+        raise first_cause(errors) from None
 
 
-def _first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The error that stopped the run: the first one that is not a consequence of cancellation."""
     for error in group.exceptions:
         if isinstance(error, BaseExceptionGroup):
-            return _first_cause(error)
+            return first_cause(error)
         return error
     return group  # an empty group cannot be built; kept for the type checker
 

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from cartloader.collector import Settled
+from cartloader.errors import AuthenticationError
 from cartloader.loader import CartLoader, bulk_create
 from cartloader.outcome import Outcome
 from cartloader.records import CartInput
@@ -239,3 +240,37 @@ async def test_outcome_key_is_the_trace_id_sent_own_or_generated_from_run_id_and
     assert key2.endswith("-2") and key3.endswith("-3")
     assert key2.removesuffix("-2") == key3.removesuffix("-3")  # one run id
     assert stored_trace == {line: o.key for line, o in by_line.items()}
+
+
+async def test_stream_yields_every_final_outcome_as_it_comes() -> None:
+    async with (
+        Simulator(seed=11) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate=FAST, batch_size=20) as loader,
+        loader.stream(carts(95)) as outcomes,
+    ):
+        lines = [outcome.line async for outcome in outcomes]
+    assert sorted(lines) == list(range(1, 96))
+
+
+async def test_leaving_a_stream_early_stops_sending_and_logs_what_was_answered() -> None:
+    recorder = Recorder()
+    async with (
+        Simulator(latency_ms=(30.0, 40.0), seed=12) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate=FAST, batch_size=10, concurrency=2) as loader,
+    ):
+        async with loader.stream(carts(2000), outcome_log=recorder) as outcomes:
+            async for _ in outcomes:
+                break
+        await anyio.sleep(0.2)
+        stored = set(sim.objects)
+    logged = {o.id for o in recorder.outcomes if o.id}
+    assert logged == stored
+    assert 0 < len(stored) < 2000
+
+
+async def test_a_fatal_error_in_a_stream_is_raised_as_itself() -> None:
+    async with Simulator(seed=13) as sim, CartLoader("wrong-token", base_url=sim.url, rate=FAST) as loader:
+        with pytest.raises(AuthenticationError):
+            async with loader.stream(carts(10)) as outcomes:
+                async for _ in outcomes:
+                    pass
