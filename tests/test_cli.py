@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import os
+import pty
 import shutil
+import struct
+import subprocess
+import termios
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +20,8 @@ from tests.test_cli_support import (
     EXAMPLES,
     SimThread,
     assert_one_line,
+    cli_env,
+    command,
     ids_by_external_id,
     last_entries,
     log_entries,
@@ -306,3 +314,34 @@ def test_the_token_never_appears_in_output_log_meta_or_summary(tmp_path: Path, s
         assert "SECRET" not in result.stdout + result.stderr
     for path in tmp_path.iterdir():
         assert b"SECRET" not in path.read_bytes(), path.name
+
+
+def _stderr_through_a_terminal(*args: str | Path, cwd: Path) -> str:
+    """Run the command line with stderr on a pseudo-terminal (120 columns); return what it showed."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(command(*args), cwd=cwd, env=cli_env(), stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    return shown.decode()
+
+
+@pytest.mark.parametrize("no_progress", [False, True])
+def test_a_progress_bar_shows_on_a_terminal_unless_no_progress(
+    tmp_path: Path, simulator: Start, no_progress: bool
+) -> None:
+    sim = simulator()
+    extra = ["--no-progress"] if no_progress else []
+    shown = _stderr_through_a_terminal(EXAMPLES / "carts.ndjson", "--base-url", sim.url, *extra, cwd=tmp_path)
+    assert "800 created" in shown
+    assert ("800/800" in shown and "created=800, failed=0" in shown) is not no_progress
