@@ -14,9 +14,12 @@ from tests.test_cli_support import (
     SimThread,
     assert_one_line,
     cli_env,
+    created_count,
     run_cli,
     simulators,
+    start_cli,
     statuses,
+    wait_for,
     write_carts,
 )
 
@@ -75,6 +78,27 @@ def test_the_token_file_is_used_when_given(tmp_path: Path, simulator: Start) -> 
     )
     assert result.returncode == 0, result.stderr
     assert len(sim.objects()) == 800
+
+
+def test_the_token_file_is_read_again_when_hubspot_says_the_token_expired(tmp_path: Path, simulator: Start) -> None:
+    write = frozenset({"crm.objects.carts.write"})
+    sim = simulator(tokens={"old-token": write, "new-token": write}, rate="20/1s", latency_ms=(100, 200))
+    token_file = tmp_path / "token.txt"
+    token_file.write_text("old-token\n")
+    source = tmp_path / "carts.ndjson"
+    write_carts(source, 400)
+    log = tmp_path / "carts.outcomes.ndjson"
+    process = start_cli(
+        source, "--base-url", sim.url, "--token-file", token_file, "--batch-size", "20", cwd=tmp_path, token=None
+    )
+    wait_for(lambda: created_count(log) >= 60, what="60 records created")
+    token_file.write_text("new-token\n")
+    sim.expire_token("old-token")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert set(statuses(log).values()) == {"created"}
+    assert len(sim.objects()) == 400
+    assert sim.stats().by_status.get(401, 0) >= 1
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "not gzip"])

@@ -54,6 +54,10 @@ class SimThread:
         """A snapshot of the statistics."""
         return self._call(self.sim.stats)
 
+    def expire_token(self, token: str) -> None:
+        """From now on ``token`` gets 401 EXPIRED_AUTHENTICATION."""
+        self._call(lambda: self.sim.expire_token(token))
+
     def close(self) -> None:
         """Stop serving and end the thread."""
         self._await(self.sim.stop())
