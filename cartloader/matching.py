@@ -9,6 +9,7 @@ properties but different associations cannot be told apart: they come back ``amb
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,11 @@ from cartloader.hubspot import ResultItem
 from cartloader.records import CartInput
 
 _NUMBER_START = frozenset("0123456789-+.")
+# A number already in canonical form (no sign but "-", no leading zero, no trailing zero in the fraction, no
+# exponent), which Decimal would give back unchanged: up to 28 characters, so within Decimal's default
+# precision (28 digits), where ``normalize()`` rounds nothing. Skipping Decimal for it saves ~1.5 us a value.
+_CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
+_CANONICAL_MAX_LENGTH = 28
 
 
 def canonical_value(value: object) -> str:
@@ -27,6 +33,8 @@ def canonical_value(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     text = text.strip()
     if text and text[0] in _NUMBER_START:
+        if len(text) <= _CANONICAL_MAX_LENGTH and text != "-0" and _CANONICAL_NUMBER.fullmatch(text):
+            return text
         try:
             number = Decimal(text)
         except InvalidOperation:
@@ -48,13 +56,20 @@ class Matching:
 
 
 def _signature(properties: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
-    values = []
+    signature: list[str] = []
+    append = signature.append
     for name in names:
         value = properties.get(name)
         if value is None:
             return None
-        values.append(canonical_value(value))
-    return tuple(values)
+        # canonical_value inlined for the common case, a string that is not a number (~3x cheaper).
+        if type(value) is str:
+            text = value.strip()
+            if not text or text[0] not in _NUMBER_START:
+                append(text)
+                continue
+        append(canonical_value(value))
+    return tuple(signature)
 
 
 def match_results(
