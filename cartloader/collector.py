@@ -69,14 +69,14 @@ class Collector:
         self.in_flight = 0
 
     def seen(self, count: int = 1) -> None:
-        """Count records read from the source."""
+        """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
         self.total += count
 
     def pending(self, inputs: Sequence[CartInput]) -> None:
         """Log records as pending just before their first request."""
-        self.in_flight += len(inputs)
         for sink in self._sinks:
             sink.pending(inputs)
+        self.in_flight += len(inputs)
 
     async def settle(self, results: Sequence[Settled], *, was_pending: bool = True) -> None:
         """Record final outcomes; ``was_pending`` is False for invalid records that were never sent."""

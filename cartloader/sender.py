@@ -42,6 +42,12 @@ from cartloader.outcome import Outcome, RecordError
 from cartloader.records import CartInput
 
 
+def _input_status(category: str) -> int:
+    """The HTTP status of one input's error inside a 207: what HubSpot answers when that error fails a
+    whole request (the 207 belongs to the request, not to the input)."""
+    return 409 if category == "CONFLICT" else 400
+
+
 class InFlight:
     """A record on its way: how many requests carried it, and whether a resend may duplicate it."""
 
@@ -299,7 +305,7 @@ class Sender:
             for i in named:
                 if i not in failed:
                     failed.add(i)
-                    refusal = RecordError(error.category, error.message, answer.status)
+                    refusal = RecordError(error.category, error.message, _input_status(error.category))
                     settled.append(self._outcome(items[i], "failed", error=refusal))
         matching = match_results(
             records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by

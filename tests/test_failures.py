@@ -124,6 +124,7 @@ async def test_conflict_on_resend_after_ambiguous_attempt_fails_with_duplicate_r
         assert len(sim.objects) == 10  # the unique property kept HubSpot from duplicating
     assert summary.failed == 10
     assert all(o.error is not None and o.error.category == "CONFLICT" and o.duplicate_risk for o in outcomes)
+    assert all(o.error is not None and o.error.status == 409 for o in outcomes)
 
 
 async def test_no_retry_ambiguous_fails_the_batch_as_ambiguous_after_one_request() -> None:

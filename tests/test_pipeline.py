@@ -129,6 +129,7 @@ async def test_partial_failures_fail_only_the_bad_records_in_one_request() -> No
     failed = {o.line: o for o in outcomes if o.status == "failed"}
     assert set(failed) == {10, 50, 90}
     assert all(o.error is not None and o.error.category == "VALIDATION_ERROR" for o in failed.values())
+    assert all(o.error is not None and o.error.status == 400 for o in failed.values())
     assert summary.created == 97 and summary.failed == 3 and summary.requests == 1
 
 
