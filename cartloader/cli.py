@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_api_options(parser.add_argument_group("HubSpot"))
     _add_pace_options(parser.add_argument_group("pace and retries"))
     _add_run_options(parser.add_argument_group("run"))
+    _add_safety_options(parser.add_argument_group("safety"))
     return parser
 
 
@@ -198,6 +199,26 @@ def _add_run_options(group: argparse._ArgumentGroup) -> None:
     )
 
 
+def _add_safety_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--upsert-by",
+        metavar="PROPERTY",
+        help="load through batch/upsert with this unique property as idProperty: a resend can never duplicate; "
+        "a record without it is invalid (default: batch/create)",
+    )
+    group.add_argument(
+        "--no-retry-ambiguous",
+        action="store_true",
+        help="never resend a batch HubSpot may already have processed: its records fail, category AMBIGUOUS "
+        "(default: resend, flagged duplicate_risk)",
+    )
+    group.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="allow a plain-http base URL that is not loopback (the token would travel unencrypted)",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """The loader's options, checked for consistency (not yet for access to files or the network)."""
@@ -223,6 +244,9 @@ class Options:
     limit: int | None
     dry_run: bool
     no_progress: bool
+    upsert_by: str | None = None
+    retry_ambiguous: bool = True
+    allow_insecure: bool = False
 
     @property
     def log_mode(self) -> str:
@@ -246,6 +270,8 @@ def parse_options(argv: Sequence[str]) -> Options:
     for name in ("out", "rejects", "summary_json"):
         if getattr(args, name) == "":
             raise UsageError(f"--{name.replace('_', '-')} needs a path")
+    if args.upsert_by is not None and not args.upsert_by:
+        raise UsageError("--upsert-by needs a property name")
     if args.input == "":
         raise UsageError("INPUT is empty: give a path, or - for stdin")
     return Options(
@@ -270,6 +296,9 @@ def parse_options(argv: Sequence[str]) -> Options:
         limit=args.limit,
         dry_run=args.dry_run,
         no_progress=args.no_progress,
+        upsert_by=args.upsert_by,
+        retry_ambiguous=not args.no_retry_ambiguous,
+        allow_insecure=args.allow_insecure,
     )
 
 

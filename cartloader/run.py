@@ -143,6 +143,8 @@ def _meta_options(options: Options) -> dict[str, Any]:
         "limit": options.limit,
         "retry_failed": options.retry_failed,
         "dry_run": options.dry_run,
+        "upsert_by": options.upsert_by,
+        "retry_ambiguous": options.retry_ambiguous,
     }
 
 
@@ -302,6 +304,9 @@ def loader_config(options: Options) -> LoaderConfig:
         batch_size=options.batch_size,
         timeout_s=options.timeout_s,
         max_attempts=options.max_attempts,
+        upsert_by=options.upsert_by,
+        retry_ambiguous=options.retry_ambiguous,
+        allow_insecure=options.allow_insecure,
     )
 
 

@@ -119,6 +119,8 @@ class Sender:
         self._config = config
         endpoint = Endpoint(config.base_url, config.api_path, config.object_type)
         self._url = endpoint.upsert_url if config.upsert_by else endpoint.create_url
+        # An upsert keyed by a unique value cannot create a second object, so no resend is a duplicate risk.
+        self._can_duplicate = config.upsert_by is None
         self._token = token
         self._budget = budget
         self._breaker = breaker
@@ -133,7 +135,10 @@ class Sender:
     async def deliver(self, batch: Sequence[CartInput]) -> None:
         """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
         resent = self._resent
-        items = [InFlight(r, resent is not None and resent(r.line)) for r in batch]
+        if resent is None or not self._can_duplicate:
+            items = [InFlight(r) for r in batch]
+        else:
+            items = [InFlight(r, resent(r.line)) for r in batch]
         await self._deliver(items, first=True)
 
     async def _deliver(self, items: list[InFlight], *, first: bool = False) -> None:
@@ -177,8 +182,9 @@ class Sender:
                     message = f"HubSpot may have processed this batch ({exchange.describe()}); not resent"
                     await self._fail(items, RecordError("AMBIGUOUS", message, answer.status if answer else None))
                     return
-                for item in items:
-                    item.duplicate_risk = True
+                if self._can_duplicate:
+                    for item in items:
+                        item.duplicate_risk = True
             if attempt >= self._config.max_attempts:
                 await self._fail(items, exchange.record_error())
                 return
@@ -327,7 +333,7 @@ class Sender:
             else:
                 missing = RecordError("MISSING_RESULT", "HubSpot's answer had neither a result nor an error for it")
                 for i in leftover:
-                    items[i].duplicate_risk = True
+                    items[i].duplicate_risk = self._can_duplicate
                     settled.append(self._outcome(items[i], "failed", error=missing))
         await self._collector.settle(settled)
         return resend

@@ -1,0 +1,130 @@
+"""The fault matrix through the library: each of the simulator's nine faults at 20 %, and all of them at once,
+over a few thousand records, seeded. Every record ends with exactly one final outcome; the simulator holds no
+record twice unless that record's outcome says ``duplicate_risk``; in upsert mode it holds none twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from cartloader.config import Backoff
+from cartloader.loader import bulk_create
+from cartloader.outcome import Outcome
+from cartloader.simulator import Simulator
+from cartloader.simulator.faults import FAULT_NAMES, POST_FAULTS
+from cartloader.summary import Summary
+
+pytestmark = pytest.mark.anyio
+
+RECORDS = 2000
+QUICK = Backoff(base_s=0.005, cap_s=0.05)
+#: Every fault at once: nine faults at 5 % each, so 45 % of requests hit one (they cannot add up past 100 %).
+ALL_FAULTS = dict.fromkeys(FAULT_NAMES, 0.05)
+MATRIX = [pytest.param({name: 0.2}, seed, id=name) for seed, name in enumerate(FAULT_NAMES, 1)] + [
+    pytest.param(ALL_FAULTS, 10, id="all")
+]
+EXTERNAL_ID = "hs_external_cart_id"
+
+
+def carts(count: int) -> list[dict[str, Any]]:
+    """``count`` distinct carts, each with its own external id (``ext-<line>``)."""
+    return [
+        {"hs_cart_name": f"cart {n}", EXTERNAL_ID: f"ext-{n}", "hs_total_price": f"{n}.5", "hs_currency_code": "EUR"}
+        for n in range(1, count + 1)
+    ]
+
+
+async def load_under_faults(
+    faults: dict[str, float], *, seed: int, upsert_by: str | None = None, **options: Any
+) -> tuple[Simulator, dict[int, Outcome], Summary]:
+    """Load ``RECORDS`` carts into a faulty simulator; return it (stopped, objects kept), the outcomes by line
+    and the summary. Fails the test if a line gets more than one final outcome."""
+    # Create mode: no unique property, so a resent record that HubSpot had processed is created again
+    # (as at HubSpot). Upsert mode: the external id is unique, as the idProperty must be.
+    sim = Simulator(faults=faults, seed=seed, unique=(EXTERNAL_ID,) if upsert_by else (), hang_s=30)
+    await sim.start()
+    outcomes: list[Outcome] = []
+    try:
+        summary = await bulk_create(
+            carts(RECORDS),
+            token="sim-token",
+            base_url=sim.url,
+            on_outcome=outcomes.append,
+            rate="10000/1s",
+            concurrency=16,
+            batch_size=50,
+            timeout=0.5,
+            max_attempts=12,
+            backoff=QUICK,
+            upsert_by=upsert_by,
+            **options,
+        )
+    finally:
+        await sim.stop()
+    per_line = Counter(outcome.line for outcome in outcomes)
+    assert [line for line, n in per_line.items() if n != 1] == []
+    return sim, {outcome.line: outcome for outcome in outcomes}, summary
+
+
+def copies_by_line(sim: Simulator) -> Counter[int]:
+    """How many objects the simulator holds for each line (from the ``ext-<line>`` external id)."""
+    return Counter(int(obj.properties[EXTERNAL_ID].removeprefix("ext-")) for obj in sim.objects.values())
+
+
+@pytest.mark.parametrize(("faults", "seed"), MATRIX)
+async def test_create_under_faults_gives_each_record_one_outcome_and_duplicates_only_where_flagged(
+    faults: dict[str, float], seed: int
+) -> None:
+    sim, outcomes, summary = await load_under_faults(faults, seed=seed)
+    assert sorted(outcomes) == list(range(1, RECORDS + 1))
+    assert {o.status for o in outcomes.values()} <= {"created", "failed"}
+    copies = copies_by_line(sim)
+    twice = {line for line, n in copies.items() if n > 1}
+    flagged = {line for line, o in outcomes.items() if o.duplicate_risk}
+    assert twice <= flagged
+    if POST_FAULTS & set(faults):  # processed-then-failed requests were resent: real duplicates, all flagged
+        assert twice
+    held_ids = {obj.id: int(obj.properties[EXTERNAL_ID].removeprefix("ext-")) for obj in sim.objects.values()}
+    for line, outcome in outcomes.items():
+        if outcome.status == "created":
+            assert held_ids.get(outcome.id or "") == line, outcome  # its own object, never another record's
+        else:  # failed only after every attempt hit a fault; never for a record HubSpot refused
+            assert outcome.error is not None and outcome.error.category != "VALIDATION_ERROR", outcome
+    # Nothing lost: every created outcome is held by the simulator, and every line either exists or failed.
+    assert {line for line, o in outcomes.items() if o.status == "created"} <= set(copies)
+    assert summary.total == RECORDS
+    assert summary.created + summary.failed == RECORDS
+    assert summary.duplicate_risk == len(flagged)
+    assert summary.unmatched == 0
+    assert summary.failed <= RECORDS // 100  # a fault on 12 attempts in a row is rare, not the rule
+    assert sim.stats().faults_injected  # the faults did strike
+
+
+@pytest.mark.parametrize(("faults", "seed"), MATRIX)
+async def test_upsert_under_faults_never_holds_a_record_twice_and_flags_no_duplicate_risk(
+    faults: dict[str, float], seed: int
+) -> None:
+    sim, outcomes, summary = await load_under_faults(faults, seed=seed, upsert_by=EXTERNAL_ID)
+    assert sorted(outcomes) == list(range(1, RECORDS + 1))
+    copies = copies_by_line(sim)
+    assert max(copies.values()) == 1
+    assert not any(o.duplicate_risk for o in outcomes.values())
+    created_or_updated = {line for line, o in outcomes.items() if o.status in ("created", "updated")}
+    assert created_or_updated <= set(copies)
+    assert {o.status for o in outcomes.values()} <= {"created", "updated", "failed"}
+    assert summary.duplicate_risk == 0
+    assert summary.failed <= RECORDS // 100
+    assert sim.stats().faults_injected
+
+
+async def test_no_retry_ambiguous_under_all_faults_never_resends_a_processed_batch() -> None:
+    sim, outcomes, summary = await load_under_faults(ALL_FAULTS, seed=11, retry_ambiguous=False)
+    assert sorted(outcomes) == list(range(1, RECORDS + 1))
+    assert max(copies_by_line(sim).values()) == 1
+    assert not any(o.duplicate_risk for o in outcomes.values())
+    ambiguous = {line for line, o in outcomes.items() if o.error is not None and o.error.category == "AMBIGUOUS"}
+    assert ambiguous  # post_* faults struck and were not resent
+    assert {line for line, o in outcomes.items() if o.status == "failed"} == ambiguous
+    assert summary.failed == len(ambiguous)
