@@ -13,6 +13,7 @@ draws the chart (``--chart``, default docs/tuning.png).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -61,9 +62,10 @@ def sweep_latency(
     with simulator(rate=_rate_text(fast), latency_ms=simulated_latency(latency, speedup, batch_size)) as sim:
         for concurrency in concurrencies:
             run = anyio.run(
-                lambda c=concurrency: paced_load(
+                functools.partial(
+                    paced_load,
                     sim.url,
-                    concurrency=c,
+                    concurrency=concurrency,
                     limit=fast.requests,
                     window_s=fast.window_s,
                     windows=windows,
@@ -189,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         rows,
     )
     for key, best in recommendations.items():
-        p50, p95 = key.split(",")
+        low, high = key.split(",")
         verdict = f"concurrency {best}" if best is not None else f"none of {concurrencies} reached {TARGET:.0%}"
-        print(f"recommendation at p50 {p50} ms, p95 {p95} ms: {verdict}")
+        print(f"recommendation at p50 {low} ms, p95 {high} ms: {verdict}")
     draw(points, rate, args.chart)
     print(f"chart: {args.chart}")
     data = {
