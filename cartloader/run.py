@@ -48,7 +48,7 @@ from cartloader.outcome_log import RESERVED_FIELDS, RunMeta
 from cartloader.progress import InputMeter, ProgressBar, describe_dry_run, describe_summary, write_line
 from cartloader.records import CartInput, InvalidInput
 from cartloader.resume import ResumeIndex
-from cartloader.sinks import LogSink, RejectsSink, open_log_sink
+from cartloader.sinks import LogSink, RejectsSink, describe_lines, open_log_sink
 from cartloader.summary import Summary
 
 logger = logging.getLogger("cartloader")
@@ -492,7 +492,7 @@ class CommandRun:
         if result.fatal is not None:
             print_error(f"stopped by HubSpot: {result.fatal}")
         if log_error is not None:
-            print_error(str(log_error))
+            print_error(str(log_error) + _unlogged_note(setup.log))
         if signalled is not None:
             name = signal.Signals(self.interruption.signum or signal.SIGINT).name
             write_line(f"cartloader: stopped by {name}; to continue: {self._resume_hint()}")
@@ -505,6 +505,19 @@ class CommandRun:
             summary=summary,
             earlier_refusals=_earlier_refusals(setup, options),
         )
+
+
+def _unlogged_note(log: LogSink | None) -> str:
+    """What a failed outcome log leaves out: the records that were sent but whose outcomes it could not take."""
+    if log is None or log.error is None:
+        return ""
+    if not log.unlogged:
+        return "; sending stopped, and every answer received was logged"
+    return (
+        f"; sending stopped; {len(log.unlogged)} records were sent but their outcomes could not be logged "
+        f"(lines {describe_lines(log.unlogged)}): the log holds them as pending, so --resume sends them again "
+        "flagged duplicate_risk"
+    )
 
 
 async def _start_simulator(stack: AsyncExitStack) -> tuple[str, str]:

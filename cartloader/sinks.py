@@ -21,12 +21,19 @@ REJECTS_ERRORS_SUFFIX = ".errors.ndjson"
 
 
 class LogSink:
-    """Writes every outcome to an ``OutcomeLog``: ``pending`` before a batch is sent, final outcomes after."""
+    """Writes every outcome to an ``OutcomeLog``: ``pending`` before a batch is sent, final outcomes after.
 
-    __slots__ = ("log",)
+    After a write error it writes nothing more: every later ``pending`` raises that error again (so nothing
+    more is sent), and the lines of final outcomes it could not log are kept in ``unlogged`` (they were sent,
+    and stay ``pending`` in the log, so ``--resume`` sends them again flagged ``duplicate_risk``).
+    """
+
+    __slots__ = ("error", "log", "unlogged")
 
     def __init__(self, log: OutcomeLog) -> None:
         self.log = log
+        self.error: OutcomeLogError | None = None
+        self.unlogged: list[int] = []
 
     @property
     def path(self) -> str:
@@ -35,13 +42,26 @@ class LogSink:
 
     def pending(self, inputs: Sequence[CartInput]) -> None:
         """Log the batch as ``pending`` and flush, before its request is sent."""
-        self.log.write_pending(inputs)
-        self.log.flush()
+        if self.error is not None:
+            raise self.error
+        try:
+            self.log.write_pending(inputs)
+            self.log.flush()
+        except OutcomeLogError as exc:
+            self.error = exc
+            raise
 
     def settled(self, results: Sequence[Settled]) -> None:
         """Log final outcomes and flush."""
-        self.log.write([outcome for outcome, _ in results])
-        self.log.flush()
+        if self.error is None:
+            try:
+                self.log.write([outcome for outcome, _ in results])
+                self.log.flush()
+                return
+            except OutcomeLogError as exc:
+                self.error = exc
+        self.unlogged.extend(outcome.line for outcome, _ in results if outcome.status != "invalid")
+        raise self.error
 
     def flush(self) -> None:
         """Hand buffered entries to the operating system."""
@@ -53,6 +73,18 @@ class LogSink:
 
     def __repr__(self) -> str:
         return f"LogSink({self.log!r})"
+
+
+def describe_lines(lines: Sequence[int], *, most: int = 12) -> str:
+    """Line numbers as sorted ranges, ``"3-5, 9, 12-20"``; past ``most`` ranges, ``", ... (N ranges)"``."""
+    ranges: list[tuple[int, int]] = []
+    for line in sorted(set(lines)):
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], line)
+        else:
+            ranges.append((line, line))
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:most])
+    return shown + (f", ... ({len(ranges)} ranges)" if len(ranges) > most else "")
 
 
 def open_log_sink(path: str, *, mode: OpenMode, meta: RunMeta, echo_property: str | None = None) -> LogSink:

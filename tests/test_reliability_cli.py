@@ -3,6 +3,8 @@ against a simulator over loopback (``python -m cartloader`` as a subprocess)."""
 
 from __future__ import annotations
 
+import re
+import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -116,3 +118,70 @@ def test_allow_insecure_lets_a_plain_http_non_loopback_base_url_through(tmp_path
     assert result.returncode == 1, result.stderr
     entries = last_entries(tmp_path / "carts.outcomes.ndjson")
     assert {entry["status"] for entry in entries.values()} == {"failed"}
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # writes beyond it fail with EFBIG
+
+    return apply
+
+
+def _named_lines(stderr: str) -> set[int]:
+    """The line numbers an exit-4 error names as sent but not logged."""
+    found = re.search(r"could not be logged \(lines ([0-9, -]+)\)", stderr)
+    assert found, stderr
+    lines: set[int] = set()
+    for part in found.group(1).split(", "):
+        first, _, last = part.partition("-")
+        lines.update(range(int(first), int(last or first) + 1))
+    return lines
+
+
+def test_outcome_log_folder_that_cannot_be_written_exits_2_before_any_request(tmp_path: Path, simulator: Start) -> None:
+    sim = simulator()
+    source = tmp_path / "carts.ndjson"
+    write_carts(source, 5)
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    result = run_cli(source, "--base-url", sim.url, "--out", tmp_path / "not-a-folder" / "log.ndjson", cwd=tmp_path)
+    assert result.returncode == 2
+    assert_one_line(result.stderr, "cannot write outcome log", "Not a directory")
+    assert sim.stats().requests == 0
+
+
+def test_log_write_failure_mid_run_stops_sending_exits_4_and_names_the_lines_sent_but_not_logged(
+    tmp_path: Path, simulator: Start
+) -> None:
+    sim = simulator(unique=())
+    source = tmp_path / "carts.ndjson"
+    external_ids = write_carts(source, 400)
+    log = tmp_path / "carts.outcomes.ndjson"
+    args = (source, "--base-url", sim.url, "--batch-size", "20", "--concurrency", "1")
+    # From line 10 on, 20 pending entries take 960 bytes and 20 created ones 1,600: the log holds 8,604
+    # bytes once the fourth batch is pending, and 10,204 once it is settled. A cap between the two fails
+    # the write of the fourth batch's outcomes, after its request was answered.
+    result = run_cli(*args, cwd=tmp_path, preexec_fn=_limit_file_size(9_400))
+    assert result.returncode == 4, result.stderr
+    assert_one_line(result.stderr, "cannot write outcome log carts.outcomes.ndjson", "File too large")
+    named = _named_lines(result.stderr)
+    assert named == set(range(61, 81))
+    sent = {
+        int(external_id.removeprefix("T-"))
+        for external_id in (o.properties["hs_external_cart_id"] for o in sim.objects())
+    }
+    assert sent == set(range(1, 81))  # sending stopped at the failure: no request after it
+    entries = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.endswith(b"}")]
+    pending = {entry["line"] for entry in entries if entry["status"] == "pending"}
+    final = {entry["line"] for entry in entries if entry["status"] != "pending"}
+    assert sent <= pending  # every record sent was logged pending first
+    assert sent - final <= named  # whatever lacks its final outcome is named
+
+    resumed = run_cli(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    entries_by_line = last_entries(log)
+    assert sorted(entries_by_line) == list(range(1, 401))
+    assert {entry["status"] for entry in entries_by_line.values()} == {"created"}
+    flagged = {line for line, entry in entries_by_line.items() if entry.get("duplicate_risk")}
+    assert flagged == named - final
+    held = ids_by_external_id(sim.objects())
+    assert {line for line, external_id in enumerate(external_ids, 1) if len(held[external_id]) > 1} <= flagged
