@@ -35,6 +35,7 @@ from cartloader.pipeline import first_cause, run_pipeline
 from cartloader.rate import Rate
 from cartloader.records import CartInput, InvalidInput, normalized
 from cartloader.sender import Sender
+from cartloader.shared_budget import SharedBudget
 from cartloader.summary import Summary
 
 Records = Iterable[Any] | AsyncIterable[Any]
@@ -86,7 +87,7 @@ class CartLoader:
         upsert_by: str | None = None,
         retry_ambiguous: bool = True,
         allow_insecure: bool = False,
-        budget: Budget | None = None,
+        budget: Budget | str | None = None,
         backoff: Backoff | None = None,
         config: LoaderConfig | None = None,
     ) -> None:
@@ -107,6 +108,10 @@ class CartLoader:
             )
         self.config = config
         self._token = TokenSource(token)
+        # A budget URL (redis://HOST:PORT/DB?key=NAME) makes a shared budget this loader connects and closes.
+        self._own_budget: SharedBudget | None = None
+        if isinstance(budget, str):
+            budget = self._own_budget = SharedBudget.from_url(budget, rate=config.rate)
         self.budget: Budget = budget if budget is not None else RateBudget(config.rate)
         self._breaker = CircuitBreaker(config.breaker_window, config.breaker_threshold)
         self._capacity = anyio.CapacityLimiter(config.concurrency)
@@ -114,6 +119,8 @@ class CartLoader:
         self._rng = random.Random()
 
     async def __aenter__(self) -> Self:
+        if isinstance(self.budget, SharedBudget):
+            await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
         # create_default_context honours SSL_CERT_FILE; verification is always on.
         connector = aiohttp.TCPConnector(limit=self.config.concurrency, ssl=ssl.create_default_context())
         self._session = aiohttp.ClientSession(
@@ -130,6 +137,8 @@ class CartLoader:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
             self._session = None
+        if self._own_budget is not None:
+            await self._own_budget.aclose()
 
     def _sender(self, collector: Collector, echo_property: str | None, resent: Callable[[int], bool] | None) -> Sender:
         if self._session is None:
@@ -247,14 +256,15 @@ async def bulk_create(
     rate: str | Rate | None = None,
     on_outcome: Callable[[Outcome], object] | None = None,
     upsert_by: str | None = None,
-    budget: Budget | None = None,
+    budget: Budget | str | None = None,
     **options: Any,
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
     ``records`` is any iterable or async iterable of dicts; ``token`` a string or an async callable
-    returning one; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap. Further
-    keyword options are those of :class:`CartLoader`.
+    returning one; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap; ``budget`` a
+    ``Budget`` or a URL ``redis://HOST:PORT/DB?key=NAME`` shared with every process using that key
+    (extra ``cartloader[redis]``). Further keyword options are those of :class:`CartLoader`.
     """
     async with CartLoader(
         token,
