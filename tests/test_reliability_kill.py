@@ -1,0 +1,122 @@
+"""``kill -9`` at random points, then ``--resume`` (the command line as a subprocess, over several seeds):
+nothing is lost, and HubSpot holds a record twice only if it was ``pending`` at the kill, flagged
+``duplicate_risk`` on resume; in upsert mode nothing is held twice and nothing is flagged."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.test_cli_support import (
+    SimThread,
+    created_count,
+    ids_by_external_id,
+    last_entries,
+    run_cli,
+    simulators,
+    start_cli,
+    wait_for,
+    write_carts,
+)
+
+Start = Callable[..., SimThread]
+RECORDS = 1500
+PACE = ("--batch-size", "20", "--concurrency", "4", "--rate", "200/1s")
+
+
+@pytest.fixture
+def simulator() -> Iterator[Start]:
+    yield from simulators()
+
+
+def _complete_entries(path: Path) -> dict[int, dict[str, Any]]:
+    """The last complete entry of each line (a torn last line, cut by the kill, is ignored)."""
+    entries: dict[int, dict[str, Any]] = {}
+    if not path.exists():
+        return entries
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        entries[entry["line"]] = entry
+    return entries
+
+
+def _kill_at_a_random_point(args: tuple[str | Path, ...], log: Path, sim: SimThread, *, seed: int, cwd: Path) -> None:
+    """Start a load and SIGKILL it after a seeded random number of records were created (0 included:
+    possibly before the first answer), plus a random fraction of a request's latency."""
+    rng = random.Random(seed)
+    threshold = rng.choice([0, rng.randrange(1, RECORDS * 4 // 5)])
+    process = start_cli(*args, cwd=cwd)
+    wait_for(lambda: created_count(log) >= threshold, what=f"{threshold} records created")
+    time.sleep(rng.uniform(0.0, 0.08))
+    process.kill()
+    assert process.wait(timeout=10) == -9  # killed, not finished
+    wait_for(lambda: sim.stats().in_flight == 0, what="the simulator to finish the requests it had")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_kill_9_at_a_random_point_then_resume_loses_nothing_and_duplicates_only_flagged_pending_lines(
+    tmp_path: Path, simulator: Start, seed: int
+) -> None:
+    sim = simulator(latency_ms=(40, 80), seed=seed, unique=())  # no unique property: a resend creates again
+    source = tmp_path / "carts.ndjson"
+    external_ids = write_carts(source, RECORDS)
+    log = tmp_path / "carts.outcomes.ndjson"
+    args: tuple[str | Path, ...] = (source, "--base-url", sim.url, *PACE)
+    _kill_at_a_random_point(args, log, sim, seed=seed, cwd=tmp_path)
+    before = _complete_entries(log)
+    pending_at_kill = {line for line, entry in before.items() if entry["status"] == "pending"}
+    held_at_kill = ids_by_external_id(sim.objects())
+    assert len(held_at_kill) < RECORDS  # the kill came before the end
+
+    result = run_cli(*args, "--resume", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    after = last_entries(log)
+    assert sorted(after) == list(range(1, RECORDS + 1))  # nothing lost: every line has its outcome
+    assert {entry["status"] for entry in after.values()} == {"created"}
+    flagged = {line for line, entry in after.items() if entry.get("duplicate_risk")}
+    assert flagged == pending_at_kill
+    held = ids_by_external_id(sim.objects())
+    assert set(held) == set(external_ids)
+    twice = {line for line, external_id in enumerate(external_ids, 1) if len(held[external_id]) > 1}
+    assert twice <= pending_at_kill
+    for line, external_id in enumerate(external_ids, 1):
+        assert len(held[external_id]) <= 2
+        assert after[line]["id"] in held[external_id]
+    # What the killed run had sent was either pending or settled in its log: nothing went out unlogged.
+    assert {external_ids.index(e) + 1 for e in held_at_kill} <= set(before)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_kill_9_then_resume_in_upsert_mode_holds_each_record_once_and_flags_nothing(
+    tmp_path: Path, simulator: Start, seed: int
+) -> None:
+    sim = simulator(latency_ms=(40, 80), seed=seed)  # hs_external_cart_id is unique
+    source = tmp_path / "carts.ndjson"
+    external_ids = write_carts(source, RECORDS)
+    log = tmp_path / "carts.outcomes.ndjson"
+    args: tuple[str | Path, ...] = (
+        source, "--base-url", sim.url, *PACE, "--upsert-by", "hs_external_cart_id",
+    )  # fmt: skip
+    _kill_at_a_random_point(args, log, sim, seed=seed, cwd=tmp_path)
+    pending_at_kill = {line for line, entry in _complete_entries(log).items() if entry["status"] == "pending"}
+
+    result = run_cli(*args, "--resume", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    after = last_entries(log)
+    assert sorted(after) == list(range(1, RECORDS + 1))
+    assert {entry["status"] for entry in after.values()} <= {"created", "updated"}
+    assert not any(entry.get("duplicate_risk") for entry in after.values())
+    # A pending record HubSpot had processed before the kill comes back "updated", not twice.
+    assert {line for line, entry in after.items() if entry["status"] == "updated"} <= pending_at_kill
+    held = ids_by_external_id(sim.objects())
+    assert all(len(held[external_id]) == 1 for external_id in external_ids)
+    assert all(after[line]["id"] == held[external_id][0] for line, external_id in enumerate(external_ids, 1))
