@@ -191,9 +191,9 @@ class CartLoader:
         Safe to call from many tasks at once.
         """
         async with AsyncExitStack() as stack:
-            sinks = _sinks(stack, outcome_log)
+            sinks, run_id = _sinks(stack, outcome_log)
             collector = Collector(sinks, on_outcome=on_outcome)
-            return await self.run(_records(records), collector)
+            return await self.run(_records(records), collector, run_id=run_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
@@ -210,12 +210,12 @@ class CartLoader:
         source = _records(records)
         send, receive = anyio.create_memory_object_stream[Outcome](self.config.batch_size)
         async with AsyncExitStack() as stack:
-            sinks = _sinks(stack, outcome_log)
+            sinks, run_id = _sinks(stack, outcome_log)
             collector = Collector(sinks, stream=send)
 
             async def produce() -> None:
                 async with send:
-                    await self.run(source, collector)
+                    await self.run(source, collector, run_id=run_id)
 
             try:
                 async with anyio.create_task_group() as group, receive:
@@ -231,17 +231,18 @@ class CartLoader:
         return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self.config.concurrency}, {self.budget!r})"
 
 
-def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> Sequence[OutcomeSink]:
+def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> tuple[Sequence[OutcomeSink], str | None]:
+    """The sinks for ``outcome_log``, and the run id its meta file names (so generated keys agree with it)."""
     if outcome_log is None:
-        return ()
+        return (), None
     if isinstance(outcome_log, str | os.PathLike):
         from cartloader.sinks import open_library_log
 
         log = open_library_log(os.fspath(outcome_log))
         stack.callback(log.close)
-        return (log,)
+        return (log,), log.log.meta.run_id
     if hasattr(outcome_log, "pending") and hasattr(outcome_log, "settled"):
-        return (outcome_log,)
+        return (outcome_log,), None
     raise ConfigError("outcome_log must be a path or an outcome sink")
 
 

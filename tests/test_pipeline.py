@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 
 from cartloader.collector import Settled
@@ -30,6 +32,12 @@ def carts(count: int, *, start: int = 1) -> list[dict[str, Any]]:
         }
         for i in range(start, start + count)
     ]
+
+
+def read_log(log: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The entries of an outcome log and its meta file."""
+    entries = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    return entries, orjson.loads(Path(f"{log}.meta.json").read_bytes())
 
 
 class Recorder:
@@ -275,3 +283,17 @@ async def test_a_fatal_error_in_a_stream_is_raised_as_itself() -> None:
             async with loader.stream(carts(10)) as outcomes:
                 async for _ in outcomes:
                     pass
+
+
+async def test_a_library_outcome_log_holds_one_final_line_per_record_with_keys_from_its_run_id(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "carts.outcomes.ndjson"
+    records: list[Any] = [*carts(120), "not a record"]
+    async with Simulator(seed=14) as sim:
+        await bulk_create(records, token="sim-token", base_url=sim.url, outcome_log=str(log), batch_size=50, rate=FAST)
+    entries, meta = read_log(log)
+    final = [e for e in entries if e["status"] != "pending"]
+    assert sorted(e["line"] for e in final) == list(range(1, 122))
+    run_id = meta["run_id"]
+    assert all(e["key"] == f"{run_id}-{e['line']}" for e in final if e["status"] == "created")
