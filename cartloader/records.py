@@ -50,16 +50,25 @@ MAX_TRACE_ID_LENGTH = 512
 # their plain-decimal form would be thousands of digits long.
 _MAX_DECIMAL_EXPONENT = 400
 _HUBSPOT_KEYS = frozenset({"properties", "associations", "objectWriteTraceId"})
-# A run of 16+ digits (dots included) in a line may be a number that a double cannot hold exactly.
-_LONG_NUMBER = re.compile(rb"[0-9][0-9.]{15}")
-# The regex costs ~2 us on a typical line; mapping digits and dots to "0" and looking for sixteen of them in a
-# row is ~10x cheaper and finds every line the regex can match (a necessary condition), so the regex runs rarely.
-_DIGITS_AND_DOTS = bytes(0x30 if chr(b) in "0123456789." else 0x20 for b in range(256))
+# A run of 16+ digits (dots included) in a line may be a number that a double cannot hold exactly; so may
+# a number with a 3-digit exponent (1e-400 reads as 0.0, 1.5e-320 as a subnormal with fewer digits).
+_LONG_NUMBER = re.compile(rb"[0-9][0-9.]{15}|[0-9][eE][+-]?[0-9]{3}")
+# The regex costs ~2 us on a typical line; mapping digits and dots to "0" (e/E to "e", signs to "+") and looking
+# for sixteen "0" in a row, or a digit before a 3-digit exponent, is ~10x cheaper and finds every line the regex
+# can match (a necessary condition), so the regex runs rarely.
+_DIGITS_AND_DOTS = bytes(
+    0x30 if chr(b) in "0123456789." else 0x65 if chr(b) in "eE" else 0x2B if chr(b) in "+-" else 0x20
+    for b in range(256)
+)
 _SIXTEEN = b"0" * 16
+_EXPONENTS = (b"0e000", b"0e+000")
 
 
 def _has_long_number(line: bytes) -> bool:
-    return _SIXTEEN in line.translate(_DIGITS_AND_DOTS) and _LONG_NUMBER.search(line) is not None
+    shape = line.translate(_DIGITS_AND_DOTS)
+    if _SIXTEEN not in shape and _EXPONENTS[0] not in shape and _EXPONENTS[1] not in shape:
+        return False
+    return _LONG_NUMBER.search(line) is not None
 
 
 class _Invalid(Exception):
