@@ -4,9 +4,11 @@ record twice unless that record's outcome says ``duplicate_risk``; in upsert mod
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
+import anyio
 import pytest
 
 from cartloader.config import Backoff
@@ -128,3 +130,48 @@ async def test_no_retry_ambiguous_under_all_faults_never_resends_a_processed_bat
     assert ambiguous  # post_* faults struck and were not resent
     assert {line for line, o in outcomes.items() if o.status == "failed"} == ambiguous
     assert summary.failed == len(ambiguous)
+
+
+async def test_a_server_that_always_hangs_fails_each_record_within_attempts_times_the_timeout() -> None:
+    sim = Simulator(faults={"post_hang": 1.0}, hang_s=600)
+    await sim.start()
+    outcomes: list[Outcome] = []
+    started = time.monotonic()
+    try:
+        summary = await bulk_create(
+            carts(40), token="sim-token", base_url=sim.url, on_outcome=outcomes.append, rate="1000/1s",
+            batch_size=10, concurrency=4, timeout=0.3, max_attempts=2, backoff=QUICK,
+        )  # fmt: skip
+    finally:
+        await sim.stop()
+    elapsed = time.monotonic() - started
+    assert summary.failed == 40
+    assert {(o.error.category if o.error else None, o.attempts) for o in outcomes} == {("TIMEOUT", 2)}
+    assert elapsed < 2 * 0.3 + 0.05 + 0.5, elapsed  # two timeouts, one short backoff, slack; not 600 s
+
+
+async def test_cancelling_a_load_while_the_server_hangs_returns_within_the_request_timeout() -> None:
+    sim = Simulator(faults={"post_hang": 1.0}, hang_s=600)
+    await sim.start()
+    outcomes: list[Outcome] = []
+    try:
+        with anyio.CancelScope() as scope:
+
+            async def load() -> None:
+                await bulk_create(
+                    carts(20), token="sim-token", base_url=sim.url, on_outcome=outcomes.append,
+                    rate="1000/1s", batch_size=10, timeout=0.5, max_attempts=5, backoff=QUICK,
+                )  # fmt: skip
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(load)
+                await anyio.sleep(0.1)  # both requests are on the wire, hanging
+                cancelled_at = time.monotonic()
+                scope.cancel()
+        waited = time.monotonic() - cancelled_at
+    finally:
+        await sim.stop()
+    # The sender waits for a request already sent (its answer would say what HubSpot did), but only up to
+    # the request's timeout; the timed-out batches stay pending for --resume, with no final outcome.
+    assert waited < 0.5 + 0.3, waited
+    assert outcomes == []
