@@ -6,11 +6,12 @@ import itertools
 import time
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
 from cartloader.budget import RateBudget
-from cartloader.loader import CartLoader, bulk_create
+from cartloader.loader import CartLoader
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 
@@ -93,15 +94,31 @@ async def test_two_concurrent_create_calls_share_one_budget_without_429s() -> No
     assert stats.peak_concurrency <= 8
 
 
-async def test_separate_budgets_on_one_token_give_way_to_each_other() -> None:
-    async with Simulator(rate="30/500ms", seed=4) as sim:
+async def test_the_budget_gives_way_to_another_client_drawing_on_the_same_window() -> None:
+    async with Simulator(rate="100/1s", seed=4) as sim:
+        other_sent = 0
 
-        async def one(prefix: str) -> None:
-            await bulk_create(carts(600, prefix), token="sim-token", base_url=sim.url, batch_size=10)
+        async def other_integration(stop: anyio.Event) -> None:
+            # Another integration of the same app: 30 requests a second, whatever answers.
+            nonlocal other_sent
+            headers = {"Authorization": "Bearer sim-token"}
+            async with aiohttp.ClientSession() as session:
+                while not stop.is_set():
+                    async with session.get(f"{sim.url}/crm/v3/objects/carts/1", headers=headers):
+                        other_sent += 1
+                    await anyio.sleep(1 / 30)
 
+        stop = anyio.Event()
         async with anyio.create_task_group() as group:
-            group.start_soon(one, "a")
-            group.start_soon(one, "b")
+            group.start_soon(other_integration, stop)
+            await anyio.sleep(1.0)  # the other client is already drawing when the load starts
+            async with CartLoader("sim-token", base_url=sim.url, batch_size=10, concurrency=8) as loader:
+                summary = await loader.create(carts(2000))
+                assert isinstance(loader.budget, RateBudget)
+                others_seen = loader.budget.statistics().others_in_window
+            stop.set()
         stats = sim.stats()
-    assert stats.objects_created == 1200
-    assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 0.05 * stats.requests
+    assert summary.created == 2000
+    assert others_seen > 10  # it noticed the other client's share of the window
+    assert summary.rate_limited <= 0.01 * summary.requests
+    assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 0.01 * stats.requests
