@@ -97,6 +97,17 @@ class LoaderConfig:
 TokenCallable = Callable[[], Awaitable[str]]
 
 
+def _checked(token: str) -> str:
+    """The token without surrounding white space; refused if empty or if it holds other white space or
+    control characters (a header cannot carry them). The message never shows the token."""
+    value = token.strip()
+    if not value:
+        raise ConfigError("the access token is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError("the access token contains white space or control characters (is it one line?)")
+    return value
+
+
 class TokenSource:
     """The access token, refreshed at most once per expiry by everyone who shares it.
 
@@ -107,9 +118,7 @@ class TokenSource:
 
     def __init__(self, token: str | TokenCallable) -> None:
         if isinstance(token, str):
-            if not token.strip():
-                raise ConfigError("the access token is empty")
-            self._value: str | None = token.strip()
+            self._value: str | None = _checked(token)
             self._refresh: TokenCallable | None = None
         elif callable(token):
             self._value = None
@@ -149,9 +158,9 @@ class TokenSource:
     async def _fetch(self) -> str:
         assert self._refresh is not None
         value = await self._refresh()
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str):
             raise ConfigError("the token callable returned no token")
-        return value.strip()
+        return _checked(value)
 
     def __repr__(self) -> str:
         return "TokenSource(<hidden>)"

@@ -79,3 +79,11 @@ async def test_a_mapping_or_string_given_as_records_is_refused() -> None:
             await loader.create({"hs_cart_name": "x"})
         with pytest.raises(ConfigError, match="iterable of records"):
             await loader.create("carts.ndjson")
+
+
+@pytest.mark.parametrize("token", ["", "   ", "pat-na1-abc\npat-na1-def", "pat\x00abc"])
+def test_a_token_that_cannot_be_sent_is_refused_without_showing_it(token: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        TokenSource(token)
+    if token.strip():
+        assert token.strip() not in str(caught.value)
