@@ -75,6 +75,27 @@ def _rate(text: str) -> Rate:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _budget_url(text: str) -> str:
+    from cartloader.shared_budget import BudgetUrl
+
+    try:
+        BudgetUrl.parse(text)
+    except ConfigError as exc:  # the message masks any password
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not slash or n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N, such as 0/3, not {text!r}")
+    return i, n
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The loader's argument parser (options grouped as ``--help`` shows them)."""
     parser = _Parser(
@@ -184,10 +205,24 @@ def _add_pace_options(group: argparse._ArgumentGroup) -> None:
         default=DEFAULT_MAX_ATTEMPTS,
         help=f"attempts per batch before its records fail (default {DEFAULT_MAX_ATTEMPTS})",
     )
+    group.add_argument(
+        "--budget",
+        type=_budget_url,
+        metavar="redis://HOST:PORT/DB?key=NAME",
+        help="share one rate budget with every process using the same Redis key, on this machine or others "
+        "(needs the extra cartloader[redis]; a password in the URL is never printed; default: per process)",
+    )
 
 
 def _add_run_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N records (a trial run)")
+    group.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="load only line numbers L with (L - 1) mod N == I, for 0 <= I < N (one of N processes or machines; "
+        "default log <input stem>.shard-I-of-N.outcomes.ndjson; combine with --budget)",
+    )
     group.add_argument(
         "--dry-run",
         action="store_true",
@@ -247,6 +282,8 @@ class Options:
     upsert_by: str | None = None
     retry_ambiguous: bool = True
     allow_insecure: bool = False
+    budget: str | None = None
+    shard: tuple[int, int] | None = None
 
     @property
     def log_mode(self) -> str:
@@ -299,6 +336,8 @@ def parse_options(argv: Sequence[str]) -> Options:
         upsert_by=args.upsert_by,
         retry_ambiguous=not args.no_retry_ambiguous,
         allow_insecure=args.allow_insecure,
+        budget=args.budget,
+        shard=args.shard,
     )
 
 

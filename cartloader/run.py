@@ -64,25 +64,29 @@ SIMULATOR_PLACEHOLDER_URL = "http://127.0.0.1"
 Source = AsyncGenerator[CartInput | InvalidInput, None]
 
 
-def default_log_path(input_path: str) -> str:
-    """``<input stem>.outcomes.ndjson`` in the current folder (``outcomes.ndjson`` for stdin).
+def default_log_path(input_path: str, shard: tuple[int, int] | None = None) -> str:
+    """``<input stem>.outcomes.ndjson`` in the current folder (``outcomes.ndjson`` for stdin); with
+    ``--shard I/N``: ``<input stem>.shard-I-of-N.outcomes.ndjson`` (``shard-I-of-N.outcomes.ndjson``).
 
     The stem drops the folder, a ``.gz`` suffix, then one more suffix: ``data/carts.ndjson.gz`` -> ``carts``.
     """
+    part = f"shard-{shard[0]}-of-{shard[1]}." if shard is not None else ""
     if input_path == "-":
-        return "outcomes.ndjson"
+        return f"{part}outcomes.ndjson"
     name = os.path.basename(input_path.rstrip("/" + os.sep)) or "input"
     if name.endswith(".gz"):
         name = name[:-3]
     stem, dot, _ = name.rpartition(".")
     if not dot or not stem:
         stem = name
-    return f"{stem}.outcomes.ndjson"
+    return f"{stem}.{part}outcomes.ndjson"
 
 
 def resume_command(argv: Sequence[str]) -> str:
     """The command that continues this run: the same arguments, ``--overwrite`` replaced by ``--resume``."""
-    args = [arg for arg in argv if arg != "--overwrite"]
+    from cartloader.shared_budget import mask_password
+
+    args = [mask_password(arg) for arg in argv if arg != "--overwrite"]
     if "--resume" not in args:
         args.append("--resume")
     return f"{PROG} {shlex.join(args)}"
@@ -145,6 +149,7 @@ def _meta_options(options: Options) -> dict[str, Any]:
         "dry_run": options.dry_run,
         "upsert_by": options.upsert_by,
         "retry_ambiguous": options.retry_ambiguous,
+        "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
     }
 
 
@@ -178,7 +183,7 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
         stack.callback(stream.close)
     log: LogSink | None = None
     if options.out is not None or not options.dry_run:
-        path = options.out or default_log_path(options.input)
+        path = options.out or default_log_path(options.input, options.shard)
         meta = RunMeta.new(options.input, _meta_options(options))
         log = open_log_sink(path, mode=options.log_mode, meta=meta, echo_property=options.echo)  # type: ignore[arg-type]
         stack.callback(log.close)
@@ -198,6 +203,8 @@ async def _records(setup: Setup, options: Options) -> Source:
     index = setup.index
     retry_failed = options.retry_failed
     skip = None if index is None else (lambda line: not index.should_send(line, retry_failed=retry_failed))
+    if options.shard is not None:
+        skip = _shard_skip(*options.shard, skip)
     limit = options.limit
     meter = setup.meter
     inputs = cast(AsyncGenerator[CartInput | InvalidInput, None], ndjson_inputs(setup.stream, skip=skip))
@@ -207,6 +214,15 @@ async def _records(setup: Setup, options: Options) -> Source:
             yield item
             if limit is not None and meter.read >= limit:
                 return
+
+
+def _shard_skip(shard: int, shards: int, resumed: Callable[[int], bool] | None) -> Callable[[int], bool]:
+    """``--shard I/N``: skip the lines of other shards, and (resuming) those this shard's log settled."""
+
+    def skip(line: int) -> bool:
+        return (line - 1) % shards != shard or (resumed is not None and resumed(line))
+
+    return skip
 
 
 class DailyQuotaWatch:
@@ -311,11 +327,16 @@ def loader_config(options: Options) -> LoaderConfig:
 
 
 async def _load(
-    options: Options, setup: Setup, token: str | TokenCallable, config: LoaderConfig, interruption: Interruption
+    options: Options,
+    setup: Setup,
+    token: str | TokenCallable,
+    config: LoaderConfig,
+    interruption: Interruption,
+    budget: Budget | None = None,
 ) -> Result:
     """Load the records; a signal cancels the load, which drains and returns like a finished one."""
     index = setup.index
-    async with CartLoader(token, config=config) as loader:
+    async with CartLoader(token, config=config, budget=budget) as loader:
         sinks = list(setup.sinks)
         sinks.append(DailyQuotaWatch(loader.budget, setup.meter, config.batch_size))
         bar = _progress_bar(options, setup.meter)
@@ -448,6 +469,7 @@ class CommandRun:
                 config = loader_config(options)
                 if not options.simulate:
                     token = token_source(options)
+            budget = await _shared_budget(options, stack) if config is not None else None
             setup = self.setup = prepare(options, stack)
             if config is None:
                 return self._finish_dry_run(setup, *await _dry_run(options, setup))
@@ -456,7 +478,7 @@ class CommandRun:
                 config = dataclasses.replace(config, base_url=url)
             assert token is not None
             # Sending begins inside: from here on, a refusal is no longer exit 2.
-            result = await _load(options, setup, token, config, self.interruption)
+            result = await _load(options, setup, token, config, self.interruption, budget)
         except ConfigError as exc:
             print_error(str(exc))
             return EXIT_USAGE
@@ -518,6 +540,18 @@ def _unlogged_note(log: LogSink | None) -> str:
         f"(lines {describe_lines(log.unlogged)}): the log holds them as pending, so --resume sends them again "
         "flagged duplicate_risk"
     )
+
+
+async def _shared_budget(options: Options, stack: AsyncExitStack) -> Budget | None:
+    """``--budget``: join the shared budget before the log is opened; Redis unreachable is ``ConfigError``."""
+    if options.budget is None:
+        return None
+    from cartloader.shared_budget import SharedBudget
+
+    budget = SharedBudget.from_url(options.budget, rate=options.rate)
+    await budget.connect()
+    stack.push_async_callback(budget.aclose)
+    return budget
 
 
 async def _start_simulator(stack: AsyncExitStack) -> tuple[str, str]:

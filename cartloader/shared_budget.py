@@ -193,7 +193,7 @@ class BudgetUrl:
     @classmethod
     def parse(cls, url: str) -> BudgetUrl:
         """Check and split ``url``; ``ConfigError`` (never showing the password) when malformed."""
-        masked = _mask(url)
+        masked = mask_password(url)
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
@@ -227,8 +227,8 @@ class BudgetUrl:
         return f"BudgetUrl({self.masked!r})"
 
 
-def _mask(url: str) -> str:
-    """``url`` with any password in it replaced by ``***``."""
+def mask_password(url: str) -> str:
+    """``url`` (or an argument holding one, such as ``--budget=redis://...``) with its password as ``***``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
