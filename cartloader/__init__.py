@@ -22,6 +22,7 @@ from cartloader.errors import (
 from cartloader.loader import CartLoader, bulk_create
 from cartloader.outcome import Outcome, RecordError
 from cartloader.rate import Rate
+from cartloader.shared_budget import SharedBudget
 from cartloader.summary import LatencyPercentiles, Summary
 
 __version__ = "0.1.0"
@@ -42,6 +43,7 @@ __all__ = [
     "Rate",
     "RateBudget",
     "RecordError",
+    "SharedBudget",
     "Summary",
     "bulk_create",
 ]

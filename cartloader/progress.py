@@ -22,14 +22,15 @@ class InputMeter:
     """Counts the records read from the input and estimates how many remain, from the input's size.
 
     ``size`` is the byte size of a regular, uncompressed input file (``None``: unknown, no estimate);
-    ``limit`` caps the estimate (``--limit``).
+    ``limit`` caps the estimate (``--limit``); ``shards`` is N of ``--shard I/N`` (this run reads one line in N).
     """
 
-    __slots__ = ("_bytes", "_measured", "last_line", "limit", "read", "size")
+    __slots__ = ("_bytes", "_measured", "last_line", "limit", "read", "shards", "size")
 
-    def __init__(self, size: int | None, limit: int | None = None) -> None:
+    def __init__(self, size: int | None, limit: int | None = None, shards: int = 1) -> None:
         self.size = size
         self.limit = limit
+        self.shards = shards
         self.read = 0
         self.last_line = 0
         self._bytes = 0
@@ -48,7 +49,7 @@ class InputMeter:
         if self.size is None or not self._measured:
             return self.limit
         per_line = self._bytes / self._measured
-        remaining_lines = max(0, round(self.size / per_line) - self.last_line)
+        remaining_lines = max(0, round(self.size / per_line) - self.last_line) // self.shards
         total = self.read + remaining_lines
         return total if self.limit is None else min(total, self.limit)
 

@@ -192,7 +192,7 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     if options.rejects is not None:
         rejects = RejectsSink(options.rejects, append=index is not None)
         stack.callback(rejects.close)
-    meter = InputMeter(_input_size(stream, options.input), options.limit)
+    meter = InputMeter(_input_size(stream, options.input), options.limit, options.shard[1] if options.shard else 1)
     setup = Setup(stream, meter, log, rejects, index)
     setup.sinks = [sink for sink in (log, rejects) if sink is not None]
     return setup
