@@ -15,7 +15,7 @@ from cartloader.rate import Rate
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_API_PATH = "/crm/v3/objects"
-DEFAULT_CONCURRENCY = 32  # from benchmarks.tune: the 1000 ms p50 curve at 190/10s levels off at 24-32 (docs/tuning.md)
+DEFAULT_CONCURRENCY = 32  # from benchmarks.tune: smallest reaching 97% of 190/10s at p50 1000 ms (docs/tuning.md)
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
