@@ -45,8 +45,7 @@ class LogSink:
         if self.error is not None:
             raise self.error
         try:
-            self.log.write_pending(inputs)
-            self.log.flush()
+            self.log.write_pending(inputs)  # flushes: the entries are with the OS before the request leaves
         except OutcomeLogError as exc:
             self.error = exc
             raise
