@@ -33,7 +33,8 @@ from cartloader.rate import Rate
 
 logger = logging.getLogger("cartloader")
 
-SAFETY_MARGIN = 0.98
+SAFETY_MARGIN = 0.985
+EDGE_NOISE = 1.0
 MIN_RESERVE = 2.0  # requests per window left unused however small the window, for timing jitter
 _RESPACE_TOLERANCE = 0.02  # smaller moves of the interval are header noise
 
@@ -162,7 +163,9 @@ class RateBudget:
             self._advertised = advertised
         if headers.remaining is not None:
             ours = self._ours_in_window(sent_at, window_s)
-            others = max(0.0, headers.max - headers.remaining - ours)
+            # Less the one request at the window's edge that HubSpot (counting arrivals) and we
+            # (counting slots) may place on different sides: alone, we would give way to ourselves.
+            others = max(0.0, headers.max - headers.remaining - ours - EDGE_NOISE)
             # Rise at once, fall over about a window: giving way matters more than taking back a
             # slot, and two budgets that both jumped to what the other left would oscillate.
             now = self._clock()
