@@ -10,7 +10,6 @@ import shutil
 import struct
 import subprocess
 import termios
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -18,7 +17,7 @@ import pytest
 
 from tests.test_cli_support import (
     EXAMPLES,
-    SimThread,
+    Start,
     assert_one_line,
     cli_env,
     command,
@@ -26,20 +25,13 @@ from tests.test_cli_support import (
     last_entries,
     log_entries,
     run_cli,
-    simulators,
     statuses,
     write_carts,
 )
 
-Start = Callable[..., SimThread]
 ERRORS_INVALID = {2, 3, 5, 6, 8, 10}
 ERRORS_FAILED = {11, 12, 13, 15, 16}
 ERRORS_CREATED = {1, 4, 9, 14, 17}
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 def test_valid_file_exits_0_and_every_line_is_logged_created_with_the_simulators_id(

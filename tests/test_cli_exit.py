@@ -4,31 +4,23 @@ conditions, 4 for an outcome log that becomes unwritable, and one clear error li
 from __future__ import annotations
 
 import resource
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.test_cli_support import (
     EXAMPLES,
-    SimThread,
+    Start,
     assert_one_line,
     cli_env,
     created_count,
     run_cli,
-    simulators,
     start_cli,
     statuses,
     wait_for,
     write_carts,
 )
-
-Start = Callable[..., SimThread]
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 @pytest.mark.parametrize(

@@ -3,33 +3,23 @@ except those left ``pending`` at the kill, which come back flagged ``duplicate_r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from tests.test_cli_support import (
     EXAMPLES,
-    SimThread,
+    Start,
     created_count,
     ids_by_external_id,
     last_entries,
     run_cli,
-    simulators,
     start_cli,
     statuses,
     wait_for,
     write_carts,
 )
-
-Start = Callable[..., SimThread]
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 def _tolerant_last_entries(path: Path) -> dict[int, dict[str, Any]]:

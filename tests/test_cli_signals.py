@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.test_cli_support import (
-    SimThread,
+    Start,
     created_count,
     last_entries,
     log_entries,
-    simulators,
     start_cli,
     wait_for,
     write_carts,
 )
-
-Start = Callable[..., SimThread]
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -66,6 +66,10 @@ class SimThread:
         self._loop.close()
 
 
+Start = Callable[..., SimThread]
+"""The ``simulator`` fixture: start a simulator configured like ``Simulator(**config)``."""
+
+
 def simulators() -> Iterator[Callable[..., SimThread]]:
     """For a fixture: a factory of simulators (configured like ``Simulator(**config)``), all stopped after."""
     started: list[SimThread] = []

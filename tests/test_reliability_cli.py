@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import re
 import resource
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-import pytest
 
 from tests.test_cli_support import (
-    SimThread,
+    Start,
     assert_one_line,
     ids_by_external_id,
     last_entries,
     run_cli,
-    simulators,
     write_carts,
 )
-
-Start = Callable[..., SimThread]
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 def test_upsert_by_creates_then_updates_the_same_objects_and_refuses_records_without_the_property(

@@ -5,31 +5,22 @@ a server that hangs never holds the run past its timeout budget."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from cartloader.simulator.faults import FAULT_NAMES
 from tests.test_cli_support import (
-    SimThread,
+    Start,
     ids_by_external_id,
     last_entries,
     log_entries,
     run_cli,
-    simulators,
     write_carts,
 )
 
-Start = Callable[..., SimThread]
 RECORDS = 2000
 ALL_FAULTS = dict.fromkeys(FAULT_NAMES, 0.05)  # every fault at once: 45 % of requests hit by one
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 def test_cli_under_every_fault_at_once_logs_one_final_outcome_per_line_and_flags_every_duplicate(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +14,18 @@ import pytest
 
 from tests.test_cli_support import (
     SimThread,
+    Start,
     created_count,
     ids_by_external_id,
     last_entries,
     run_cli,
-    simulators,
     start_cli,
     wait_for,
     write_carts,
 )
 
-Start = Callable[..., SimThread]
 RECORDS = 1500
 PACE = ("--batch-size", "20", "--concurrency", "4", "--rate", "200/1s")
-
-
-@pytest.fixture
-def simulator() -> Iterator[Start]:
-    yield from simulators()
 
 
 def _complete_entries(path: Path) -> dict[int, dict[str, Any]]:
