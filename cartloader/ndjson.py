@@ -10,7 +10,8 @@ import gzip
 import json
 import sys
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from decimal import Decimal
 from typing import BinaryIO
 
@@ -65,6 +66,15 @@ async def read_lines(
     longer than ``max_line_bytes`` yields ``(n, None)`` once and the rest of it is skipped unread into memory.
     A read error raises ``ConfigError`` naming the input. The stream is not closed.
     """
+    async for lines in _line_blocks(stream, max_line_bytes, block_size):
+        for item in lines:
+            yield item
+
+
+async def _line_blocks(
+    stream: BinaryIO, max_line_bytes: int, block_size: int
+) -> AsyncGenerator[list[tuple[int, bytes | None]], None]:
+    """``read_lines``'s lines, one list per block read (never empty): one async step per block, not per line."""
     line_no = 0  # lines completed so far
     pending: list[bytes] = []  # pieces of the unfinished line
     pending_len = 0
@@ -81,13 +91,15 @@ async def read_lines(
             raise ConfigError(f"cannot read input {getattr(stream, 'name', '')}: {_reason(exc)}") from None
         if not block:
             break
+        lines: list[tuple[int, bytes | None]] = []
+        out = lines.append
         parts = block.split(b"\n")
         if len(parts) == 1:  # no line ends in this block
             if not skipping:
                 pending.append(block)
                 pending_len += len(block)
                 if pending_len > early_limit:
-                    yield line_no + 1, None
+                    yield [(line_no + 1, None)]
                     pending, pending_len, skipping = [], 0, True
             continue
         # The first part ends the unfinished line.
@@ -103,9 +115,9 @@ async def read_lines(
             if content.endswith(b"\r"):
                 content = content[:-1]
             if len(content) > max_line_bytes:
-                yield line_no, None
+                out((line_no, None))
             elif content and not content.isspace():
-                yield line_no, content
+                out((line_no, content))
         last = parts.pop()
         has_cr = b"\r" in block
         # Hot loop over the complete lines inside the block: keep it to a few bytes operations per line.
@@ -117,16 +129,18 @@ async def read_lines(
             if not content or content.isspace():
                 continue
             if len(content) > max_line_bytes:
-                yield line_no, None
+                out((line_no, None))
             else:
-                yield line_no, content
+                out((line_no, content))
         if last:
             if len(last) > early_limit:
-                yield line_no + 1, None
+                out((line_no + 1, None))
                 skipping = True
             else:
                 pending.append(last)
                 pending_len = len(last)
+        if lines:
+            yield lines
     if pending and not skipping:
         line_no += 1
         content = b"".join(pending)
@@ -135,9 +149,9 @@ async def read_lines(
         if content.endswith(b"\r"):
             content = content[:-1]
         if len(content) > max_line_bytes:
-            yield line_no, None
+            yield [(line_no, None)]
         elif content and not content.isspace():
-            yield line_no, content
+            yield [(line_no, content)]
 
 
 def parse_line(line: int, content: bytes | None, *, max_line_bytes: int = MAX_LINE_BYTES) -> CartInput | InvalidInput:
@@ -170,11 +184,28 @@ async def ndjson_inputs(
     stream: BinaryIO,
     *,
     skip: Callable[[int], bool] | None = None,
+    limit: int | None = None,
+    on_item: Callable[[CartInput | InvalidInput], None] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     block_size: int = BLOCK_SIZE,
 ) -> AsyncIterator[CartInput | InvalidInput]:
-    """Read, parse and normalize every non-blank line of ``stream``; ``skip(line)`` true: the line is not parsed."""
-    async for line, content in read_lines(stream, max_line_bytes=max_line_bytes, block_size=block_size):
-        if skip is not None and skip(line):
-            continue
-        yield parse_line(line, content, max_line_bytes=max_line_bytes)
+    """Read, parse and normalize every non-blank line of ``stream``; ``skip(line)`` true: the line is not parsed.
+
+    ``on_item`` is called with each item just before it is yielded; after ``limit`` items the iteration ends
+    (without reading further). Lines are read and split a block at a time, so each record costs one async step.
+    """
+    count = 0
+    blocks = _line_blocks(stream, max_line_bytes, block_size)
+    async with aclosing(blocks):
+        async for lines in blocks:
+            for line, content in lines:
+                if skip is not None and skip(line):
+                    continue
+                item = parse_line(line, content, max_line_bytes=max_line_bytes)
+                if on_item is not None:
+                    on_item(item)
+                yield item
+                if limit is not None:
+                    count += 1
+                    if count >= limit:
+                        return

@@ -198,22 +198,19 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     return setup
 
 
-async def _records(setup: Setup, options: Options) -> Source:
-    """The input's records, without the lines a resumed log already settled, up to ``--limit``."""
+def _records(setup: Setup, options: Options) -> Source:
+    """The input's records, without the lines a resumed log already settled, up to ``--limit``.
+
+    One async generator (``ndjson_inputs`` with the skip, limit and meter hooks), not a wrapper around one:
+    a generator layer costs an async step per record.
+    """
     index = setup.index
     retry_failed = options.retry_failed
     skip = None if index is None else (lambda line: not index.should_send(line, retry_failed=retry_failed))
     if options.shard is not None:
         skip = _shard_skip(*options.shard, skip)
-    limit = options.limit
-    meter = setup.meter
-    inputs = cast(AsyncGenerator[CartInput | InvalidInput, None], ndjson_inputs(setup.stream, skip=skip))
-    async with aclosing(inputs):
-        async for item in inputs:
-            meter.saw(item)
-            yield item
-            if limit is not None and meter.read >= limit:
-                return
+    inputs = ndjson_inputs(setup.stream, skip=skip, limit=options.limit, on_item=setup.meter.saw)
+    return cast(AsyncGenerator[CartInput | InvalidInput, None], inputs)
 
 
 def _shard_skip(shard: int, shards: int, resumed: Callable[[int], bool] | None) -> Callable[[int], bool]:
