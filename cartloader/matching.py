@@ -133,20 +133,38 @@ def _match_by_properties(
     # Group inputs by the set of properties they sent; try the largest sets first so that a result
     # never matches an input whose properties are a subset of another input's.
     groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
+    # Per group, each input's values as sent -> its signature: a result echoing an input's values exactly (the
+    # common case) gets the signature from one lookup instead of canonicalizing every value again. The same
+    # signature either way (canonicalizing is a function of the values), so the matching does not change.
+    known: dict[tuple[str, ...], dict[tuple[Any, ...], tuple[str, ...]]] = {}
+    sorted_names: dict[tuple[str, ...], tuple[str, ...]] = {}
     for i in sorted(open_inputs):
-        names = tuple(sorted(inputs[i].properties))
-        signature = _signature(inputs[i].properties, names)
+        properties = inputs[i].properties
+        keys = tuple(properties)
+        names = sorted_names.get(keys)
+        if names is None:
+            names = sorted_names[keys] = tuple(sorted(keys))
+        signature = _signature(properties, names)
         assert signature is not None  # an input has every one of its own properties
         groups.setdefault(names, {}).setdefault(signature, []).append(i)
+        known.setdefault(names, {})[tuple(map(properties.__getitem__, names))] = signature
     mixed = {
         id(members) for by_signature in groups.values() for members in by_signature.values() if _mixed(inputs, members)
     }
     ordered = sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
+    ordered_known = [known[names] for names, _ in ordered]
     rest = []
     for result in results:
-        for names, by_signature in ordered:
-            signature = _signature(result.properties, names)
-            candidates = by_signature.get(signature) if signature is not None else None
+        echoed = result.properties
+        get = echoed.get
+        for (names, by_signature), signatures in zip(ordered, ordered_known, strict=True):
+            try:
+                found = signatures.get(tuple(map(get, names)))
+            except TypeError:  # an unhashable value (a list, an object): not one an input sent
+                found = None
+            if found is None:
+                found = _signature(echoed, names)
+            candidates = by_signature.get(found) if found is not None else None
             if candidates:
                 index = candidates.pop(0)
                 open_inputs.discard(index)
