@@ -66,7 +66,9 @@ _EXPONENTS = (b"0e000", b"0e+000")
 
 def _has_long_number(line: bytes) -> bool:
     shape = line.translate(_DIGITS_AND_DOTS)
-    if _SIXTEEN not in shape and _EXPONENTS[0] not in shape and _EXPONENTS[1] not in shape:
+    # bytes.find, not "in" (measurably slower here); "0e" first: both exponent shapes contain it, and it is rare.
+    find = shape.find
+    if find(_SIXTEEN) < 0 and (find(b"0e") < 0 or (find(_EXPONENTS[0]) < 0 and find(_EXPONENTS[1]) < 0)):
         return False
     return _LONG_NUMBER.search(line) is not None
 
