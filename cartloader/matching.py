@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -26,6 +26,10 @@ _NUMBER_START = frozenset("0123456789-+.")
 # precision (28 digits), where ``normalize()`` rounds nothing. Skipping Decimal for it saves ~1.5 us a value.
 _CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
 _CANONICAL_MAX_LENGTH = 28
+# Exact for any number a property can hold (the default context keeps 28 digits, so two long numbers
+# differing past the 28th would compare equal, and a huge exponent would raise Overflow).
+_EXACT = Context(prec=400, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_PLAIN_EXPONENT = 400  # beyond this, the key keeps the exponent form rather than writing out the digits
 
 
 def canonical_value(value: object) -> str:
@@ -40,7 +44,12 @@ def canonical_value(value: object) -> str:
         except InvalidOperation:
             return text
         if number.is_finite():
-            return "0" if number == 0 else format(number.normalize(), "f")
+            if number == 0:
+                return "0"
+            number = number.normalize(_EXACT)
+            if abs(number.adjusted()) > _PLAIN_EXPONENT:
+                return str(number)
+            return format(number, "f")
     return text
 
 

@@ -147,3 +147,14 @@ def test_matching_never_falls_back_to_position() -> None:
 )
 def test_canonical_values_agree_with_hubspot_normalization(sent: str, stored: str) -> None:
     assert canonical_value(sent) == canonical_value(stored)
+
+
+@pytest.mark.parametrize("text", ["9e999999999", "-1e-999999999", "1e400", "nan", "Infinity", "1_000"])
+def test_canonical_value_never_raises_on_a_string_that_looks_numeric(text: str) -> None:
+    assert isinstance(canonical_value(text), str)
+
+
+def test_long_numbers_that_differ_past_the_28th_digit_stay_distinct() -> None:
+    a, b = "1234567890123456789012345678901", "1234567890123456789012345678902"
+    assert canonical_value(a) != canonical_value(b)
+    assert canonical_value(a + ".000") == canonical_value(a)
