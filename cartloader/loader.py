@@ -125,7 +125,8 @@ class CartLoader:
         connector = aiohttp.TCPConnector(limit=self.config.concurrency, ssl=ssl.create_default_context())
         self._session = aiohttp.ClientSession(
             connector=connector,
-            trust_env=True,  # HTTPS_PROXY
+            # Not trust_env: it would also add ~/.netrc credentials beside the Bearer header (aiohttp then
+            # refuses the request); the proxy from the environment is applied per request by the sender.
             headers={"User-Agent": "cartloader/0.1 (+https://pypi.org/project/cartloader/)"},
         )
         return self

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
@@ -40,6 +42,14 @@ from cartloader.hubspot import (
 from cartloader.matching import match_results
 from cartloader.outcome import Outcome, RecordError, Status
 from cartloader.records import CartInput
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``)."""
+    parts = urlsplit(url)
+    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _input_status(category: str) -> int:
@@ -131,6 +141,7 @@ class Sender:
         self._resent = resent
         self._rng = rng or random.Random()
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_s, sock_connect=config.connect_timeout_s)
+        self._proxy = proxy_for(self._url)
 
     async def deliver(self, batch: Sequence[CartInput]) -> None:
         """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
@@ -220,7 +231,7 @@ class Sender:
             with anyio.CancelScope(shield=True):
                 try:
                     async with self._session.post(
-                        self._url, data=body, headers=headers, timeout=self._timeout
+                        self._url, data=body, headers=headers, timeout=self._timeout, proxy=self._proxy
                     ) as response:
                         payload = await response.read()
                         status = response.status
