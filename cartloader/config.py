@@ -35,7 +35,8 @@ class Backoff:
         return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1)))
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
     if host is None:
         return False
     if host == "localhost":
@@ -75,7 +76,7 @@ class LoaderConfig:
         url = urlsplit(self.base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigError(f"invalid base URL {self.base_url!r}: expected http(s)://HOST[:PORT]")
-        if url.scheme == "http" and not self.allow_insecure and not _is_loopback(url.hostname):
+        if url.scheme == "http" and not self.allow_insecure and not is_loopback(url.hostname):
             raise ConfigError(
                 f"refusing plain-http base URL {url.scheme}://{url.hostname}: the token would travel unencrypted "
                 "(use https, or --allow-insecure)"

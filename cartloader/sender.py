@@ -21,7 +21,7 @@ import anyio
 from cartloader.breaker import CircuitBreaker
 from cartloader.budget import Budget
 from cartloader.collector import Collector, Settled
-from cartloader.config import LoaderConfig, TokenSource
+from cartloader.config import LoaderConfig, TokenSource, is_loopback
 from cartloader.errors import AuthenticationError, DailyLimitError, FatalApiError, MissingScopesError
 from cartloader.hubspot import (
     MALFORMED_2XX,
@@ -45,9 +45,13 @@ from cartloader.records import CartInput
 
 
 def proxy_for(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``)."""
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``).
+
+    Loopback never goes through a proxy: the simulator (``--simulate``, tests) must work behind one too.
+    """
     parts = urlsplit(url)
-    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+    host = parts.hostname
+    if host is None or is_loopback(host) or urllib.request.proxy_bypass(host):
         return None
     return urllib.request.getproxies().get(parts.scheme)
 
