@@ -1,5 +1,5 @@
 """Shared test configuration: every async test runs on asyncio through the anyio plugin; CLI tests get
-simulators running in their own threads."""
+simulators running in their own threads; shared-budget tests get a real Redis server."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.test_cli_support import Start, simulators
+from tests.test_shared_budget_support import RedisServer, free_port, require_redis_server
 
 
 @pytest.fixture
@@ -19,3 +20,15 @@ def anyio_backend() -> str:
 def simulator() -> Iterator[Start]:
     """A factory of simulators served from background threads, all stopped after the test."""
     yield from simulators()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port (the test is skipped if Debian's redis-server is missing)."""
+    require_redis_server()
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

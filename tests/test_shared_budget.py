@@ -7,7 +7,6 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -25,17 +24,6 @@ SECRET = "s3cret-pw"
 # Time compressed, but not so far that a busy machine's event-loop lag (tens of ms) outgrows the reserve
 # of 2 requests per window: 30/1s spaces requests 36 ms apart.
 SIM_RATE = "30/1s"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    require_redis_server()
-    server = RedisServer(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def _created_once(sim: Simulator, total: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -15,22 +14,11 @@ import pytest
 from cartloader.cli import UsageError, parse_options
 from cartloader.run import default_log_path, resume_command
 from cartloader.simulator import Simulator
-from tests.test_shared_budget_support import RedisServer, free_port, require_redis_server
+from tests.test_shared_budget_support import RedisServer, free_port
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "s3cret-pw"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    require_redis_server()
-    server = RedisServer(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 def _env() -> dict[str, str]:
