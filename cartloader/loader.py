@@ -6,7 +6,7 @@ import os
 import random
 import secrets
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence, Sized
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -32,6 +32,7 @@ from cartloader.config import (
 from cartloader.errors import ConfigError
 from cartloader.outcome import Outcome
 from cartloader.pipeline import first_cause, run_pipeline
+from cartloader.quota import DailyQuotaWatch
 from cartloader.rate import Rate
 from cartloader.records import CartInput, InvalidInput, normalized
 from cartloader.sender import Sender
@@ -189,13 +190,20 @@ class CartLoader:
         """Load ``records`` (dicts in HubSpot's shape or flat) and return the summary.
 
         Per-record failures are outcomes, never exceptions; ``on_outcome`` sees each final outcome.
-        Safe to call from many tasks at once.
+        Safe to call from many tasks at once. When ``records`` has a length, a warning goes to the
+        "cartloader" logger once HubSpot's remaining daily requests cannot cover the rest.
         """
         async with AsyncExitStack() as stack:
             sinks, run_id = _sinks(stack, outcome_log)
-            collector = Collector(sinks, on_outcome=on_outcome)
+            collector = Collector([*sinks, *self._quota_watch(records)], on_outcome=on_outcome)
             return await self.run(_records(records), collector, run_id=run_id)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _quota_watch(self, records: Records) -> list[OutcomeSink]:
+        if not isinstance(records, Sized):
+            return []
+        total = len(records)
+        return [DailyQuotaWatch(self.budget, lambda settled: max(0, total - settled), self.config.batch_size)]
 
     @asynccontextmanager
     async def stream(

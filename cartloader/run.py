@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 import os
 import shlex
 import signal
@@ -38,7 +37,7 @@ from cartloader.cli import (
     Options,
     print_error,
 )
-from cartloader.collector import Collector, OutcomeSink, Settled
+from cartloader.collector import Collector, OutcomeSink
 from cartloader.config import DEFAULT_BASE_URL, LoaderConfig, TokenCallable
 from cartloader.errors import AuthenticationError, ConfigError, FatalApiError, OutcomeLogError
 from cartloader.loader import CartLoader
@@ -46,6 +45,7 @@ from cartloader.ndjson import ndjson_inputs, open_input
 from cartloader.outcome import Outcome, RecordError
 from cartloader.outcome_log import RESERVED_FIELDS, RunMeta
 from cartloader.progress import InputMeter, ProgressBar, describe_dry_run, describe_summary, write_line
+from cartloader.quota import DailyQuotaWatch
 from cartloader.records import CartInput, InvalidInput
 from cartloader.resume import ResumeIndex
 from cartloader.sinks import LogSink, RejectsSink, describe_lines, open_log_sink
@@ -222,42 +222,6 @@ def _shard_skip(shard: int, shards: int, resumed: Callable[[int], bool] | None) 
     return skip
 
 
-class DailyQuotaWatch:
-    """Warns once when HubSpot's remaining daily requests will not cover the rest of the load."""
-
-    __slots__ = ("_batch_size", "_budget", "_meter", "_settled", "warned")
-
-    def __init__(self, budget: Budget, meter: InputMeter, batch_size: int) -> None:
-        self._budget = budget
-        self._meter = meter
-        self._batch_size = batch_size
-        self._settled = 0
-        self.warned = False
-
-    def pending(self, inputs: Sequence[CartInput]) -> None:
-        """Nothing to check before a request."""
-
-    def settled(self, results: Sequence[Settled]) -> None:
-        """After each answer, compare what is left to send with what HubSpot allows today."""
-        self._settled += len(results)
-        if self.warned:
-            return
-        daily_remaining: int | None = getattr(self._budget, "daily_remaining", None)
-        remaining = self._meter.estimated_remaining()
-        if daily_remaining is None or remaining is None:
-            return
-        unsent = max(0, self._meter.read - self._settled) + remaining
-        needed = math.ceil(unsent / self._batch_size)
-        if needed > daily_remaining:
-            self.warned = True
-            logger.warning(
-                "HubSpot's daily limit leaves %d requests today, and about %d more are needed: the run will stop "
-                "(exit 3) when it is spent; continue tomorrow with --resume",
-                daily_remaining,
-                needed,
-            )
-
-
 class Interruption:
     """SIGINT/SIGTERM handling: the first signal cancels ``scope`` (the load drains), a second aborts at once.
 
@@ -335,7 +299,14 @@ async def _load(
     index = setup.index
     async with CartLoader(token, config=config, budget=budget) as loader:
         sinks = list(setup.sinks)
-        sinks.append(DailyQuotaWatch(loader.budget, setup.meter, config.batch_size))
+        meter = setup.meter
+
+        def unsent(settled: int) -> int | None:
+            remaining = meter.estimated_remaining()
+            return None if remaining is None else max(0, meter.read - settled) + remaining
+
+        advice = "the run will stop (exit 3) when it is spent; continue tomorrow with --resume"
+        sinks.append(DailyQuotaWatch(loader.budget, unsent, config.batch_size, advice=advice))
         bar = _progress_bar(options, setup.meter)
         if bar is not None:
             sinks.append(bar)

@@ -275,3 +275,12 @@ async def test_budget_headers_lower_the_pace_when_others_draw_on_the_same_window
     assert budget.limit == Rate(100, 1.0)
     assert alone == pytest.approx(99, rel=0.05)
     assert shared == pytest.approx(40, rel=0.1)
+
+
+async def test_a_known_load_the_daily_quota_cannot_cover_is_warned_once(caplog: pytest.LogCaptureFixture) -> None:
+    async with Simulator(daily=4, seed=15) as sim:
+        with caplog.at_level("WARNING", logger="cartloader"), pytest.raises(DailyLimitError):
+            await bulk_create(carts(1000), token="sim-token", base_url=sim.url, concurrency=1, rate="1000/1s")
+    warnings = [r.getMessage() for r in caplog.records if "daily limit leaves" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "about 9 more are needed" in warnings[0]
