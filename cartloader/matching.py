@@ -1,9 +1,10 @@
 """Match HubSpot's results to the inputs that produced them (design rule 2).
 
 HubSpot returns results in random order and does not always echo ``objectWriteTraceId``. So a
-result is matched by its trace id; failing that, by its echoed properties after HubSpot's
-normalization (numbers compared by value, surrounding white space ignored); failing that, by
-elimination among inputs that are indistinguishable. Never by position. Inputs with the same
+result is matched by its trace id; failing that, by a key property whose value no other input of
+the request shares (the upsert key, else ``hs_external_cart_id``); failing that, by its echoed
+properties after HubSpot's normalization (numbers compared by value, surrounding white space
+ignored); failing that, by elimination among inputs that are indistinguishable. Never by position. Inputs with the same
 properties but different associations cannot be told apart: they come back ``ambiguous``.
 """
 
@@ -21,6 +22,9 @@ from cartloader.hubspot import ResultItem
 from cartloader.records import CartInput
 
 _NUMBER_START = frozenset("0123456789-+.")
+# Matched on before whole property sets when no upsert key is given: most carts carry their shop's id, and
+# where the values differ within a request, one lookup names each result's input.
+EXTERNAL_ID = "hs_external_cart_id"
 # A number already in canonical form (no sign but "-", no leading zero, no trailing zero in the fraction, no
 # exponent), which Decimal would give back unchanged: up to 28 characters, so within Decimal's default
 # precision (28 digits), where ``normalize()`` rounds nothing. Skipping Decimal for it saves ~1.5 us a value.
@@ -100,8 +104,9 @@ def match_results(
             matching.pairs.append((index, result))
         else:
             rest.append(result)
-    if rest and open_inputs and unique_property is not None:
-        rest = _match_by_unique(inputs, rest, open_inputs, unique_property, matching)
+    if rest and open_inputs:
+        key_property = unique_property or EXTERNAL_ID
+        rest = _match_by_unique(inputs, rest, open_inputs, key_property, matching)
     if rest and open_inputs:
         rest = _match_by_properties(inputs, rest, open_inputs, matching)
     matching.unmatched_results = rest
@@ -116,11 +121,21 @@ def _match_by_unique(
     unique_property: str,
     matching: Matching,
 ) -> list[ResultItem]:
+    # A value names its input only if no other open input sent it too.
     by_value: dict[str, int] = {}
+    shared: set[str] = set()
     for i in open_inputs:
         value = inputs[i].properties.get(unique_property)
         if value is not None:
-            by_value[canonical_value(value)] = i
+            key = canonical_value(value)
+            if key in by_value:
+                shared.add(key)
+            else:
+                by_value[key] = i
+    for key in shared:
+        del by_value[key]
+    if not by_value:
+        return results
     rest = []
     for result in results:
         value = result.properties.get(unique_property)

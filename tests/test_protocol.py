@@ -158,3 +158,26 @@ def test_long_numbers_that_differ_past_the_28th_digit_stay_distinct() -> None:
     a, b = "1234567890123456789012345678901", "1234567890123456789012345678902"
     assert canonical_value(a) != canonical_value(b)
     assert canonical_value(a + ".000") == canonical_value(a)
+
+
+def test_a_distinct_external_id_names_its_input_even_when_other_properties_differ_in_the_echo() -> None:
+    inputs = [cart(1, "k1", hs_external_cart_id="A", hs_cart_name="x"), cart(2, "k2", hs_external_cart_id="B")]
+    results = [
+        ResultItem("2", {"hs_external_cart_id": "B", "hs_createdate": "now"}, None, None),
+        ResultItem("1", {"hs_external_cart_id": "A", "hs_cart_name": "X (renamed by a workflow)"}, None, None),
+    ]
+    matching = match_results(inputs, results)
+    assert sorted((i, r.id) for i, r in matching.pairs) == [(0, "1"), (1, "2")]
+
+
+def test_a_shared_external_id_is_not_used_as_a_key() -> None:
+    inputs = [
+        cart(1, "k1", hs_external_cart_id="A", hs_cart_name="x"),
+        cart(2, "k2", hs_external_cart_id="A", hs_cart_name="y"),
+    ]
+    results = [
+        ResultItem("20", {"hs_external_cart_id": "A", "hs_cart_name": "y"}, None, None),
+        ResultItem("10", {"hs_external_cart_id": "A", "hs_cart_name": "x"}, None, None),
+    ]
+    matching = match_results(inputs, results)
+    assert sorted((i, r.id) for i, r in matching.pairs) == [(0, "10"), (1, "20")]
