@@ -8,6 +8,11 @@ from collections.abc import AsyncIterable, AsyncIterator
 from cartloader.records import CartInput, InvalidInput
 
 
+def missing_upsert_key(record: CartInput, unique_by: str) -> InvalidInput:
+    """The invalid outcome of a record without the property that upsert mode keys on."""
+    return InvalidInput(record.line, f'line {record.line}: property "{unique_by}" is required for upsert', record.raw)
+
+
 async def batches(
     source: AsyncIterable[CartInput | InvalidInput],
     *,
@@ -33,9 +38,8 @@ async def batches(
         value: str | None = None
         if unique_by is not None:
             value = record.properties.get(unique_by)
-            if value is None or value == "":
-                message = f'line {record.line}: property "{unique_by}" is required for upsert'
-                yield InvalidInput(record.line, message, record.raw)
+            if not value:
+                yield missing_upsert_key(record, unique_by)
                 continue
         if len(batch) >= batch_size or key in keys or (value is not None and value in values):
             yield batch

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, cast
 import anyio
 import orjson
 
+from cartloader.batching import missing_upsert_key
 from cartloader.budget import Budget
 from cartloader.cli import (
     EXIT_FATAL_API,
@@ -351,6 +352,8 @@ async def _dry_run(options: Options, setup: Setup) -> tuple[Summary, int]:
     async with aclosing(_records(setup, options)) as records:
         async for item in records:
             collector.seen()
+            if options.upsert_by and isinstance(item, CartInput) and not item.properties.get(options.upsert_by):
+                item = missing_upsert_key(item, options.upsert_by)
             if isinstance(item, InvalidInput):
                 outcome = Outcome(item.line, "invalid", error=RecordError("INVALID_INPUT", item.message))
                 await collector.settle([(outcome, item)], was_pending=False)

@@ -163,6 +163,17 @@ def test_dry_run_with_out_logs_only_the_invalid_lines(tmp_path: Path) -> None:
     assert statuses(tmp_path / "dry.ndjson") == dict.fromkeys(ERRORS_INVALID, "invalid")
 
 
+def test_dry_run_with_upsert_by_counts_records_without_the_key_as_invalid(tmp_path: Path) -> None:
+    source = tmp_path / "in.ndjson"
+    source.write_text('{"hs_cart_name": "a", "hs_external_cart_id": "x-1"}\n{"hs_cart_name": "b"}\n')
+    result = run_cli(
+        source, "--dry-run", "--upsert-by", "hs_external_cart_id", "--out", "dry.ndjson", cwd=tmp_path, token=None
+    )
+    assert result.returncode == 1, result.stderr
+    assert "2 records read: 1 valid, 1 invalid; nothing sent" in result.stderr
+    assert statuses(tmp_path / "dry.ndjson") == {2: "invalid"}
+
+
 def test_existing_log_is_refused_with_exit_2_and_left_untouched(tmp_path: Path, simulator: Start) -> None:
     sim = simulator()
     source = tmp_path / "in.ndjson"
