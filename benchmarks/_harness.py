@@ -54,10 +54,13 @@ def simulator(
     rate: str | None = None,
     latency_ms: tuple[float, float] | None = None,
     seed: int = 1,
+    store: bool = False,
     extra: Sequence[str] = (),
 ) -> Iterator[SimulatorProcess]:
-    """Start the simulator in its own process and stop it (SIGTERM) on exit."""
-    command = [sys.executable, "-m", "cartloader", "simulator", "--port", "0", "--no-store", "--seed", str(seed)]
+    """Start the simulator in its own process (``--no-store`` unless ``store``) and stop it (SIGTERM) on exit."""
+    command = [sys.executable, "-m", "cartloader", "simulator", "--port", "0", "--seed", str(seed)]
+    if not store:
+        command.append("--no-store")
     if rate is not None:
         command += ["--rate", rate]
     if latency_ms is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks._harness import REPO_ROOT, RESULTS_DIR, cli_command, cli_env, machine, write_input
+from benchmarks._harness import RESULTS_DIR, cli_command, cli_env, machine, simulator, write_input
 from cartloader.simulator.faults import FAULT_NAMES
 
 RECORDS = 100_000
@@ -79,25 +79,13 @@ class Row:
 @contextmanager
 def stored_simulator(scenario: Scenario, seed: int) -> Iterator[str]:
     """A simulator process that keeps its objects, with the scenario's faults; yields its URL."""
-    command = [sys.executable, "-m", "cartloader", "simulator", "--port", "0", "--seed", str(seed)]
+    extra: list[str] = []
     for name, probability in scenario.faults.items():
-        command += ["--fault", f"{name}={probability:g}"]
+        extra += ["--fault", f"{name}={probability:g}"]
     # Create mode: make only a property no record has unique, so resends of processed batches duplicate.
-    command += ["--unique", UPSERT_BY if scenario.upsert else "bench_unused_unique_id"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"the simulator did not start: {line!r}")
-        yield line.removeprefix("listening on ")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    extra += ["--unique", UPSERT_BY if scenario.upsert else "bench_unused_unique_id"]
+    with simulator(seed=seed, store=True, extra=extra) as process:
+        yield process.url
 
 
 def _get(url: str) -> Any:

@@ -4,13 +4,11 @@ except those left ``pending`` at the kill, which come back flagged ``duplicate_r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from tests.test_cli_support import (
     EXAMPLES,
     Start,
+    complete_last_entries,
     created_count,
     ids_by_external_id,
     last_entries,
@@ -20,18 +18,6 @@ from tests.test_cli_support import (
     wait_for,
     write_carts,
 )
-
-
-def _tolerant_last_entries(path: Path) -> dict[int, dict[str, Any]]:
-    """Like ``last_entries``, but a torn last line (the kill may cut one) is ignored."""
-    entries: dict[int, dict[str, Any]] = {}
-    for line in path.read_bytes().split(b"\n"):
-        try:
-            entry = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        entries[entry["line"]] = entry
-    return entries
 
 
 def test_sigkill_then_resume_gives_every_line_one_final_outcome_and_duplicates_only_pending_lines(
@@ -48,7 +34,7 @@ def test_sigkill_then_resume_gives_every_line_one_final_outcome_and_duplicates_o
     process.kill()
     process.wait(timeout=10)
     wait_for(lambda: sim.stats().in_flight == 0, what="the simulator to finish the requests it had")
-    before = _tolerant_last_entries(log)
+    before = complete_last_entries(log)
     pending_at_kill = {line for line, entry in before.items() if entry["status"] == "pending"}
     assert pending_at_kill
 

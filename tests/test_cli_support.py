@@ -146,6 +146,20 @@ def last_entries(path: Path) -> dict[int, dict[str, Any]]:
     return {entry["line"]: entry for entry in log_entries(path)}
 
 
+def complete_last_entries(path: Path) -> dict[int, dict[str, Any]]:
+    """Like ``last_entries``, but a torn last line (a kill may cut one) is ignored; no log yet: empty."""
+    entries: dict[int, dict[str, Any]] = {}
+    if not path.exists():
+        return entries
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        entries[entry["line"]] = entry
+    return entries
+
+
 def statuses(path: Path) -> dict[int, str]:
     """The last status of each line of an outcome log."""
     return {line: entry["status"] for line, entry in last_entries(path).items()}

@@ -7,14 +7,13 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 from tests.test_cli_support import (
     SimThread,
     Start,
+    complete_last_entries,
     created_count,
     ids_by_external_id,
     last_entries,
@@ -26,20 +25,6 @@ from tests.test_cli_support import (
 
 RECORDS = 1500
 PACE = ("--batch-size", "20", "--concurrency", "4", "--rate", "200/1s")
-
-
-def _complete_entries(path: Path) -> dict[int, dict[str, Any]]:
-    """The last complete entry of each line (a torn last line, cut by the kill, is ignored)."""
-    entries: dict[int, dict[str, Any]] = {}
-    if not path.exists():
-        return entries
-    for line in path.read_bytes().split(b"\n"):
-        try:
-            entry = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        entries[entry["line"]] = entry
-    return entries
 
 
 def _kill_at_a_random_point(args: tuple[str | Path, ...], log: Path, sim: SimThread, *, seed: int, cwd: Path) -> None:
@@ -65,7 +50,7 @@ def test_kill_9_at_a_random_point_then_resume_loses_nothing_and_duplicates_only_
     log = tmp_path / "carts.outcomes.ndjson"
     args: tuple[str | Path, ...] = (source, "--base-url", sim.url, *PACE)
     _kill_at_a_random_point(args, log, sim, seed=seed, cwd=tmp_path)
-    before = _complete_entries(log)
+    before = complete_last_entries(log)
     pending_at_kill = {line for line, entry in before.items() if entry["status"] == "pending"}
     held_at_kill = ids_by_external_id(sim.objects())
     assert len(held_at_kill) < RECORDS  # the kill came before the end
@@ -100,7 +85,7 @@ def test_kill_9_then_resume_in_upsert_mode_holds_each_record_once_and_flags_noth
         source, "--base-url", sim.url, *PACE, "--upsert-by", "hs_external_cart_id",
     )  # fmt: skip
     _kill_at_a_random_point(args, log, sim, seed=seed, cwd=tmp_path)
-    pending_at_kill = {line for line, entry in _complete_entries(log).items() if entry["status"] == "pending"}
+    pending_at_kill = {line for line, entry in complete_last_entries(log).items() if entry["status"] == "pending"}
 
     result = run_cli(*args, "--resume", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
