@@ -104,7 +104,10 @@ class BatchProcessor:
     def _failed(
         self, errors: list[tuple[int, InputError]], trace_ids: list[str] | None
     ) -> BatchAnswer | list[dict[str, Any]]:
-        """A whole-batch failure, or the 207 ``errors[]`` entries when the batch may fail partially."""
+        """A whole-batch failure, or the 207 ``errors[]`` entries when the batch may fail partially (none
+        when nothing failed)."""
+        if not errors:
+            return []
         if trace_ids is None or (self.whole_batch_400 and self._rng.random() < self.whole_batch_400):
             validation = [e for _, e in errors if e.status == 400]
             first = validation[0] if validation else errors[0][1]
@@ -178,12 +181,9 @@ class BatchProcessor:
                 err = self._conflicts(props, taken, index, None)
             if err is not None:
                 errors.append((index, err))
-        error_entries: list[dict[str, Any]] = []
-        if errors:
-            failed = self._failed(errors, trace_ids)
-            if isinstance(failed, BatchAnswer):
-                return failed
-            error_entries = failed
+        error_entries = self._failed(errors, trace_ids)
+        if isinstance(error_entries, BatchAnswer):
+            return error_entries
         refused = {index for index, _ in errors}
         now = iso_now()
         echo = self._echoes()
@@ -248,12 +248,9 @@ class BatchProcessor:
             if err is not None:
                 errors.append((index, err))
             plans.append((props, existing))
-        error_entries: list[dict[str, Any]] = []
-        if errors:
-            failed = self._failed(errors, trace_ids)
-            if isinstance(failed, BatchAnswer):
-                return failed
-            error_entries = failed
+        error_entries = self._failed(errors, trace_ids)
+        if isinstance(error_entries, BatchAnswer):
+            return error_entries
         refused = {index for index, _ in errors}
         now = iso_now()
         echo = self._echoes()
