@@ -13,7 +13,7 @@ from cartloader.loader import CartLoader
 pytestmark = pytest.mark.anyio
 
 
-def test_all_lists_exactly_the_public_names_and_each_exists() -> None:
+def test_all_is_sorted_names_real_objects_and_covers_every_public_class() -> None:
     assert sorted(cartloader.__all__) == cartloader.__all__
     for name in cartloader.__all__:
         assert getattr(cartloader, name) is not None
