@@ -14,7 +14,7 @@ import anyio
 
 from benchmarks._harness import TOKEN, cart_record, median
 from cartloader import bulk_create
-from cartloader.summary import Summary
+from cartloader.models import Summary
 
 _ids = itertools.count(1)
 

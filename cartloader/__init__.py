@@ -1,14 +1,20 @@
 """cartloader: fast, lossless bulk loading of cart records into HubSpot's CRM.
 
-summary = await bulk_create(records, token=...)
+    summary = await bulk_create(records, token=...)
 
-async with CartLoader(token=...) as loader:
-    summary = await loader.create(records)
-    async with loader.stream(records) as outcomes:
-        async for outcome in outcomes: ...
+    async with CartLoader(token=...) as loader:
+        summary = await loader.create(records)
+        async with loader.stream(records) as outcomes:
+            async for outcome in outcomes: ...
+
+This module only re-exports the public API; docs/library.md describes it and docs/architecture.md the
+packages behind it.
 """
 
-from cartloader.budget import RateBudget
+from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.budget.base import Budget, BudgetStatistics
+from cartloader.budget.local import RateBudget
+from cartloader.budget.shared import SharedBudget
 from cartloader.config import Backoff, LoaderConfig
 from cartloader.errors import (
     AuthenticationError,
@@ -16,33 +22,36 @@ from cartloader.errors import (
     ConfigError,
     DailyLimitError,
     FatalApiError,
+    InputReadError,
     MissingScopesError,
     OutcomeLogError,
 )
-from cartloader.loader import CartLoader, bulk_create
-from cartloader.outcome import Outcome, RecordError
+from cartloader.models import LatencyPercentiles, Outcome, OutcomeSink, RecordError, Settled, Summary
 from cartloader.rate import Rate
-from cartloader.shared_budget import SharedBudget
-from cartloader.summary import LatencyPercentiles, Summary
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",
     "Backoff",
+    "Budget",
+    "BudgetStatistics",
     "CartLoader",
     "CartloaderError",
     "ConfigError",
     "DailyLimitError",
     "FatalApiError",
+    "InputReadError",
     "LatencyPercentiles",
     "LoaderConfig",
     "MissingScopesError",
     "Outcome",
     "OutcomeLogError",
+    "OutcomeSink",
     "Rate",
     "RateBudget",
     "RecordError",
+    "Settled",
     "SharedBudget",
     "Summary",
     "bulk_create",

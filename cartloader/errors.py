@@ -6,7 +6,8 @@
     │   ├── AuthenticationError    401, after one token refresh
     │   ├── MissingScopesError     403 MISSING_SCOPES
     │   └── DailyLimitError        429 with policy DAILY
-    └── OutcomeLogError        the outcome log could not be written after sending began
+    ├── OutcomeLogError        the outcome log could not be written after sending began
+    └── InputReadError         the input could not be read after sending began (a truncated .gz, an I/O error)
 
 Per-record failures never raise: they are outcomes.
 """
@@ -74,3 +75,10 @@ class DailyLimitError(FatalApiError):
 
 class OutcomeLogError(CartloaderError, OSError):
     """The outcome log could not be written after sending began."""
+
+
+class InputReadError(CartloaderError, OSError):
+    """The input could not be read after sending began (a truncated ``.gz``, an I/O error).
+
+    Reading stops; requests already sent are answered and logged, so the run can be resumed.
+    """

@@ -10,8 +10,8 @@ import aiohttp
 import anyio
 import pytest
 
-from cartloader.budget import RateBudget
-from cartloader.loader import CartLoader
+from cartloader.api.loader import CartLoader
+from cartloader.budget.local import RateBudget
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 

@@ -3,6 +3,7 @@ conditions, 4 for an outcome log that becomes unwritable, and one clear error li
 
 from __future__ import annotations
 
+import gzip
 import resource
 from collections.abc import Callable
 from pathlib import Path
@@ -174,3 +175,24 @@ def test_an_outcome_log_that_becomes_unwritable_mid_run_exits_4(tmp_path: Path, 
     assert result.returncode == 4, result.stderr
     assert_one_line(result.stderr, "cannot write outcome log carts.outcomes.ndjson")
     assert sim.stats().requests >= 1
+
+
+def test_an_input_that_breaks_off_mid_run_exits_4_with_the_summary_and_the_resume_command(
+    tmp_path: Path, simulator: Start
+) -> None:
+    plain = tmp_path / "carts.ndjson"
+    write_carts(plain, 20_000)
+    compressed = gzip.compress(plain.read_bytes())
+    truncated = tmp_path / "carts.ndjson.gz"
+    truncated.write_bytes(compressed[: len(compressed) // 2])  # the reader gets a few blocks, then the break
+    sim = simulator()
+    result = run_cli(truncated, "--base-url", sim.url, cwd=tmp_path)
+    assert result.returncode == 4, result.stderr
+    assert_one_line(result.stderr, "cannot read input", "carts.ndjson.gz", "truncated")
+    assert "records:" in result.stderr  # the summary
+    assert "--resume" in result.stderr
+    logged = statuses(tmp_path / "carts.outcomes.ndjson")
+    created = [line for line, status in logged.items() if status == "created"]
+    assert sim.stats().requests >= 1
+    assert len(created) == len(sim.objects()) > 0  # every object HubSpot made has its outcome
+    assert set(logged.values()) == {"created"}

@@ -11,12 +11,11 @@ import aiohttp
 import anyio
 import pytest
 
-from cartloader.budget import RateBudget
+from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.budget.local import RateBudget
 from cartloader.config import Backoff
 from cartloader.errors import AuthenticationError, DailyLimitError, FatalApiError, MissingScopesError
-from cartloader.hubspot import RateLimitHeaders
-from cartloader.loader import CartLoader, bulk_create
-from cartloader.outcome import Outcome
+from cartloader.models import Outcome, RateLimitHeaders
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 

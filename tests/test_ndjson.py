@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartloader.errors import ConfigError
-from cartloader.ndjson import ndjson_inputs, open_input, parse_line, read_lines
-from cartloader.records import CartInput, InvalidInput
+from cartloader.errors import ConfigError, InputReadError
+from cartloader.input.ndjson import ndjson_inputs, open_input, parse_line, read_lines
+from cartloader.models import CartInput, InvalidInput
 
 pytestmark = pytest.mark.anyio
 
@@ -250,12 +250,14 @@ def test_open_gz_that_is_not_gzip(tmp_path: Path) -> None:
         open_input(str(path))
 
 
-async def test_truncated_gzip_fails_with_one_line(tmp_path: Path) -> None:
+async def test_truncated_gzip_fails_with_one_line_as_an_input_read_error(tmp_path: Path) -> None:
     path = tmp_path / "carts.ndjson.gz"
     path.write_bytes(gzip.compress(b"".join(b'{"a":%d}\n' % n for n in range(100_000)))[:-100])
     with (
         open_input(str(path)) as stream,
-        pytest.raises(ConfigError, match=r"^cannot read input .*carts\.ndjson\.gz: the compressed file is truncated$"),
+        pytest.raises(
+            InputReadError, match=r"^cannot read input .*carts\.ndjson\.gz: the compressed file is truncated$"
+        ),
     ):
         async for _ in read_lines(stream, block_size=1 << 16):
             pass

@@ -10,18 +10,11 @@ import orjson
 import pytest
 
 from cartloader.errors import ConfigError, OutcomeLogError
-from cartloader.outcome import Outcome, RecordError
-from cartloader.outcome_log import (
-    InputFingerprint,
-    OutcomeLog,
-    RunMeta,
-    decode,
-    encode_outcome,
-    encode_pending,
-    meta_path_for,
-)
-from cartloader.records import CartInput
-from cartloader.resume import ResumeIndex, scan_log
+from cartloader.models import CartInput, Outcome, RecordError
+from cartloader.outcomes.format import decode, encode_outcome, encode_pending
+from cartloader.outcomes.log import OutcomeLog
+from cartloader.outcomes.meta import InputFingerprint, RunMeta, meta_path_for
+from cartloader.outcomes.resume import ResumeIndex, scan_log
 
 # --- entry format ---------------------------------------------------------------------------------------
 
@@ -70,8 +63,8 @@ def test_invalid_entry() -> None:
 
 
 def test_echo_written_under_the_property_name() -> None:
-    outcome = Outcome(1, "created", "k", "5", attempts=1, echo="A-1")
-    entry = orjson.loads(encode_outcome(outcome, "hs_external_cart_id"))
+    outcome = Outcome(1, "created", "k", "5", attempts=1)
+    entry = orjson.loads(encode_outcome(outcome, {"hs_external_cart_id": "A-1"}))
     assert entry["hs_external_cart_id"] == "A-1"
     assert "hs_external_cart_id" not in orjson.loads(encode_outcome(outcome))
 
@@ -80,14 +73,14 @@ def test_echo_written_under_the_property_name() -> None:
     "outcome",
     [
         Outcome(1, "pending", "k"),
-        Outcome(2, "created", "k", "5", attempts=1, echo="A-2"),
+        Outcome(2, "created", "k", "5", attempts=1),
         Outcome(3, "created", "k", None, attempts=1, unmatched=True, duplicate_risk=True),
         Outcome(4, "failed", "k", error=RecordError("AMBIGUOUS", "m", None), attempts=3, duplicate_risk=True),
         Outcome(5, "invalid", error=RecordError("INVALID_INPUT", "line 5: x")),
     ],
 )
 def test_decode_round_trips(outcome: Outcome) -> None:
-    assert decode(encode_outcome(outcome, "ext"), "ext") == outcome
+    assert decode(encode_outcome(outcome)) == outcome
 
 
 @pytest.mark.parametrize("data", [b"[]", b'{"line":0,"status":"created"}', b'{"line":1,"status":"done"}', b"{"])
@@ -118,9 +111,10 @@ def write_log(out: str, meta: RunMeta, data: bytes = b"") -> None:
 
 def test_new_log_writes_entries_and_meta(out: str, input_file: str) -> None:
     meta = RunMeta.new(input_file, {"batch_size": 100})
-    with OutcomeLog.open(out, mode="new", meta=meta, echo_property="ext") as log:
-        log.write_pending([CartInput(1, {}, key=f"{meta.run_id}-1")])
-        log.write([Outcome(1, "created", f"{meta.run_id}-1", "7", attempts=1, echo="A")])
+    with OutcomeLog.open(out, mode="new", meta=meta, echo=("ext",)) as log:
+        record = CartInput(1, {"ext": "A"}, key=f"{meta.run_id}-1")
+        log.write_pending([record])
+        log.write_settled([(Outcome(1, "created", f"{meta.run_id}-1", "7", attempts=1), record)])
         log.flush()
     lines = Path(out).read_bytes().splitlines()
     assert [orjson.loads(line)["status"] for line in lines] == ["pending", "created"]
@@ -153,7 +147,7 @@ def test_overwrite_replaces_log_and_meta(out: str, input_file: str) -> None:
 
 def test_reserved_echo_name_refused(out: str, input_file: str) -> None:
     with pytest.raises(ConfigError, match=r"^--echo status: "):
-        OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file), echo_property="status")
+        OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file), echo=("status",))
 
 
 def test_unwritable_folder_refused(tmp_path: Path, input_file: str) -> None:

@@ -10,11 +10,9 @@ import anyio
 import orjson
 import pytest
 
-from cartloader.collector import Settled
+from cartloader.api.loader import CartLoader, bulk_create
 from cartloader.errors import AuthenticationError
-from cartloader.loader import CartLoader, bulk_create
-from cartloader.outcome import Outcome
-from cartloader.records import CartInput
+from cartloader.models import CartInput, Outcome, Settled
 from cartloader.simulator import Simulator
 
 pytestmark = pytest.mark.anyio

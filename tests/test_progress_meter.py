@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cartloader.progress import InputMeter
-from cartloader.records import CartInput
+from cartloader.input.meter import InputMeter
+from cartloader.models import CartInput
 
 
 def test_estimate_follows_the_input_size_and_reads_one_line_in_n_with_shards() -> None:

@@ -5,22 +5,19 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from cartloader.hubspot import (
-    FAILURE_TABLE,
-    Action,
+from cartloader.engine.matching import canonical_value, match_results
+from cartloader.hubspot.failures import FAILURE_TABLE, Action, classify, rule_for_no_answer, rule_for_status
+from cartloader.hubspot.protocol import (
     Answer,
     MalformedAnswer,
-    RateLimitHeaders,
     ResultItem,
-    classify,
     create_body,
     parse_answer,
-    rule_for_status,
-    rule_for_transport_error,
+    rate_limit_headers,
     upsert_body,
 )
-from cartloader.matching import canonical_value, match_results
-from cartloader.records import CartInput
+from cartloader.hubspot.transport import map_network_error
+from cartloader.models import CartInput
 
 
 @pytest.mark.parametrize(
@@ -66,10 +63,10 @@ def test_daily_429_is_fatal_but_ten_secondly_is_retried() -> None:
 def test_only_a_failure_to_connect_proves_the_request_was_not_processed() -> None:
     key = aiohttp.client_reqrep.ConnectionKey("h", 1, False, True, None, None, None)
     connect = aiohttp.ClientConnectorError(key, OSError(111, "refused"))
-    assert rule_for_transport_error(connect).processed is False
-    assert rule_for_transport_error(aiohttp.ConnectionTimeoutError()).processed is False
+    assert rule_for_no_answer(map_network_error(connect, "h")).processed is False
+    assert rule_for_no_answer(map_network_error(aiohttp.ConnectionTimeoutError(), "h")).processed is False
     for after_write in (aiohttp.ServerDisconnectedError(), TimeoutError(), aiohttp.ClientPayloadError()):
-        rule = rule_for_transport_error(after_write)
+        rule = rule_for_no_answer(map_network_error(after_write, "h"))
         assert (rule.action, rule.processed) == (Action.RETRY_AMBIGUOUS, True)
 
 
@@ -102,7 +99,7 @@ def test_a_429_body_gives_the_policy_and_error_type() -> None:
 
 
 def test_rate_limit_headers_are_read_and_missing_or_bad_ones_are_none() -> None:
-    headers = RateLimitHeaders.from_headers(
+    headers = rate_limit_headers(
         {
             "X-HubSpot-RateLimit-Max": "190",
             "X-HubSpot-RateLimit-Remaining": "oops",

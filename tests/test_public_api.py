@@ -6,9 +6,10 @@ import pytest
 
 import cartloader
 from cartloader import ConfigError, Rate
-from cartloader.config import LoaderConfig, TokenSource
+from cartloader.api.loader import CartLoader
+from cartloader.config import LoaderConfig
 from cartloader.errors import AuthenticationError, CartloaderError, DailyLimitError, FatalApiError, MissingScopesError
-from cartloader.loader import CartLoader
+from cartloader.hubspot.auth import TokenSource
 
 pytestmark = pytest.mark.anyio
 

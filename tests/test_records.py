@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cartloader.records import (
-    MAX_TRACE_ID_LENGTH,
-    CartInput,
-    InvalidInput,
-    format_float,
-    normalize,
-    normalize_parsed,
-    normalized,
-)
+from cartloader.input.normalize import MAX_TRACE_ID_LENGTH, format_float, normalize, normalize_parsed, normalized
+from cartloader.models import CartInput, InvalidInput
 
 
 def valid(obj: object, line: int = 1) -> CartInput:

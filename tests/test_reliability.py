@@ -11,12 +11,11 @@ from typing import Any
 import anyio
 import pytest
 
+from cartloader.api.loader import bulk_create
 from cartloader.config import Backoff
-from cartloader.loader import bulk_create
-from cartloader.outcome import Outcome
+from cartloader.models import Outcome, Summary
 from cartloader.simulator import Simulator
 from cartloader.simulator.faults import FAULT_NAMES, POST_FAULTS
-from cartloader.summary import Summary
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ import anyio
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cartloader.ndjson import ndjson_inputs, parse_line
-from cartloader.records import CartInput, InvalidInput
+from cartloader.input.ndjson import ndjson_inputs, parse_line
+from cartloader.models import CartInput, InvalidInput
 from tests.test_ndjson import expected_lines
 
 # Bytes that make lines, blanks, BOMs, JSON and broken UTF-8 likely, mixed with anything at all.

@@ -17,7 +17,7 @@ import pytest
 from cartloader import CartLoader, CartloaderError, bulk_create
 from cartloader.config import Backoff
 from cartloader.errors import AuthenticationError, MissingScopesError
-from cartloader.outcome import Outcome
+from cartloader.models import Outcome
 from cartloader.simulator import Simulator
 from cartloader.simulator.config import READ_SCOPE, WRITE_SCOPE
 from cartloader.simulator.faults import FAULT_NAMES

@@ -12,8 +12,8 @@ import anyio
 import pytest
 
 from cartloader import ConfigError, Rate, bulk_create
-from cartloader.hubspot import RateLimitHeaders
-from cartloader.shared_budget import SharedBudget
+from cartloader.budget.shared import SharedBudget
+from cartloader.models import RateLimitHeaders
 from cartloader.simulator import Simulator
 from tests.test_shared_budget_support import RedisServer, carts, free_port, require_redis_server, run_loaders
 from tests.test_simulator_support import eventually

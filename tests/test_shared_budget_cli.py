@@ -11,8 +11,8 @@ import anyio
 import orjson
 import pytest
 
-from cartloader.cli import UsageError, parse_options
-from cartloader.run import default_log_path, resume_command
+from cartloader.cli.options import UsageError, parse_options
+from cartloader.cli.setup import default_log_path, resume_command
 from cartloader.simulator import Simulator
 from tests.test_shared_budget_support import RedisServer, free_port
 

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from cartloader.loader import bulk_create
-from cartloader.sender import proxy_for
+from cartloader.api.loader import bulk_create
+from cartloader.hubspot.transport import proxy_for
 from cartloader.simulator import Simulator
 
 pytestmark = pytest.mark.anyio

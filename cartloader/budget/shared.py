@@ -1,0 +1,457 @@
+"""The shared rate budget: one HubSpot limit spread over many processes and machines through Redis.
+
+HubSpot's 10-second limit belongs to the app, not to a process: replicas of a service, or shards of
+one export on several machines, each pacing itself as if the limit were its own draw 429s together.
+``SharedBudget`` hands out request slots from one Redis key for all of them.
+
+One Lua script is the whole protocol, so every step is atomic and timed by Redis's own ``TIME``
+(host clocks may disagree; only durations cross the wire). Each call
+
+- heartbeats the participant (a sorted set of ids scored by Redis time, pruned after a few seconds),
+  so every participant knows how many share the budget;
+- records what this participant learned since its last call: the limit HubSpot advertises
+  (``X-HubSpot-RateLimit-Max`` / ``-Interval-Milliseconds``), the share other integrations of the
+  app draw (``-Remaining`` minus the requests all participants made in that window), and a pause
+  after a TEN_SECONDLY_ROLLING 429 (a pause-until key every participant honours);
+- reserves the next evenly spaced slot (GCRA: one interval after the last slot handed out, never
+  earlier than now, so no burst is saved up) and answers how long to wait.
+
+The interval is the same one :class:`~cartloader.budget.local.RateBudget` uses for one process
+(:mod:`cartloader.budget.pacing`): the window over the limit less a reserve and less the others' share.
+Each process takes one slot at a time (a local lock), so reservations never run more than one round of participants
+ahead and a pause reaches everybody within a round.
+
+Redis trouble: unreachable when the budget connects -> ``ConfigError`` (the CLI exits 2). Lost
+mid-run -> each participant falls back to a local ``RateBudget`` of 1/N of the limit (N: the
+participants it last saw), warns once, and tries to rejoin every ``rejoin_after_s``. While some
+participants have rejoined a restarted Redis and others are still on their own, those in Redis run
+at the fraction of the limit that matches how many of the expected participants are back, so the
+sum never exceeds the limit because Redis failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+
+from cartloader.budget.local import RateBudget
+from cartloader.budget.pacing import EDGE_NOISE, MIN_RESERVE, SAFETY_MARGIN, reserve
+from cartloader.budget.script import SCRIPT
+from cartloader.budget.url import BudgetUrl
+from cartloader.config import INITIAL_RATE
+from cartloader.errors import ConfigError
+from cartloader.models import RateLimitHeaders
+from cartloader.rate import Rate
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+logger = logging.getLogger("cartloader")
+
+#: A participant not heard from for this long (or two windows, if longer) no longer counts.
+HEARTBEAT_TTL_S = 5.0
+#: How often a participant that lost Redis tries to rejoin.
+REJOIN_AFTER_S = 1.0
+#: Socket timeouts towards Redis: a slow Redis must not hold requests longer than this.
+REDIS_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SharedBudgetStatistics:
+    """A snapshot of a shared budget as this participant last saw it."""
+
+    limit: Rate
+    effective_per_s: float
+    participants: int
+    others_in_window: float
+    paused_for_s: float
+    fallback: bool
+    daily_remaining: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    wait_s: float
+    limit: Rate
+    participants: int
+    interval_s: float
+    others: float
+    paused_s: float
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    """What losing Redis looks like (TimeoutError is an OSError). Any Redis error mid-run means "go on
+    alone": the local fallback is safe, a crash in the middle of a load is not."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
+
+
+class SharedBudget:
+    """A rate budget shared through Redis by every process that uses the same URL and key.
+
+        async with SharedBudget.from_url("redis://redis.internal:6379/0?key=acme-app") as budget:
+            summary = await bulk_create(records, token=..., budget=budget)
+
+    ``bulk_create(..., budget="redis://...")`` and ``CartLoader(budget="redis://...")`` build, connect and
+    close one for you. ``cap`` is a hard cap like ``rate=`` (lowered when HubSpot advertises less).
+    """
+
+    __slots__ = (
+        "_answer",
+        "_cap",
+        "_client",
+        "_clock",
+        "_daily_remaining",
+        "_expected",
+        "_fallback",
+        "_id",
+        "_keys",
+        "_last_slot",
+        "_lock",
+        "_margin",
+        "_next_rejoin",
+        "_not_before",
+        "_observation",
+        "_paused_until",
+        "_pending_pause",
+        "_rejoin_after",
+        "_script",
+        "_timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        url: BudgetUrl,
+        *,
+        cap: Rate | None = None,
+        margin: float = SAFETY_MARGIN,
+        rejoin_after_s: float = REJOIN_AFTER_S,
+        timeout_s: float = REDIS_TIMEOUT_S,
+    ) -> None:
+        self.url = url
+        self._cap = cap
+        self._margin = margin
+        self._rejoin_after = rejoin_after_s
+        self._timeout = timeout_s
+        self._clock = time.monotonic
+        self._id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        prefix = f"cartloader:budget:{{{url.key}}}"  # one hash tag: every key on one cluster slot
+        self._keys = [f"{prefix}:{name}" for name in ("last", "state", "pause", "members", "sent", "expected")]
+        self._client: Redis | None = None
+        self._script: AsyncScript | None = None
+        self._lock = anyio.Lock()
+        limit = cap or INITIAL_RATE
+        self._answer = _Answer(0.0, limit, 1, limit.interval_s, 0.0, 0.0)
+        self._observation: tuple[RateLimitHeaders, float] | None = None
+        self._pending_pause = 0.0  # monotonic time a pause asked for here should last until
+        self._paused_until = 0.0
+        self._daily_remaining: int | None = None
+        self._fallback: RateBudget | None = None
+        self._next_rejoin = 0.0
+        self._expected = 0
+        self._not_before = 0.0
+        self._last_slot = -1e9
+
+    @classmethod
+    def from_url(cls, url: str, *, rate: str | Rate | None = None, **options: Any) -> SharedBudget:
+        """A budget for ``redis://HOST:PORT/DB?key=NAME`` (or ``rediss://``); ``rate`` is a hard cap."""
+        cap = Rate.parse(rate) if isinstance(rate, str) else rate
+        return cls(BudgetUrl.parse(url), cap=cap, **options)
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether ``connect()`` succeeded (the budget may be on its local fallback since)."""
+        return self._client is not None
+
+    async def connect(self) -> None:
+        """Reach Redis and join the budget; ``ConfigError`` (one line, no password) if Redis is unreachable.
+
+        Does nothing when already connected.
+        """
+        if self._client is not None:
+            return
+        try:
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+        except ImportError:
+            raise ConfigError("a shared budget needs redis-py: pip install 'cartloader[redis]'") from None
+        try:
+            client = Redis.from_url(
+                self.url.connect_url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=Retry(NoBackoff(), 0),  # a lost Redis means "fall back now", not "retry for seconds"
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid budget URL {self.url.masked!r}: {self.url.scrub(str(exc))}") from None
+        script = client.register_script(SCRIPT)
+        self._client, self._script = client, script
+        try:
+            self._adopt(await self._call(reserve=False))
+        except _redis_errors() as exc:
+            self._client = self._script = None
+            await client.aclose()
+            reason = self.url.scrub(str(exc) or type(exc).__name__)
+            raise ConfigError(f"cannot reach Redis for the shared budget at {self.url.masked}: {reason}") from None
+
+    async def aclose(self) -> None:
+        """Leave the budget (so the others stop counting this participant) and close the connection."""
+        client, self._client, self._script = self._client, None, None
+        if client is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                if self._fallback is None:
+                    with anyio.fail_after(self._timeout):
+                        await client.zrem(self._keys[3], self._id)
+            except _redis_errors():
+                pass  # the heartbeat expires on its own
+            finally:
+                await client.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- the Budget protocol ----------------------------------------------------------------------
+
+    @property
+    def limit(self) -> Rate:
+        """The window in force for all participants: the cap, lowered to what HubSpot advertises."""
+        return self._answer.limit
+
+    @property
+    def daily_remaining(self) -> int | None:
+        """The last ``X-HubSpot-RateLimit-Daily-Remaining`` this participant saw."""
+        return self._daily_remaining
+
+    @property
+    def participants(self) -> int:
+        """How many participants shared the budget when this one last heard from Redis."""
+        return self._answer.participants
+
+    async def acquire(self) -> None:
+        """Wait for this participant's next slot in the shared budget (or in its fallback)."""
+        if self._client is None:
+            await self.connect()
+        async with self._lock:
+            while True:
+                if self._fallback is not None and self._clock() >= self._next_rejoin:
+                    await self._try_rejoin()
+                fallback = self._fallback
+                if fallback is not None:
+                    await self._sleep_until(self._not_before)
+                    await fallback.acquire()
+                    self._last_slot = self._clock()
+                    return
+                asked_pause = self._pending_pause
+                try:
+                    answer = await self._call(reserve=True)
+                except _redis_errors() as exc:
+                    self._fall_back(exc)
+                    continue
+                self._adopt(answer)
+                await anyio.sleep(answer.wait_s)
+                if self._pending_pause == asked_pause:
+                    self._last_slot = self._clock()
+                    return
+                # A 429 arrived while this slot was waiting: publish the pause before sending.
+
+    def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
+        """Learn from an answer's rate-limit headers; shared with the others on the next slot request."""
+        if headers.daily_remaining is not None:
+            self._daily_remaining = headers.daily_remaining
+        if headers.max is None or headers.max <= 0:
+            return
+        previous = self._observation
+        if previous is None or sent_at >= previous[1]:
+            self._observation = (headers, sent_at)
+        if self._fallback is not None:
+            window_s = headers.interval_ms / 1000 if headers.interval_ms else self.limit.window_s
+            advertised = Rate(headers.max, window_s)
+            if advertised.per_second < self.limit.per_second:
+                self._answer = _replace_limit(self._answer, advertised)
+                self._fallback = self._local_budget()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every participant for ``seconds`` (after a TEN_SECONDLY_ROLLING 429 seen here)."""
+        until = self._clock() + seconds
+        self._pending_pause = max(self._pending_pause, until)
+        self._paused_until = max(self._paused_until, until)
+        if self._fallback is not None:
+            self._fallback.pause(seconds)
+
+    # -- Redis ------------------------------------------------------------------------------------
+
+    async def _call(self, *, reserve: bool) -> _Answer:
+        script = self._script
+        if script is None:
+            raise ConfigError("the shared budget is closed")
+        now = self._clock()
+        cap = self._cap or INITIAL_RATE
+        obs_max = obs_remaining = obs_window = obs_age = 0
+        observation, self._observation = self._observation, None
+        if observation is not None:
+            headers, sent_at = observation
+            assert headers.max is not None
+            obs_max = headers.max
+            obs_remaining = headers.remaining if headers.remaining is not None else -1
+            obs_window = (headers.interval_ms or 0) * 1000
+            obs_age = max(0, round((now - sent_at) * 1e6))
+        pause_us = max(0, round((self._pending_pause - now) * 1e6))
+        min_wait_us = max(0, round((self._not_before - now) * 1e6))
+        ttl_us = round(max(HEARTBEAT_TTL_S, 2 * self.limit.window_s) * 1e6)
+        args: list[str | int | float] = [
+            self._id,
+            int(reserve),
+            cap.requests,
+            round(cap.window_s * 1e6),
+            int(self._cap is not None),
+            self._margin,
+            obs_max,
+            obs_remaining,
+            obs_window,
+            obs_age,
+            pause_us,
+            self._expected,
+            min_wait_us,
+            ttl_us,
+            MIN_RESERVE,
+            EDGE_NOISE,
+        ]
+        started = self._clock()
+        try:
+            with anyio.fail_after(self._timeout):
+                raw = await script(keys=self._keys, args=args)
+        except BaseException:
+            if observation is not None and self._observation is None:
+                self._observation = observation  # not delivered: keep it for the next try
+            raise
+        # The wait is counted from Redis's "now", about half a round trip ago.
+        elapsed = self._clock() - started
+        wait_us, req, win_us, members, interval_us, others_milli, paused_us = (int(v) for v in raw)
+        return _Answer(
+            wait_s=max(0.0, wait_us / 1e6 - elapsed / 2),
+            limit=Rate(req, win_us / 1e6),
+            participants=max(1, members),
+            interval_s=interval_us / 1e6,
+            others=others_milli / 1000,
+            paused_s=paused_us / 1e6,
+        )
+
+    def _adopt(self, answer: _Answer) -> None:
+        logger.debug(
+            "shared budget: wait %.1f ms, every %.1f ms, others %.1f, %d participants",
+            answer.wait_s * 1000,
+            answer.interval_s * 1000,
+            answer.others,
+            answer.participants,
+        )
+        self._answer = answer
+        self._expected = 0
+        self._not_before = 0.0
+        if answer.paused_s > 0:
+            self._paused_until = max(self._paused_until, self._clock() + answer.paused_s)
+
+    # -- losing and regaining Redis ---------------------------------------------------------------
+
+    def _local_budget(self) -> RateBudget:
+        """A per-process budget of 1/N of what the shared one allowed (N: participants last seen)."""
+        limit, n = self.limit, self._answer.participants
+        reserved = reserve(limit, self._margin)
+        # Each of the N independent streams may land one request more in a window than its average:
+        # each keeps one request of its share as its own reserve.
+        share = max(1.0, (limit.requests - reserved - self._answer.others) / n - 1)  # requests per window
+        # A fine-grained window so that RateBudget's own reserve of 2 requests costs only 0.2 %.
+        budget = RateBudget(Rate(1000, 1000 * limit.window_s / share), margin=1.0)
+        remaining = self._paused_until - self._clock()
+        if remaining > 0:
+            budget.pause(remaining)
+        return budget
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self._fallback = self._local_budget()
+        n = self._answer.participants
+        # Until the others notice, slots were handed out round-robin: keep our place in the round.
+        self._not_before = self._last_slot + n * self._answer.interval_s
+        self._next_rejoin = self._clock() + self._rejoin_after
+        reason = self.url.scrub(str(exc) or type(exc).__name__)
+        logger.warning(
+            "shared budget: lost Redis at %s (%s); going on alone at 1/%d of %s until it returns",
+            self.url.masked,
+            reason,
+            n,
+            self.limit,
+        )
+
+    async def _try_rejoin(self) -> None:
+        fallback = self._fallback
+        assert fallback is not None
+        self._expected = self._answer.participants
+        # Our own requests keep their spacing across the switch.
+        self._not_before = max(self._not_before, self._last_slot + 1 / fallback.statistics().effective_per_s)
+        try:
+            answer = await self._call(reserve=False)
+        except _redis_errors():
+            self._next_rejoin = self._clock() + self._rejoin_after
+            return
+        expected, not_before = self._expected, self._not_before
+        self._adopt(answer)
+        self._expected, self._not_before = expected, not_before  # still needed for the first slot
+        self._fallback = None
+        logger.warning(
+            "shared budget: Redis at %s is back; rejoined (%d participants)", self.url.masked, answer.participants
+        )
+
+    async def _sleep_until(self, at: float) -> None:
+        wait = at - self._clock()
+        if wait > 0:
+            await anyio.sleep(wait)
+
+    # -- introspection ----------------------------------------------------------------------------
+
+    def statistics(self) -> SharedBudgetStatistics:
+        """A snapshot of the budget as this participant last saw it."""
+        answer = self._answer
+        fallback = self._fallback
+        if fallback is not None:
+            effective = fallback.statistics().effective_per_s
+        else:
+            effective = 1 / answer.interval_s if answer.interval_s > 0 else math.inf
+        return SharedBudgetStatistics(
+            limit=answer.limit,
+            effective_per_s=effective,
+            participants=answer.participants,
+            others_in_window=round(answer.others, 1),
+            paused_for_s=max(0.0, self._paused_until - self._clock()),
+            fallback=fallback is not None,
+            daily_remaining=self._daily_remaining,
+        )
+
+    def __repr__(self) -> str:
+        state = "on its own (Redis lost)" if self._fallback is not None else f"{self.participants} participants"
+        return f"SharedBudget({self.url.masked!r}, limit={self.limit}, {state})"
+
+
+def _replace_limit(answer: _Answer, limit: Rate) -> _Answer:
+    return _Answer(answer.wait_s, limit, answer.participants, answer.interval_s, answer.others, answer.paused_s)

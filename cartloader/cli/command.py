@@ -1,0 +1,293 @@
+"""One run of the command line: set up, load (or dry-run), report, and the exit status.
+
+Everything that can be refused is refused before the first request (exit 2). While the load runs,
+SIGINT and SIGTERM (received through ``anyio.open_signal_receiver``) cancel it: the producer stops, requests
+already sent are answered and logged (the delivery shields them), then the run reports and exits 130/143.
+A second signal aborts at once, after flushing the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskStatus
+
+from cartloader.api.loader import CartLoader
+from cartloader.budget.base import Budget
+from cartloader.budget.quota import DailyQuotaWatch
+from cartloader.cli.dryrun import dry_run
+from cartloader.cli.options import (
+    EXIT_FATAL_API,
+    EXIT_INTERNAL,
+    EXIT_LOG_FAILED,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    Options,
+    print_error,
+)
+from cartloader.cli.report import (
+    ProgressBar,
+    describe_dry_run,
+    describe_summary,
+    unlogged_note,
+    write_line,
+    write_summary_json,
+)
+from cartloader.cli.setup import Setup, input_records, join_budget, loader_config, prepare, resume_command, token_source
+from cartloader.config import LoaderConfig, TokenCallable
+from cartloader.engine.collector import Collector
+from cartloader.errors import ConfigError, FatalApiError, InputReadError, OutcomeLogError
+from cartloader.models import OutcomeSink, Summary
+
+
+class Interruption:
+    """SIGINT/SIGTERM handling: the first signal cancels ``scope`` (the load drains), a second aborts at once.
+
+    ``scope`` is the setup's scope until the load begins, then the load's.
+    """
+
+    __slots__ = ("_on_abort", "scope", "signum")
+
+    def __init__(self, on_abort: Callable[[int], None]) -> None:
+        self.scope: anyio.CancelScope | None = None
+        self._on_abort = on_abort
+        self.signum: int | None = None
+
+    def handle(self, signum: int) -> None:
+        """React to a signal."""
+        if self.signum is not None:
+            self._on_abort(signum)
+            return
+        self.signum = signum
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+        write_line(
+            f"cartloader: {signal.Signals(signum).name}: stopping; waiting for the requests already sent "
+            f"to be answered and logged ({again} aborts at once)"
+        )
+        if self.scope is not None:
+            self.scope.cancel()
+
+    @property
+    def exit_status(self) -> int | None:
+        """130 after SIGINT, 143 after SIGTERM, None when no signal came."""
+        if self.signum is None:
+            return None
+        return EXIT_SIGINT if self.signum == signal.SIGINT else EXIT_SIGTERM
+
+
+@dataclass
+class Result:
+    """How a load ended."""
+
+    summary: Summary
+    fatal: FatalApiError | None = None
+    log_error: OutcomeLogError | None = None
+    input_error: InputReadError | None = None
+
+
+def exit_status(
+    *,
+    signalled: int | None,
+    fatal: bool,
+    log_failed: bool,
+    summary: Summary,
+    earlier_refusals: int = 0,
+) -> int:
+    """The contract's exit status; precedence 130/143 > 3 > 4 > 1 > 0 (``log_failed``: any local I/O failure
+    after sending began, the outcome log or the input)."""
+    if signalled is not None:
+        return signalled
+    if fatal:
+        return EXIT_FATAL_API
+    if log_failed:
+        return EXIT_LOG_FAILED
+    if not summary.all_loaded or earlier_refusals:
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+class CommandRun:
+    """One invocation of the loader: owns the signal handling and the files while the run lasts."""
+
+    def __init__(self, options: Options, argv: Sequence[str]) -> None:
+        self.options = options
+        self.argv = list(argv)
+        self.setup: Setup | None = None
+        self.interruption = Interruption(self._abort)
+
+    def _abort(self, signum: int) -> None:
+        if self.setup is not None:
+            self.setup.flush()
+        write_line(f"cartloader: {signal.Signals(signum).name} again: aborted; to continue: {self._resume_hint()}")
+        sys.stderr.flush()
+        os._exit(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
+
+    def _resume_hint(self) -> str:
+        command = resume_command(self.argv)
+        return command + " < INPUT" if self.options.input == "-" else command
+
+    async def main(self) -> int:
+        """Run with SIGINT/SIGTERM handled; return the exit status."""
+        self.interruption.scope = anyio.CancelScope()
+        async with anyio.create_task_group() as group:
+            await group.start(self._receive_signals)
+            try:
+                return await self._main()
+            finally:
+                group.cancel_scope.cancel()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _receive_signals(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            task_status.started()
+            async for signum in signals:
+                self.interruption.handle(signum)
+
+    async def _main(self) -> int:
+        scope = self.interruption.scope
+        assert scope is not None
+        async with AsyncExitStack() as stack:
+            with scope:
+                return await self._run(stack)
+            # Cancelled (a signal) before the load began: nothing was sent.
+            print_error("interrupted before anything was sent")
+            return self.interruption.exit_status or EXIT_SIGINT
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run(self, stack: AsyncExitStack) -> int:
+        options = self.options
+        try:
+            token: str | TokenCallable | None = None
+            config: LoaderConfig | None = None
+            if not options.dry_run:
+                config = loader_config(options)
+                if not options.simulate:
+                    token = token_source(options)
+            budget = await join_budget(options, stack) if config is not None else None
+            setup = self.setup = prepare(options, stack)
+            if config is None:
+                return self._finish_dry_run(setup, *await dry_run(options, setup))
+            if options.simulate:
+                from cartloader.cli.simulate import start_simulator
+
+                url, token = await start_simulator(stack)
+                config = dataclasses.replace(config, base_url=url)
+            assert token is not None
+            # Sending begins inside: from here on, a refusal is no longer exit 2.
+            result = await self._load(setup, token, config, budget)
+        except ConfigError as exc:
+            print_error(str(exc))
+            return EXIT_USAGE
+        return self._finish(setup, result)
+
+    async def _load(
+        self, setup: Setup, token: str | TokenCallable, config: LoaderConfig, budget: Budget | None
+    ) -> Result:
+        """Load the records; a signal cancels the load, which drains and returns like a finished one."""
+        options = self.options
+        async with CartLoader(token, config=config, budget=budget) as loader:
+            sinks: list[OutcomeSink] = list(setup.sinks)
+            meter = setup.meter
+
+            def unsent(settled: int) -> int | None:
+                remaining = meter.estimated_remaining()
+                return None if remaining is None else max(0, meter.read - settled) + remaining
+
+            advice = "the run will stop (exit 3) when it is spent; continue tomorrow with --resume"
+            sinks.append(DailyQuotaWatch(loader.budget, unsent, config.batch_size, advice=advice))
+            bar = None if options.no_progress or not sys.stderr.isatty() else ProgressBar(meter)
+            if bar is not None:
+                sinks.append(bar)
+            collector = Collector(sinks)
+            collector.skipped = setup.skipped(options)
+            assert setup.log is not None
+            result = Result(collector.summary())
+            try:
+                with anyio.CancelScope() as scope:
+                    self.interruption.scope = scope
+                    await loader._run(input_records(setup, options), collector, run_id=setup.log.log.meta.run_id)
+            except FatalApiError as exc:
+                result.fatal = exc
+            except OutcomeLogError as exc:
+                result.log_error = exc
+            except InputReadError as exc:
+                result.input_error = exc
+            finally:
+                if bar is not None:
+                    bar.close()
+                result.summary = collector.summary()
+        return result
+
+    def _finish_dry_run(self, setup: Setup, summary: Summary, valid: int) -> int:
+        options = self.options
+        for line in describe_dry_run(summary, valid=valid, log_path=setup.log.path if setup.log else None):
+            write_line(line)
+        if options.summary_json is not None:
+            try:
+                write_summary_json(options.summary_json, summary)
+            except OutcomeLogError as exc:
+                print_error(str(exc))
+                return EXIT_USAGE
+        if self.interruption.exit_status is not None:
+            return self.interruption.exit_status
+        return EXIT_SOME_FAILED if summary.invalid or setup.earlier_refusals(options) else EXIT_OK
+
+    def _finish(self, setup: Setup, result: Result) -> int:
+        options = self.options
+        summary = result.summary
+        if result.input_error is not None and summary.requests == 0 and self.interruption.exit_status is None:
+            # The input failed before anything was sent: a configuration error like an unreadable file.
+            print_error(str(result.input_error))
+            return EXIT_USAGE
+        log_error = result.log_error
+        if options.summary_json is not None:
+            try:
+                write_summary_json(options.summary_json, summary)
+            except OutcomeLogError as exc:
+                log_error = log_error or exc
+        rejects = setup.rejects.path if setup.rejects is not None else None
+        for line in describe_summary(summary, log_path=setup.log.path if setup.log else None, rejects_path=rejects):
+            write_line(line)
+        signalled = self.interruption.exit_status
+        if result.fatal is not None:
+            print_error(f"stopped by HubSpot: {result.fatal}")
+        if result.input_error is not None:
+            print_error(f"{result.input_error}; stopped reading, and every answer received was logged")
+        if log_error is not None:
+            print_error(str(log_error) + unlogged_note(setup.log))
+        if signalled is not None:
+            name = signal.Signals(self.interruption.signum or signal.SIGINT).name
+            write_line(f"cartloader: stopped by {name}; to continue: {self._resume_hint()}")
+        elif result.fatal is not None or result.input_error is not None or summary.pending:
+            write_line(f"cartloader: to continue after fixing the cause: {self._resume_hint()}")
+        return exit_status(
+            signalled=signalled,
+            fatal=result.fatal is not None,
+            log_failed=log_error is not None or result.input_error is not None,
+            summary=summary,
+            earlier_refusals=setup.earlier_refusals(options),
+        )
+
+
+def run_command(options: Options, *, argv: Sequence[str]) -> int:
+    """Run the loader with ``options`` (``argv`` as given, for the resume hint); return the exit status."""
+    try:
+        return anyio.run(CommandRun(options, argv).main, backend="asyncio")
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        return EXIT_SIGINT
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("CARTLOADER_DEBUG"):
+            raise
+        print_error(f"internal error: {type(exc).__name__}: {exc} (set CARTLOADER_DEBUG=1 for the traceback)")
+        return EXIT_INTERNAL

@@ -1,0 +1,343 @@
+"""The command line's options: the parser, the checked ``Options``, and the exit statuses.
+
+Exit statuses (docs/cli.md): 0 all loaded, 1 some records failed or invalid, 2 usage or configuration error,
+3 fatal API condition, 4 local I/O failure after sending began, 130/143 interrupted by SIGINT/SIGTERM,
+70 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from cartloader.budget.url import BudgetUrl
+from cartloader.config import (
+    DEFAULT_API_PATH,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT_S,
+    MAX_BATCH_SIZE,
+)
+from cartloader.errors import ConfigError
+from cartloader.rate import Rate
+
+PROG = "python -m cartloader"
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+EXIT_FATAL_API = 3
+EXIT_LOG_FAILED = 4
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in cartloader, reported as one line
+
+
+class UsageError(Exception):
+    """A bad option or argument (exit 2); ``str()`` is the one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that raises instead of printing usage and exiting, so every error is one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
+def _rate(text: str) -> Rate:
+    try:
+        return Rate.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _budget_url(text: str) -> str:
+    try:
+        BudgetUrl.parse(text)
+    except ConfigError as exc:  # the message masks any password
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not slash or n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N, such as 0/3, not {text!r}")
+    return i, n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The loader's argument parser (options grouped as ``--help`` shows them)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Load cart records (NDJSON, one JSON object per line) into HubSpot's CRM through "
+        "batch/create: fast, rate-limited, resumable, with one outcome per input line. The token comes from "
+        "--token-file or the environment variable HUBSPOT_ACCESS_TOKEN, never from the command line.",
+        epilog="Exit status: 0 all loaded, 1 some records failed or invalid, 2 usage or configuration error, "
+        "3 stopped by HubSpot (bad token, missing scopes, daily limit, ...), 4 outcome log unwritable, "
+        "130/143 interrupted (SIGINT/SIGTERM). Details: docs/cli.md. "
+        f"Run `{PROG} simulator --help` for the built-in HubSpot simulator.",
+    )
+    parser.add_argument("input", metavar="INPUT", help='NDJSON file to load ("-" for stdin; *.gz is decompressed)')
+    _add_log_options(parser.add_argument_group("outcome log"))
+    _add_api_options(parser.add_argument_group("HubSpot"))
+    _add_pace_options(parser.add_argument_group("pace and retries"))
+    _add_run_options(parser.add_argument_group("run"))
+    _add_safety_options(parser.add_argument_group("safety"))
+    return parser
+
+
+def _add_log_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--out",
+        metavar="PATH",
+        help="outcome log, one JSON line per record (default: <input stem>.outcomes.ndjson in the current "
+        "folder; outcomes.ndjson for stdin). An existing log is refused unless --resume or --overwrite",
+    )
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the log: lines with a final outcome are skipped; pending lines (flagged duplicate_risk) "
+        "and lines never reached are sent. Without a log yet: start fresh",
+    )
+    group.add_argument("--retry-failed", action="store_true", help="with --resume, also resend lines that failed")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing log")
+    group.add_argument(
+        "--rejects",
+        metavar="PATH",
+        help="also write every failed or invalid input line verbatim to PATH (fix it, then load it) and its "
+        "error to PATH.errors.ndjson, line for line",
+    )
+    group.add_argument(
+        "--echo", metavar="PROPERTY", help="copy this input property into each outcome (to join with your own ids)"
+    )
+    group.add_argument("--summary-json", metavar="PATH", help="write the final summary as JSON to PATH")
+
+
+def _add_api_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"API origin (default: env HUBSPOT_BASE_URL, else {DEFAULT_BASE_URL})",
+    )
+    group.add_argument(
+        "--api-path", metavar="PATH", default=DEFAULT_API_PATH, help=f"objects path prefix (default {DEFAULT_API_PATH})"
+    )
+    group.add_argument(
+        "--object-type", metavar="NAME", default="carts", help="CRM object type in the path (default carts)"
+    )
+    group.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="file holding the access token, re-read when HubSpot says it expired (default: env HUBSPOT_ACCESS_TOKEN)",
+    )
+    group.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the built-in HubSpot simulator (HubSpot-like limits and latency) and load into it: "
+        "no account or token needed",
+    )
+
+
+def _add_pace_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        default=DEFAULT_CONCURRENCY,
+        help=f"requests in flight at most (default {DEFAULT_CONCURRENCY})",
+    )
+    group.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="N/DURATION",
+        help="request budget, e.g. 190/10s, 20/1s, 5/500ms: a hard cap, lowered when HubSpot advertises less "
+        "(default: start at 100/10s, then follow HubSpot's rate-limit headers)",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        default=MAX_BATCH_SIZE,
+        help=f"inputs per request, 1..{MAX_BATCH_SIZE} (default {MAX_BATCH_SIZE})",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        default=DEFAULT_TIMEOUT_S,
+        help=f"total timeout of one request (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    group.add_argument(
+        "--max-retries",
+        type=_positive_int,
+        metavar="N",
+        default=DEFAULT_MAX_ATTEMPTS,
+        help=f"attempts per batch before its records fail (default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    group.add_argument(
+        "--budget",
+        type=_budget_url,
+        metavar="redis://HOST:PORT/DB?key=NAME",
+        help="share one rate budget with every process using the same Redis key, on this machine or others "
+        "(needs the extra cartloader[redis]; a password in the URL is never printed; default: per process)",
+    )
+
+
+def _add_run_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N records (a trial run)")
+    group.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="load only line numbers L with (L - 1) mod N == I, for 0 <= I < N (one of N processes or machines; "
+        "default log <input stem>.shard-I-of-N.outcomes.ndjson; combine with --budget)",
+    )
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read, normalize and validate locally, print the counts, send nothing (no token needed); "
+        "writes a log only if --out is given",
+    )
+    group.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it is also off when stderr is not a terminal)"
+    )
+
+
+def _add_safety_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--upsert-by",
+        metavar="PROPERTY",
+        help="load through batch/upsert with this unique property as idProperty: a resend can never duplicate; "
+        "a record without it is invalid (default: batch/create)",
+    )
+    group.add_argument(
+        "--no-retry-ambiguous",
+        action="store_true",
+        help="never resend a batch HubSpot may already have processed: its records fail, category AMBIGUOUS "
+        "(default: resend, flagged duplicate_risk)",
+    )
+    group.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="allow a plain-http base URL that is not loopback (the token would travel unencrypted)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The loader's options, checked for consistency (not yet for access to files or the network)."""
+
+    input: str
+    out: str | None
+    resume: bool
+    retry_failed: bool
+    overwrite: bool
+    rejects: str | None
+    echo: str | None
+    summary_json: str | None
+    base_url: str | None
+    api_path: str
+    object_type: str
+    token_file: str | None
+    simulate: bool
+    concurrency: int
+    rate: Rate | None
+    batch_size: int
+    timeout_s: float
+    max_attempts: int
+    limit: int | None
+    dry_run: bool
+    no_progress: bool
+    upsert_by: str | None = None
+    retry_ambiguous: bool = True
+    allow_insecure: bool = False
+    budget: str | None = None
+    shard: tuple[int, int] | None = None
+
+    @property
+    def log_mode(self) -> str:
+        """How the outcome log is opened: ``"resume"``, ``"overwrite"`` or ``"new"``."""
+        return "resume" if self.resume else "overwrite" if self.overwrite else "new"
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    """Parse and check the loader's arguments; raises ``UsageError`` with a one-line message."""
+    args = build_parser().parse_args(list(argv))
+    if args.retry_failed and not args.resume:
+        raise UsageError("--retry-failed only makes sense with --resume")
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other: continue the log or replace it")
+    if args.simulate and args.base_url:
+        raise UsageError("--simulate loads into the built-in simulator: leave out --base-url")
+    if args.batch_size > MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size must be 1..{MAX_BATCH_SIZE}, not {args.batch_size}")
+    if args.echo is not None and not args.echo:
+        raise UsageError("--echo needs a property name")
+    for name in ("out", "rejects", "summary_json"):
+        if getattr(args, name) == "":
+            raise UsageError(f"--{name.replace('_', '-')} needs a path")
+    if args.upsert_by is not None and not args.upsert_by:
+        raise UsageError("--upsert-by needs a property name")
+    if args.input == "":
+        raise UsageError("INPUT is empty: give a path, or - for stdin")
+    return Options(
+        input=args.input,
+        out=args.out,
+        resume=args.resume,
+        retry_failed=args.retry_failed,
+        overwrite=args.overwrite,
+        rejects=args.rejects,
+        echo=args.echo,
+        summary_json=args.summary_json,
+        base_url=args.base_url,
+        api_path=args.api_path,
+        object_type=args.object_type,
+        token_file=args.token_file,
+        simulate=args.simulate,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        batch_size=args.batch_size,
+        timeout_s=args.timeout,
+        max_attempts=args.max_retries,
+        limit=args.limit,
+        dry_run=args.dry_run,
+        no_progress=args.no_progress,
+        upsert_by=args.upsert_by,
+        retry_ambiguous=not args.no_retry_ambiguous,
+        allow_insecure=args.allow_insecure,
+        budget=args.budget,
+        shard=args.shard,
+    )
+
+
+def print_error(message: str) -> None:
+    """Print one ``cartloader: error: ...`` line on stderr."""
+    print(f"cartloader: error: {' '.join(message.split())}", file=sys.stderr, flush=True)

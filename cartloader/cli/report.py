@@ -1,0 +1,166 @@
+"""What a run shows on stderr: a live progress bar while it runs, warnings, and a human summary when it ends.
+
+The bar is an outcome sink; its total (and so its ETA) comes from the ``InputMeter`` of the input.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import orjson
+from tqdm import tqdm
+
+from cartloader.errors import OutcomeLogError
+from cartloader.input.meter import InputMeter
+from cartloader.models import CartInput, Settled, Summary
+from cartloader.outcomes.sinks import LogSink
+
+
+class ProgressBar:
+    """A live tqdm bar on stderr: records done, records/s, created and failed counts, ETA when the size is
+    known. A collector sink; ``close()`` removes it."""
+
+    __slots__ = ("_bar", "_created", "_failed", "_meter")
+
+    def __init__(self, meter: InputMeter, *, stream: TextIO | None = None) -> None:
+        self._meter = meter
+        self._created = 0
+        self._failed = 0
+        self._bar = tqdm(
+            total=meter.estimated_total(),
+            unit=" rec",
+            file=stream or sys.stderr,
+            dynamic_ncols=True,
+            mininterval=0.2,
+            smoothing=0.1,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]",
+        )
+        self._bar.set_postfix_str(self._postfix(), refresh=False)
+
+    def pending(self, inputs: Sequence[CartInput]) -> None:
+        """Nothing to show until outcomes arrive."""
+
+    def settled(self, results: Sequence[Settled]) -> None:
+        """Advance the bar by ``results``."""
+        for outcome, _ in results:
+            if outcome.status == "created" or outcome.status == "updated":
+                self._created += 1
+            else:
+                self._failed += 1
+        total = self._meter.estimated_total()
+        if total is not None:
+            self._bar.total = max(total, self._bar.n + len(results))
+        self._bar.set_postfix_str(self._postfix(), refresh=False)
+        self._bar.update(len(results))
+
+    def _postfix(self) -> str:
+        return f"created={self._created}, failed={self._failed}"
+
+    def close(self) -> None:
+        """Remove the bar from the terminal."""
+        self._bar.close()
+
+
+def write_line(text: str) -> None:
+    """Write one line to stderr without tearing a progress bar that may be showing."""
+    tqdm.write(text, file=sys.stderr)
+
+
+class StderrLogHandler(logging.Handler):
+    """Shows the library's warnings (logger ``"cartloader"``) as one ``cartloader: warning: ...`` line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record as one line."""
+        try:
+            message = " ".join(record.getMessage().split())
+            level = record.levelname.lower()
+            write_line(f"cartloader: {level}: {message}")
+        except Exception:  # a broken stderr must not break the run
+            self.handleError(record)
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f} ms"
+
+
+def describe_summary(summary: Summary, *, log_path: str | None, rejects_path: str | None = None) -> list[str]:
+    """The human summary printed at the end of a run."""
+    counts = f"{summary.created} created, {summary.updated} updated, {summary.failed} failed, {summary.invalid} invalid"
+    extras = []
+    if summary.skipped:
+        extras.append(f"{summary.skipped} skipped (already in the log)")
+    if summary.duplicate_risk:
+        extras.append(f"{summary.duplicate_risk} with duplicate risk")
+    if summary.pending:
+        extras.append(f"{summary.pending} still pending")
+    unsent = summary.total - summary.created - summary.updated - summary.failed - summary.invalid - summary.pending
+    if unsent > 0:
+        extras.append(f"{unsent} read but not sent")
+    if summary.unmatched:
+        extras.append(f"{summary.unmatched} unmatched (please report this)")
+    lines = [f"cartloader: {summary.total} records: {counts}" + (f"; {', '.join(extras)}" if extras else "")]
+    latency = summary.latency_ms
+    lines.append(
+        f"  {_count(summary.requests, 'request')}, {_count(summary.retries, 'retry', 'retries')}, "
+        f"{summary.rate_limited} rate-limited (429) "
+        f"in {summary.elapsed_s:.1f} s: {summary.records_per_s:g} records/s; latency p50 {_ms(latency.p50)}, "
+        f"p95 {_ms(latency.p95)}, p99 {_ms(latency.p99)}"
+    )
+    if log_path is not None:
+        lines.append(f"  outcome log: {log_path}")
+    if rejects_path is not None and (summary.failed or summary.invalid):
+        lines.append(f"  rejects: {rejects_path} (errors in {rejects_path}.errors.ndjson)")
+    return lines
+
+
+def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> list[str]:
+    """The counts printed at the end of a dry run."""
+    read = valid + summary.invalid
+    line = f"cartloader: dry run: {read} records read: {valid} valid, {summary.invalid} invalid; nothing sent"
+    if summary.skipped:
+        line += f" ({summary.skipped} lines skipped: already in the log)"
+    lines = [line]
+    if log_path is not None:
+        lines.append(f"  outcome log: {log_path}")
+    return lines
+
+
+def describe_lines(lines: Sequence[int], *, most: int = 12) -> str:
+    """Line numbers as sorted ranges, ``"3-5, 9, 12-20"``; past ``most`` ranges, ``", ... (N ranges)"``."""
+    ranges: list[tuple[int, int]] = []
+    for line in sorted(set(lines)):
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], line)
+        else:
+            ranges.append((line, line))
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges[:most])
+    return shown + (f", ... ({len(ranges)} ranges)" if len(ranges) > most else "")
+
+
+def write_summary_json(path: str, summary: Summary) -> None:
+    """``--summary-json``: the summary as indented JSON (an existing file is replaced)."""
+    try:
+        with open(path, "wb") as stream:
+            stream.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+    except OSError as exc:
+        raise OutcomeLogError(f"cannot write summary {path}: {exc.strerror or exc}") from None
+
+
+def unlogged_note(log: LogSink | None) -> str:
+    """What a failed outcome log leaves out: the records that were sent but whose outcomes it could not take."""
+    if log is None or log.error is None:
+        return ""
+    if not log.unlogged:
+        return "; sending stopped, and every answer received was logged"
+    return (
+        f"; sending stopped; {len(log.unlogged)} records were sent but their outcomes could not be logged "
+        f"(lines {describe_lines(log.unlogged)}): the log holds them as pending, so --resume sends them again "
+        "flagged duplicate_risk"
+    )

@@ -1,0 +1,238 @@
+"""Setting up a command-line run: the token, the input, the outcome log and its name, the rejects file, the shard,
+the shared budget and the loader's configuration. Everything refused here is refused before the first request
+(``ConfigError``, exit 2)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import anyio
+
+from cartloader.budget.base import Budget
+from cartloader.budget.shared import SharedBudget
+from cartloader.budget.url import mask_password
+from cartloader.cli.options import PROG, Options
+from cartloader.config import DEFAULT_BASE_URL, LoaderConfig, TokenCallable
+from cartloader.errors import AuthenticationError, ConfigError
+from cartloader.input.meter import InputMeter
+from cartloader.input.ndjson import ndjson_inputs, open_input
+from cartloader.models import CartInput, InvalidInput, OutcomeSink
+from cartloader.outcomes.format import RESERVED_FIELDS
+from cartloader.outcomes.meta import RunMeta
+from cartloader.outcomes.resume import ResumeIndex
+from cartloader.outcomes.sinks import LogSink, RejectsSink, open_log_sink
+
+TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+BASE_URL_ENV = "HUBSPOT_BASE_URL"
+SIMULATOR_PLACEHOLDER_URL = "http://127.0.0.1"
+
+
+def default_log_path(input_path: str, shard: tuple[int, int] | None = None) -> str:
+    """``<input stem>.outcomes.ndjson`` in the current folder (``outcomes.ndjson`` for stdin); with
+    ``--shard I/N``: ``<input stem>.shard-I-of-N.outcomes.ndjson`` (``shard-I-of-N.outcomes.ndjson``).
+
+    The stem drops the folder, a ``.gz`` suffix, then one more suffix: ``data/carts.ndjson.gz`` -> ``carts``.
+    """
+    part = f"shard-{shard[0]}-of-{shard[1]}." if shard is not None else ""
+    if input_path == "-":
+        return f"{part}outcomes.ndjson"
+    name = os.path.basename(input_path.rstrip("/" + os.sep)) or "input"
+    if name.endswith(".gz"):
+        name = name[:-3]
+    stem, dot, _ = name.rpartition(".")
+    if not dot or not stem:
+        stem = name
+    return f"{stem}.{part}outcomes.ndjson"
+
+
+def resume_command(argv: Sequence[str]) -> str:
+    """The command that continues this run: the same arguments, ``--overwrite`` replaced by ``--resume``."""
+    args = [mask_password(arg) for arg in argv if arg != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    return f"{PROG} {shlex.join(args)}"
+
+
+def token_source(options: Options) -> str | TokenCallable:
+    """The token: re-read from ``--token-file`` when HubSpot says it expired, else ``$HUBSPOT_ACCESS_TOKEN``.
+
+    Raises ``ConfigError`` when there is none (its value never appears in a message).
+    """
+    path = options.token_file
+    if path is None:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            raise ConfigError(
+                f"no access token: set {TOKEN_ENV}, or give --token-file PATH (or try --simulate or --dry-run)"
+            )
+        return token
+    _read_token_file(path, ConfigError)
+
+    async def read_again() -> str:
+        return await anyio.to_thread.run_sync(_read_token_file, path, AuthenticationError)
+
+    return read_again
+
+
+def _read_token_file(path: str, error: Callable[[str], Exception]) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            token = stream.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise error(f"cannot read token file {path}: {reason}") from None
+    if not token:
+        raise error(f"token file {path} is empty")
+    return token
+
+
+def loader_config(options: Options) -> LoaderConfig:
+    """The loader's configuration; ``ConfigError`` if inconsistent. With ``--simulate`` the base URL is a
+    loopback placeholder until the simulator has its port."""
+    if options.simulate:
+        base_url = SIMULATOR_PLACEHOLDER_URL
+    else:
+        base_url = options.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return LoaderConfig(
+        base_url=base_url,
+        api_path=options.api_path,
+        object_type=options.object_type,
+        concurrency=options.concurrency,
+        rate=options.rate,
+        batch_size=options.batch_size,
+        timeout_s=options.timeout_s,
+        max_attempts=options.max_attempts,
+        upsert_by=options.upsert_by,
+        retry_ambiguous=options.retry_ambiguous,
+        allow_insecure=options.allow_insecure,
+    )
+
+
+async def join_budget(options: Options, stack: AsyncExitStack) -> Budget | None:
+    """``--budget``: join the shared budget before the log is opened; Redis unreachable is ``ConfigError``."""
+    if options.budget is None:
+        return None
+    budget = SharedBudget.from_url(options.budget, rate=options.rate)
+    await budget.connect()
+    stack.push_async_callback(budget.aclose)
+    return budget
+
+
+def _input_size(stream: BinaryIO, path: str) -> int | None:
+    """The byte size of a regular uncompressed input (for the ETA and the daily-quota estimate)."""
+    if path == "-" or path.endswith(".gz"):
+        return None
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _meta_options(options: Options) -> dict[str, Any]:
+    """The options recorded in ``OUT.meta.json`` (JSON values; never the token)."""
+    return {
+        "base_url": "simulator" if options.simulate else options.base_url,
+        "api_path": options.api_path,
+        "object_type": options.object_type,
+        "batch_size": options.batch_size,
+        "echo": options.echo,
+        "limit": options.limit,
+        "retry_failed": options.retry_failed,
+        "dry_run": options.dry_run,
+        "upsert_by": options.upsert_by,
+        "retry_ambiguous": options.retry_ambiguous,
+        "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
+    }
+
+
+@dataclass
+class Setup:
+    """What a run needs once every check has passed."""
+
+    stream: BinaryIO
+    meter: InputMeter
+    log: LogSink | None
+    rejects: RejectsSink | None
+    index: ResumeIndex | None
+    sinks: list[OutcomeSink] = field(default_factory=list)
+
+    def flush(self) -> None:
+        """Hand whatever the files hold to the operating system; errors are ignored (we are aborting)."""
+        for sink in (self.log, self.rejects):
+            if sink is not None:
+                try:
+                    sink.flush()
+                except OSError:
+                    pass
+
+    def skipped(self, options: Options) -> int:
+        """Lines a resumed log already settled, which this run skips."""
+        return 0 if self.index is None else self.index.counts().skipped(retry_failed=options.retry_failed)
+
+    def earlier_refusals(self, options: Options) -> int:
+        """Lines a resumed log already holds as failed (not retried) or invalid: they keep the exit status at 1."""
+        if self.index is None:
+            return 0
+        counts = self.index.counts()
+        return counts.invalid + (0 if options.retry_failed else counts.failed)
+
+
+def prepare(options: Options, stack: AsyncExitStack) -> Setup:
+    """Open the input, the outcome log and the rejects file; ``ConfigError`` if anything is refused."""
+    if options.echo is not None and options.echo in RESERVED_FIELDS:
+        raise ConfigError(f"--echo {options.echo}: that name is a field of the outcome log; echo another property")
+    stream = open_input(options.input)
+    if options.input != "-":
+        stack.callback(stream.close)
+    log: LogSink | None = None
+    if options.out is not None or not options.dry_run:
+        path = options.out or default_log_path(options.input, options.shard)
+        meta = RunMeta.new(options.input, _meta_options(options))
+        echo = (options.echo,) if options.echo else ()
+        log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=echo)  # type: ignore[arg-type]
+        stack.callback(log.close)
+    index = log.log.resume_index if log is not None and log.log.resumed else None
+    rejects: RejectsSink | None = None
+    if options.rejects is not None:
+        rejects = RejectsSink(options.rejects, append=index is not None)
+        stack.callback(rejects.close)
+    meter = InputMeter(_input_size(stream, options.input), options.limit, options.shard[1] if options.shard else 1)
+    setup = Setup(stream, meter, log, rejects, index)
+    setup.sinks = [sink for sink in (log, rejects) if sink is not None]
+    return setup
+
+
+def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | InvalidInput, None]:
+    """The input's records, without the lines a resumed log already settled (or other shards' lines), up to
+    ``--limit``. A record the earlier run was sending when it stopped is marked ``was_pending``."""
+    index = setup.index
+    retry_failed = options.retry_failed
+    skip = None if index is None else (lambda line: not index.should_send(line, retry_failed=retry_failed))
+    if options.shard is not None:
+        skip = _shard_skip(*options.shard, skip)
+    meter = setup.meter
+    on_item = meter.saw
+    if index is not None:
+
+        def on_item(item: CartInput | InvalidInput) -> None:
+            meter.saw(item)
+            if isinstance(item, CartInput) and index.is_pending(item.line):
+                item.was_pending = True
+
+    return ndjson_inputs(setup.stream, skip=skip, limit=options.limit, on_item=on_item)
+
+
+def _shard_skip(shard: int, shards: int, resumed: Callable[[int], bool] | None) -> Callable[[int], bool]:
+    """``--shard I/N``: skip the lines of other shards, and (resuming) those this shard's log settled."""
+
+    def skip(line: int) -> bool:
+        return (line - 1) % shards != shard or (resumed is not None and resumed(line))
+
+    return skip

@@ -1,0 +1,27 @@
+"""``--simulate``: the built-in HubSpot simulator, started in-process with a realistic portal's limits."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from cartloader.cli.report import write_line
+from cartloader.errors import ConfigError
+from cartloader.simulator import Simulator
+from cartloader.simulator.config import DEFAULT_TOKEN
+
+# What --simulate serves: HubSpot's limits for a Professional account and its usual latency for 100 inputs.
+SIMULATED_RATE = "190/10s"
+SIMULATED_DAILY = 650_000
+SIMULATED_LATENCY_MS = (300.0, 1000.0)
+
+
+async def start_simulator(stack: AsyncExitStack) -> tuple[str, str]:
+    """Start the built-in simulator with HubSpot-like limits and latency; return its URL and token."""
+    simulator = Simulator(rate=SIMULATED_RATE, daily=SIMULATED_DAILY, latency_ms=SIMULATED_LATENCY_MS)
+    try:
+        await simulator.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot start the simulator: {exc.strerror or exc}") from None
+    stack.push_async_callback(simulator.stop)
+    write_line(f"cartloader: simulating HubSpot at {simulator.url} ({SIMULATED_RATE}, no account needed)")
+    return simulator.url, DEFAULT_TOKEN

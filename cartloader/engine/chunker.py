@@ -1,0 +1,73 @@
+"""The chunker: groups normalized records into batches of up to ``batch_size``, each input with an
+``objectWriteTraceId`` unique within its request (design rule 1). Pure: no I/O and no clock, so the
+pipeline and the dry run share it."""
+
+from __future__ import annotations
+
+from cartloader.models import CartInput, InvalidInput
+
+
+def missing_upsert_key(record: CartInput, unique_by: str) -> InvalidInput:
+    """The invalid outcome of a record without the property that upsert mode keys on."""
+    return InvalidInput(record.line, f'line {record.line}: property "{unique_by}" is required for upsert', record.raw)
+
+
+class Chunker:
+    """Feed records one at a time; take the batches they complete.
+
+    A record's own trace id is kept; others get ``<run id>-<line>``. A trace id already in the open
+    batch (or, with ``unique_by``, a unique value already in it) closes that batch first, so two inputs of
+    one request never share a trace id or an upsert key. A batch is handed out as soon as it is full.
+    """
+
+    __slots__ = ("_batch", "_batch_size", "_keys", "_run_id", "_unique_by", "_values")
+
+    def __init__(self, *, batch_size: int, run_id: str, unique_by: str | None = None) -> None:
+        self._batch_size = batch_size
+        self._run_id = run_id
+        self._unique_by = unique_by
+        self._batch: list[CartInput] = []
+        self._keys: set[str] = set()
+        self._values: set[str] = set()
+
+    def __len__(self) -> int:
+        """Records in the open batch."""
+        return len(self._batch)
+
+    def feed(self, record: CartInput) -> list[CartInput] | InvalidInput | None:
+        """Add ``record``; return the batch it completed (or closed), the record as invalid when upsert
+        mode needs a key it lacks (it is not added), or ``None``."""
+        key = record.trace_id or f"{self._run_id}-{record.line}"
+        record.key = key
+        value: str | None = None
+        unique_by = self._unique_by
+        if unique_by is not None:
+            value = record.properties.get(unique_by)
+            if not value:
+                return missing_upsert_key(record, unique_by)
+        closed: list[CartInput] | None = None
+        if key in self._keys or (value is not None and value in self._values):
+            closed = self.flush()
+        self._batch.append(record)
+        self._keys.add(key)
+        if value is not None:
+            self._values.add(value)
+        if len(self._batch) >= self._batch_size:
+            # A batch just reopened by a repeated key holds one record: full only at batch size 1, where
+            # every record leaves at once and nothing can repeat, so no closed batch is dropped here.
+            assert closed is None
+            return self.flush()
+        return closed
+
+    def flush(self) -> list[CartInput] | None:
+        """Hand out the open batch (``None`` when it is empty) and start a new one."""
+        batch = self._batch
+        if not batch:
+            return None
+        self._batch = []
+        self._keys = set()
+        self._values = set()
+        return batch
+
+    def __repr__(self) -> str:
+        return f"Chunker(open={len(self._batch)}, batch_size={self._batch_size})"

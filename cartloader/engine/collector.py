@@ -1,0 +1,111 @@
+"""The collector: every record's outcome goes through here to the outcome log, the caller's callback,
+the outcome stream and the summary counts.
+
+Workers call it directly (the event loop is single-threaded), so a ``pending`` entry is always written
+before its request leaves, and a final outcome is written before the worker reaches its next await:
+no cancellation can fall between an answer and its log entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from anyio.abc import ObjectSendStream
+
+from cartloader.engine.stats import RunStats
+from cartloader.models import (
+    CartInput,
+    InvalidInput,
+    LatencyPercentiles,
+    Outcome,
+    OutcomeSink,
+    RecordError,
+    Settled,
+    Summary,
+)
+
+
+class Collector:
+    """Funnels outcomes to the sinks, the callback and the stream, and counts them."""
+
+    def __init__(
+        self,
+        sinks: Sequence[OutcomeSink] = (),
+        *,
+        on_outcome: Callable[[Outcome], object] | None = None,
+        stream: ObjectSendStream[Outcome] | None = None,
+    ) -> None:
+        self._sinks = tuple(sinks)
+        self._on_outcome = on_outcome
+        self._stream = stream
+        self.stats = RunStats()
+        self.started = time.monotonic()
+        self.counts: dict[str, int] = {"created": 0, "updated": 0, "failed": 0, "invalid": 0}
+        self.total = 0
+        self.skipped = 0
+        self.duplicate_risk = 0
+        self.unmatched = 0
+        self.in_flight = 0
+
+    def seen(self, count: int = 1) -> None:
+        """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
+        self.total += count
+
+    def pending(self, inputs: Sequence[CartInput]) -> None:
+        """Log records as pending just before their first request."""
+        for sink in self._sinks:
+            sink.pending(inputs)
+        self.in_flight += len(inputs)
+
+    async def settle(self, results: Sequence[Settled], *, was_pending: bool = True) -> None:
+        """Record final outcomes; ``was_pending`` is False for invalid records that were never sent."""
+        if not results:
+            return
+        counts = self.counts
+        for outcome, _ in results:
+            counts[outcome.status] += 1
+            if outcome.duplicate_risk:
+                self.duplicate_risk += 1
+            if outcome.unmatched:
+                self.unmatched += 1
+        if was_pending:
+            self.in_flight -= len(results)
+        for sink in self._sinks:
+            sink.settled(results)
+        if self._on_outcome is not None:
+            for outcome, _ in results:
+                self._on_outcome(outcome)
+        if self._stream is not None:
+            for outcome, _ in results:
+                await self._stream.send(outcome)
+
+    async def refuse(self, item: InvalidInput) -> None:
+        """Record a record refused locally (never sent) as ``invalid``."""
+        self.seen()
+        outcome = Outcome(item.line, "invalid", error=RecordError("INVALID_INPUT", item.message))
+        await self.settle([(outcome, item)], was_pending=False)
+
+    def summary(self) -> Summary:
+        """The summary so far."""
+        elapsed = time.monotonic() - self.started
+        counts = self.counts
+        done = counts["created"] + counts["updated"] + counts["failed"] + counts["invalid"]
+        latency = self.stats.latency
+        return Summary(
+            total=self.total,
+            created=counts["created"],
+            updated=counts["updated"],
+            failed=counts["failed"],
+            invalid=counts["invalid"],
+            skipped=self.skipped,
+            duplicate_risk=self.duplicate_risk,
+            requests=self.stats.requests,
+            retries=self.stats.retries,
+            rate_limited=self.stats.rate_limited,
+            elapsed_s=round(elapsed, 3),
+            records_per_s=round(done / elapsed, 1) if elapsed > 0 else 0.0,
+            latency_ms=LatencyPercentiles(latency.percentile(0.50), latency.percentile(0.95), latency.percentile(0.99)),
+            unmatched=self.unmatched,
+            pending=self.in_flight,
+        )

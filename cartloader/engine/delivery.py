@@ -1,0 +1,355 @@
+"""Delivery: one batch in, every record's final outcome out (the per-batch state machine).
+
+It sends, retries, splits and maps results, following the failure table in :mod:`cartloader.hubspot.failures`
+(design rule 4). An answer to a request that was sent is never thrown away: the exchange runs
+shielded from cancellation (bounded by the request timeout) and its outcomes are logged before the
+next await.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from cartloader.budget.base import Budget
+from cartloader.config import LoaderConfig
+from cartloader.engine.breaker import CircuitBreaker
+from cartloader.engine.collector import Collector
+from cartloader.engine.matching import match_results
+from cartloader.errors import AuthenticationError, DailyLimitError, FatalApiError, MissingScopesError
+from cartloader.hubspot.auth import TokenSource
+from cartloader.hubspot.failures import (
+    MALFORMED_2XX,
+    Action,
+    Rule,
+    classify,
+    input_status,
+    rule_for_no_answer,
+)
+from cartloader.hubspot.protocol import (
+    Answer,
+    Endpoint,
+    MalformedAnswer,
+    ResultItem,
+    create_body,
+    parse_answer,
+    rate_limit_headers,
+    upsert_body,
+)
+from cartloader.hubspot.transport import NoAnswer, Transport
+from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
+
+
+class InFlight:
+    """A record on its way: how many requests carried it, and whether a resend may duplicate it."""
+
+    __slots__ = ("attempts", "duplicate_risk", "record")
+
+    def __init__(self, record: CartInput, duplicate_risk: bool = False) -> None:
+        self.record = record
+        self.attempts = 0
+        self.duplicate_risk = duplicate_risk
+
+    def __repr__(self) -> str:
+        return f"InFlight(line={self.record.line}, attempts={self.attempts}, duplicate_risk={self.duplicate_risk})"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One request and what came of it: a parsed answer, or the transport error that replaced it."""
+
+    rule: Rule
+    answer: Answer | None
+    error: NoAnswer | MalformedAnswer | None
+    generation: int
+
+    def describe(self) -> str:
+        """A short description for error messages and the circuit breaker."""
+        if self.answer is not None:
+            detail = self.answer.category or self.answer.policy
+            return f"HTTP {self.answer.status}" + (f" {detail}" if detail else "")
+        error = self.error
+        if isinstance(error, MalformedAnswer):
+            return "malformed 2xx answer"
+        if isinstance(error, NoAnswer):
+            return "request timed out" if error.timed_out else error.reason
+        return "unknown failure"
+
+    def record_error(self, *, category: str | None = None) -> RecordError:
+        """The error given to records that fail on this exchange."""
+        answer = self.answer
+        if answer is not None:
+            return RecordError(
+                category or answer.category or f"HTTP_{answer.status}",
+                answer.message or f"HubSpot answered HTTP {answer.status}",
+                answer.status,
+            )
+        error = self.error
+        if isinstance(error, MalformedAnswer):
+            return RecordError(category or "MALFORMED_RESPONSE", f"HubSpot's answer could not be read: {error}")
+        if isinstance(error, NoAnswer) and error.timed_out:
+            return RecordError(category or "TIMEOUT", "the request timed out")
+        return RecordError(category or "CONNECTION_ERROR", f"the connection failed: {self.describe()}")
+
+
+class Sender:
+    """Delivers batches to HubSpot for one run; shares transport, budget, token and breaker with its loader."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        config: LoaderConfig,
+        token: TokenSource,
+        budget: Budget,
+        breaker: CircuitBreaker,
+        capacity: anyio.CapacityLimiter,
+        collector: Collector,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._transport = transport
+        self._config = config
+        endpoint = Endpoint(config.base_url, config.api_path, config.object_type)
+        self._url = endpoint.upsert_url if config.upsert_by else endpoint.create_url
+        # An upsert keyed by a unique value cannot create a second object, so no resend is a duplicate risk.
+        self._can_duplicate = config.upsert_by is None
+        self._token = token
+        self._budget = budget
+        self._breaker = breaker
+        self._capacity = capacity
+        self._collector = collector
+        self._stats = collector.stats
+        self._rng = rng or random.Random()
+
+    async def deliver(self, batch: Sequence[CartInput]) -> None:
+        """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
+        # A record an earlier run was sending may exist already; in upsert mode a resend cannot duplicate it.
+        can_duplicate = self._can_duplicate
+        items = [InFlight(r, can_duplicate and r.was_pending) for r in batch]
+        await self._deliver(items, first=True)
+
+    async def _deliver(self, items: list[InFlight], *, first: bool = False) -> None:
+        attempt = 0
+        refreshed = False
+        while True:
+            exchange = await self._exchange(items, log_pending=first)
+            first = False
+            rule = exchange.rule
+            action = rule.action
+            answer = exchange.answer
+            rate_limited = answer is not None and answer.status == 429
+            if not rate_limited:
+                attempt += 1
+            self._watch(exchange, items)
+
+            if action is Action.ACCEPT:
+                assert answer is not None
+                resend = await self._accept(items, answer)
+                if resend:
+                    await self._deliver(resend)
+                return
+            if action is Action.SPLIT:
+                assert answer is not None
+                await self._split(items, exchange)
+                return
+            if action is Action.REFUSE:
+                await self._fail(items, exchange.record_error())
+                return
+            if action is Action.REFRESH_TOKEN:
+                if not refreshed and await self._token.refresh(exchange.generation):
+                    refreshed = True
+                    continue
+                raise self._fatal(exchange)
+            if action is Action.FATAL:
+                raise self._fatal(exchange)
+
+            # RETRY or RETRY_AMBIGUOUS
+            if rule.processed:
+                if not self._config.retry_ambiguous:
+                    message = f"HubSpot may have processed this batch ({exchange.describe()}); not resent"
+                    await self._fail(items, RecordError("AMBIGUOUS", message, answer.status if answer else None))
+                    return
+                if self._can_duplicate:
+                    for item in items:
+                        item.duplicate_risk = True
+            if attempt >= self._config.max_attempts:
+                await self._fail(items, exchange.record_error())
+                return
+            wait = self._config.backoff.delay(attempt, self._rng)
+            if answer is not None and answer.retry_after_s is not None:
+                wait = answer.retry_after_s
+            wait = max(wait, rule.min_wait_s)
+            self._stats.retries += 1
+            if rate_limited:
+                self._stats.rate_limited += 1
+                if answer is not None and answer.retry_after_s is None:
+                    wait = self._budget.limit.window_s / 10
+                self._budget.pause(wait)
+            else:
+                await anyio.sleep(wait)
+
+    async def _exchange(self, items: list[InFlight], *, log_pending: bool) -> Exchange:
+        records = [item.record for item in items]
+        upsert_by = self._config.upsert_by
+        body = upsert_body(records, upsert_by) if upsert_by else create_body(records)
+        token, generation = await self._token.get()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with self._capacity:
+            await self._budget.acquire()
+            if log_pending:
+                self._collector.pending(records)
+            for item in items:
+                item.attempts += 1
+            self._stats.requests += 1
+            sent_at = time.monotonic()
+            # Shielded: once a request is on the wire its answer is awaited (up to the timeout)
+            # even if the run is being cancelled, so that what HubSpot did gets logged.
+            with anyio.CancelScope(shield=True):
+                try:
+                    response = await self._transport.post(self._url, body, headers)
+                except NoAnswer as exc:
+                    return Exchange(rule_for_no_answer(exc), None, exc, generation)
+        self._stats.latency.add((time.monotonic() - sent_at) * 1000)
+        self._budget.observe(rate_limit_headers(response.headers), sent_at)
+        try:
+            answer = parse_answer(response.status, response.headers, response.body)
+        except MalformedAnswer as exc:
+            return Exchange(MALFORMED_2XX, None, exc, generation)
+        return Exchange(classify(answer), answer, None, generation)
+
+    def _watch(self, exchange: Exchange, items: list[InFlight]) -> None:
+        """Feed the circuit breaker; stop the run when most recent requests fail the same way."""
+        answer = exchange.answer
+        failure: str | None
+        if exchange.rule.action is Action.ACCEPT:
+            assert answer is not None
+            refused_all = answer.errors and not answer.results
+            failure = f"every input refused: {answer.errors[0].category}" if refused_all else None
+        elif exchange.rule.action in (Action.FATAL, Action.REFRESH_TOKEN):
+            return
+        else:
+            failure = exchange.describe()
+        tripped = self._breaker.record(failure)
+        if tripped is not None:
+            window = self._config.breaker_window
+            raise FatalApiError(
+                f"stopping: most of the last {window} requests failed the same way ({tripped}); "
+                "fix the cause, then resume",
+                category="CIRCUIT_OPEN",
+                correlation_id=answer.correlation_id if answer else None,
+                status=answer.status if answer else None,
+            )
+
+    def _fatal(self, exchange: Exchange) -> FatalApiError:
+        answer = exchange.answer
+        assert answer is not None
+        message = answer.message or f"HTTP {answer.status}"
+        cls: type[FatalApiError] = FatalApiError
+        if answer.status == 401:
+            cls, message = AuthenticationError, f"HubSpot refused the access token: {message}"
+        elif answer.status == 403:
+            cls = MissingScopesError if answer.category == "MISSING_SCOPES" else FatalApiError
+            message = f"HubSpot refused the request: {message}"
+        elif answer.status == 429:
+            return DailyLimitError(
+                f"HubSpot's daily request limit is spent: {message}",
+                category=answer.policy or "DAILY",
+                correlation_id=answer.correlation_id,
+                status=429,
+            )
+        elif answer.status == 404:
+            message = f"HubSpot answered 404 for object type {self._config.object_type!r} at {self._url}: {message}"
+        else:
+            message = f"HubSpot answered HTTP {answer.status}: {message}"
+        return cls(message, category=answer.category, correlation_id=answer.correlation_id, status=answer.status)
+
+    def _outcome(
+        self,
+        item: InFlight,
+        status: Status,
+        error: RecordError | None = None,
+        record_id: str | None = None,
+        unmatched: bool = False,
+    ) -> Settled:
+        record = item.record
+        # Positional: binding keyword arguments is noticeably slower, once per record.
+        outcome = Outcome(
+            record.line, status, record.key, record_id, error, item.attempts, item.duplicate_risk, unmatched
+        )
+        return outcome, record
+
+    async def _fail(self, items: Sequence[InFlight], error: RecordError) -> None:
+        await self._collector.settle([self._outcome(item, "failed", error=error) for item in items])
+
+    async def _accept(self, items: list[InFlight], answer: Answer) -> list[InFlight]:
+        """Map a 2xx answer to outcomes; return inputs HubSpot refused without naming them (to resend)."""
+        records = [item.record for item in items]
+        index_by_key = {record.key: i for i, record in enumerate(records)}
+        settled: list[Settled] = []
+        failed: set[int] = set()
+        unnamed_errors = []
+        for error in answer.errors:
+            named = [index_by_key[t] for t in error.trace_ids if t in index_by_key]
+            if not named:
+                unnamed_errors.append(error)
+            for i in named:
+                if i not in failed:
+                    failed.add(i)
+                    refusal = RecordError(error.category, error.message, input_status(error.category))
+                    settled.append(self._outcome(items[i], "failed", error=refusal))
+        matching = match_results(
+            records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
+        )
+        for i, result in matching.pairs:
+            settled.append(self._created(items[i], result))
+        unknown = [*matching.ambiguous]
+        leftover = matching.leftover
+        spare_results = len(matching.unmatched_results)
+        if spare_results and leftover:
+            unknown.extend(leftover[:spare_results])
+            leftover = leftover[spare_results:]
+        for i in unknown:
+            settled.append(self._outcome(items[i], "created", unmatched=True))
+        resend: list[InFlight] = []
+        if leftover:
+            if unnamed_errors:
+                resend = [items[i] for i in leftover]  # refused, so not created: resend to learn which
+            else:
+                missing = RecordError("MISSING_RESULT", "HubSpot's answer had neither a result nor an error for it")
+                for i in leftover:
+                    items[i].duplicate_risk = self._can_duplicate
+                    settled.append(self._outcome(items[i], "failed", error=missing))
+        await self._collector.settle(settled)
+        return resend
+
+    def _created(self, item: InFlight, result: ResultItem) -> Settled:
+        return self._outcome(item, "updated" if result.new is False else "created", record_id=result.id)
+
+    async def _split(self, items: list[InFlight], exchange: Exchange) -> None:
+        """A whole-batch 400/409/413: fail the inputs HubSpot named and resend the rest, or bisect
+        until each bad input stands alone (design rule 3)."""
+        answer = exchange.answer
+        assert answer is not None
+        index_by_key = {item.record.key: i for i, item in enumerate(items)}
+        named: dict[int, RecordError] = {}
+        for error in answer.errors:
+            for trace_id in error.trace_ids:
+                i = index_by_key.get(trace_id)
+                if i is not None and i not in named:
+                    named[i] = RecordError(error.category, error.message, answer.status)
+        if named:
+            await self._collector.settle([self._outcome(items[i], "failed", error=e) for i, e in named.items()])
+            rest = [item for i, item in enumerate(items) if i not in named]
+            if rest:
+                await self._deliver(rest)
+            return
+        if len(items) == 1:
+            await self._fail(items, exchange.record_error())
+            return
+        middle = len(items) // 2
+        await self._deliver(items[:middle])
+        await self._deliver(items[middle:])

@@ -1,0 +1,1 @@
+"""The producer's side: reading NDJSON files and streams, normalizing records to HubSpot's shape, metering."""

@@ -1,0 +1,152 @@
+"""The values that flow through the pipeline: input records, outcomes, the summary, and what HubSpot's rate-limit
+headers advertise. No I/O here; every layer of the loader may use them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol
+
+from cartloader._frozen import fast_init
+
+Status = Literal["pending", "created", "updated", "failed", "invalid"]
+FINAL_STATUSES: frozenset[str] = frozenset({"created", "updated", "failed", "invalid"})
+
+
+@dataclass(slots=True)
+class CartInput:
+    """One valid input record, normalized to HubSpot's shape (all property values strings).
+
+    ``trace_id`` is the record's own ``objectWriteTraceId`` when it gave one; ``key`` is the trace id
+    actually sent, assigned by the chunker. ``raw`` is the input line verbatim (files only), kept
+    for ``--rejects``. ``was_pending`` marks a record an earlier run was sending when it stopped (it may
+    exist in HubSpot already): set by the input side on ``--resume``.
+    """
+
+    line: int
+    properties: dict[str, str]
+    associations: list[Any] | None = None
+    trace_id: str | None = None
+    raw: bytes | None = None
+    key: str | None = None
+    was_pending: bool = False
+
+
+@dataclass(slots=True)
+class InvalidInput:
+    """An input refused locally; ``message`` names the line and the reason (``line 14: ...``)."""
+
+    line: int
+    message: str
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """Why a record failed: HubSpot's category and message (or ours), and the HTTP status if any."""
+
+    category: str
+    message: str
+    status: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The error as it appears in the outcome log."""
+        if self.status is None:
+            return {"category": self.category, "message": self.message}
+        return {"category": self.category, "message": self.message, "status": self.status}
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The outcome of one input record.
+
+    ``line`` is the 1-based line number (or position in an iterable), ``key`` the
+    ``objectWriteTraceId`` sent, ``id`` the HubSpot id of that record, ``attempts`` how many
+    requests carried it. ``duplicate_risk`` marks a record resent after HubSpot may already have
+    processed it. ``unmatched`` marks a created result that could not be matched to its input
+    (a bug, never a guess).
+    """
+
+    line: int
+    status: Status
+    key: str | None = None
+    id: str | None = None
+    error: RecordError | None = None
+    attempts: int = 0
+    duplicate_risk: bool = False
+    unmatched: bool = False
+
+    @property
+    def is_final(self) -> bool:
+        """True unless the record is still ``pending``."""
+        return self.status != "pending"
+
+
+Settled = tuple[Outcome, CartInput | InvalidInput]
+"""A final outcome with the input it came from."""
+
+
+class OutcomeSink(Protocol):
+    """Something that records outcomes: the outcome log, the rejects file, a progress bar, your own.
+
+    Both methods are called from the event loop and must not block for long.
+    """
+
+    def pending(self, inputs: Sequence[CartInput]) -> None:
+        """These records are about to be sent."""
+
+    def settled(self, results: Sequence[Settled]) -> None:
+        """These records have final outcomes (each with the input it came from)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitHeaders:
+    """What HubSpot's ``X-HubSpot-RateLimit-*`` headers advertised; each is None when absent or unreadable."""
+
+    max: int | None
+    remaining: int | None
+    interval_ms: int | None
+    daily: int | None
+    daily_remaining: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPercentiles:
+    """Request latency percentiles in milliseconds."""
+
+    p50: float
+    p95: float
+    p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a run did. ``requests`` counts HTTP requests (splits and retries included),
+    ``rate_limited`` 429 answers, ``skipped`` lines skipped by ``--resume``; ``unmatched`` counts
+    created results that could not be matched to their input (zero unless something is wrong)."""
+
+    total: int
+    created: int
+    updated: int
+    failed: int
+    invalid: int
+    skipped: int
+    duplicate_risk: int
+    requests: int
+    retries: int
+    rate_limited: int
+    elapsed_s: float
+    records_per_s: float
+    latency_ms: LatencyPercentiles
+    unmatched: int = 0
+    pending: int = 0
+
+    @property
+    def all_loaded(self) -> bool:
+        """True when every record was created or updated (exit status 0)."""
+        return self.failed == 0 and self.invalid == 0 and self.pending == 0
+
+    def to_dict(self) -> dict[str, object]:
+        """The summary as the JSON of ``--summary-json``."""
+        return asdict(self)

@@ -1,0 +1,138 @@
+"""The outcome log's line format, in one place: encoding, decoding, the status set, and the resume fast path.
+
+One JSON object per line, written by orjson with keys in a fixed order (docs/outcome-log.md). ``ENTRY_HEAD``
+reads the ``line`` and ``status`` of a line in that exact form without parsing it, which is how ``--resume``
+indexes a log of millions of lines in seconds; anything else is parsed exactly (``read_entry_head``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from cartloader.models import CartInput, Outcome, RecordError
+
+#: Every status a log line may carry, in the order of the resume index's codes.
+STATUSES: tuple[str, ...] = ("pending", "created", "updated", "failed", "invalid")
+#: Fields of a log entry; an echoed property may not take one of these names.
+RESERVED_FIELDS = frozenset({"line", "key", "status", "id", "error", "attempts", "duplicate_risk", "unmatched"})
+#: The head of an entry as ``encode_outcome`` and ``encode_pending`` write it: ``line`` and ``status``.
+ENTRY_HEAD = re.compile(
+    rb'^\{"line":([1-9][0-9]{0,17}),(?:"key":"[^"\\\n]*(?:\\.[^"\\\n]*)*",)?"status":"([a-z]+)"', re.M
+)
+_APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
+
+
+def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) -> bytes:
+    """One log line (with its ``"\\n"``) for an outcome; absent fields are omitted.
+
+    Keys in order: ``line, key, status, id, error, attempts, duplicate_risk, unmatched``, then the echoed
+    properties (``--echo``: name -> value). ``id`` is written as ``null`` for a created/updated record
+    without one (``unmatched``); ``attempts`` only for created, updated and failed records.
+    """
+    entry: dict[str, Any] = {"line": outcome.line}
+    if outcome.key is not None:
+        entry["key"] = outcome.key
+    status = outcome.status
+    entry["status"] = status
+    if outcome.id is not None or status == "created" or status == "updated":
+        entry["id"] = outcome.id
+    if outcome.error is not None:
+        entry["error"] = outcome.error.to_dict()
+    if status == "created" or status == "updated" or status == "failed":
+        entry["attempts"] = outcome.attempts
+    if outcome.duplicate_risk:
+        entry["duplicate_risk"] = True
+    if outcome.unmatched:
+        entry["unmatched"] = True
+    if echoed:
+        entry.update(echoed)
+    return orjson.dumps(entry, option=_APPEND_NEWLINE)
+
+
+def encode_pending(record: CartInput) -> bytes:
+    """The ``pending`` line written for a record before its batch is sent."""
+    if record.key is None:
+        return orjson.dumps({"line": record.line, "status": "pending"}, option=_APPEND_NEWLINE)
+    return orjson.dumps({"line": record.line, "key": record.key, "status": "pending"}, option=_APPEND_NEWLINE)
+
+
+def decode(data: bytes) -> Outcome:
+    """Read one log line back into an ``Outcome``; raises ``ValueError`` if it is not an outcome entry."""
+    entry = orjson.loads(data)
+    if not isinstance(entry, dict):
+        raise ValueError("an outcome entry is a JSON object")
+    line = entry.get("line")
+    status = entry.get("status")
+    if type(line) is not int or line < 1:
+        raise ValueError('"line" must be a positive integer')
+    if status not in STATUSES:
+        raise ValueError(f'unknown "status" {status!r}')
+    key = _optional(entry, "key", str)
+    record_id = _optional(entry, "id", str)
+    error = None
+    raw_error = entry.get("error")
+    if raw_error is not None:
+        if not isinstance(raw_error, dict):
+            raise ValueError('"error" must be an object')
+        error = RecordError(
+            _required(raw_error, "category", str),
+            _required(raw_error, "message", str),
+            _optional(raw_error, "status", int),
+        )
+    attempts = entry.get("attempts", 0)
+    if type(attempts) is not int:
+        raise ValueError('"attempts" must be an integer')
+    return Outcome(
+        line,
+        status,
+        key,
+        record_id,
+        error,
+        attempts,
+        entry.get("duplicate_risk") is True,
+        entry.get("unmatched") is True,
+    )
+
+
+def _optional(entry: dict[str, Any], name: str, kind: type[Any]) -> Any:
+    value = entry.get(name)
+    if value is not None and type(value) is not kind:
+        raise ValueError(f'"{name}" must be a {kind.__name__}')
+    return value
+
+
+def _required(entry: dict[str, Any], name: str, kind: type[Any]) -> Any:
+    value = entry.get(name)
+    if type(value) is not kind:
+        raise ValueError(f'"{name}" must be a {kind.__name__}')
+    return value
+
+
+class LogFormatError(ValueError):
+    """A complete line of the outcome log is not an outcome entry."""
+
+    def __init__(self, log_line: int, reason: str) -> None:
+        super().__init__(f"line {log_line} is not an outcome entry ({reason})")
+        self.log_line = log_line
+
+
+def read_entry_head(content: bytes, log_line: int) -> tuple[int, str]:
+    """The ``line`` and ``status`` of one log entry, parsed exactly (the slow path beside ``ENTRY_HEAD``);
+    raises ``LogFormatError`` naming ``log_line`` when it is not an outcome entry."""
+    try:
+        entry = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise LogFormatError(log_line, f"invalid JSON: {exc.msg}") from None
+    if not isinstance(entry, dict):
+        raise LogFormatError(log_line, "not an object")
+    line = entry.get("line")
+    status = entry.get("status")
+    if type(line) is not int or line < 1:
+        raise LogFormatError(log_line, '"line" must be a positive integer')
+    if status not in STATUSES:
+        raise LogFormatError(log_line, f'unknown "status" {status!r}')
+    return line, status

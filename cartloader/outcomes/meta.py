@@ -1,0 +1,175 @@
+"""Run metadata: ``OUT.meta.json`` beside the outcome log (the run id, the input's fingerprint, the options), and
+the run id itself, made here and nowhere else."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, Literal
+
+import orjson
+
+from cartloader.errors import ConfigError
+
+META_SUFFIX = ".meta.json"
+_HEAD_BYTES = 64 * 1024
+
+
+def meta_path_for(log_path: str) -> str:
+    """Where the meta file of a log lives: the log's path plus ``.meta.json``."""
+    return log_path + META_SUFFIX
+
+
+@dataclass(frozen=True, slots=True)
+class InputFingerprint:
+    """What identifies the input of a run, so that ``--resume`` can refuse a log from another input.
+
+    For a file: its resolved path, its size, and a SHA-256 of its first ``head_bytes`` bytes (up to 64 KiB).
+    The same input may have grown (records appended) or moved, but not shrunk or changed at the start.
+    Stdin and iterables cannot be checked: only their kind is compared.
+    """
+
+    kind: Literal["file", "stdin", "iterable"]
+    path: str | None = None
+    size: int | None = None
+    head_bytes: int = 0
+    head_sha256: str | None = None
+
+    @classmethod
+    def of_input(cls, path: str | None) -> InputFingerprint:
+        """The fingerprint of INPUT (``"-"``: stdin; ``None``: a library iterable); ``ConfigError`` if unreadable."""
+        if path is None:
+            return cls("iterable")
+        if path == "-":
+            return cls("stdin", "-")
+        resolved = os.path.realpath(path)
+        try:
+            with open(resolved, "rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                head = stream.read(_HEAD_BYTES)
+        except OSError as exc:
+            raise ConfigError(f"cannot read input {path}: {exc.strerror or exc}") from None
+        return cls("file", resolved, size, len(head), hashlib.sha256(head).hexdigest())
+
+    def mismatch(self, current: InputFingerprint) -> str | None:
+        """Why a log made from this input cannot be continued with ``current``, or ``None`` if it can."""
+        if current.kind != self.kind:
+            return f"it was made from {self._describe()}, not {current._describe()}"
+        if self.kind != "file":
+            return None
+        assert current.path is not None
+        assert current.size is not None
+        assert self.size is not None
+        if current.size < self.size:
+            return f"it was made from {self._describe()} of {self.size} bytes; this input has {current.size}"
+        head = current.head_sha256
+        if current.head_bytes != self.head_bytes:
+            try:
+                with open(current.path, "rb") as stream:
+                    head = hashlib.sha256(stream.read(self.head_bytes)).hexdigest()
+            except OSError as exc:
+                return f"this input cannot be read ({exc.strerror or exc})"
+        if head != self.head_sha256:
+            return f"it was made from {self._describe()}, whose first bytes differ from this input's"
+        return None
+
+    def _describe(self) -> str:
+        if self.kind == "file":
+            return f"input {self.path}"
+        return "stdin" if self.kind == "stdin" else "an iterable"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fingerprint as stored in the meta file."""
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "size": self.size,
+            "head_bytes": self.head_bytes,
+            "head_sha256": self.head_sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputFingerprint:
+        """Read a fingerprint back from the meta file; ``ValueError``/``TypeError``/``KeyError`` if malformed."""
+        kind = data["kind"]
+        if kind not in ("file", "stdin", "iterable"):
+            raise ValueError(f"unknown input kind {kind!r}")
+        fingerprint = cls(
+            kind, data.get("path"), data.get("size"), int(data.get("head_bytes", 0)), data.get("head_sha256")
+        )
+        if kind == "file" and (type(fingerprint.size) is not int or not isinstance(fingerprint.head_sha256, str)):
+            raise ValueError("a file fingerprint needs a size and a hash")
+        return fingerprint
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cartloader")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    """What ``OUT.meta.json`` holds: the run id (kept on resume, so generated keys stay stable), the input's
+    fingerprint, the options (JSON values; never the token), when the run started and was resumed, and
+    the cartloader version."""
+
+    run_id: str
+    input: InputFingerprint
+    options: Mapping[str, Any] = field(default_factory=dict)
+    started: str = field(default_factory=_now)
+    resumed: tuple[str, ...] = ()
+    version: str = field(default_factory=_version)
+
+    @classmethod
+    def new(cls, input_path: str | None, options: Mapping[str, Any] | None = None) -> RunMeta:
+        """A fresh run's meta with a new run id; ``input_path`` as for ``InputFingerprint.of_input``."""
+        return cls(new_run_id(), InputFingerprint.of_input(input_path), dict(options or {}))
+
+    def to_json(self) -> bytes:
+        """The meta file's content."""
+        return orjson.dumps(
+            {
+                "run_id": self.run_id,
+                "input": self.input.to_dict(),
+                "options": dict(self.options),
+                "started": self.started,
+                "resumed": list(self.resumed),
+                "version": self.version,
+            },
+            option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE,
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> RunMeta:
+        """Read a meta file back; ``ValueError`` if it is not one."""
+        try:
+            raw = orjson.loads(data)
+            run_id = raw["run_id"]
+            if not isinstance(run_id, str) or not run_id:
+                raise ValueError("no run id")
+            return cls(
+                run_id,
+                InputFingerprint.from_dict(raw["input"]),
+                dict(raw.get("options") or {}),
+                str(raw.get("started", "")),
+                tuple(str(item) for item in raw.get("resumed") or ()),
+                str(raw.get("version", "unknown")),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a cartloader meta file ({exc})") from None
+
+
+def new_run_id() -> str:
+    """A short random run id such as ``r7f3a``: generated keys are ``<run id>-<line>``."""
+    return "r" + secrets.token_hex(2)
