@@ -117,7 +117,7 @@ async def test_ambiguous_failure_then_success_creates_duplicates_only_where_flag
 
 
 async def test_conflict_on_resend_after_ambiguous_attempt_fails_with_duplicate_risk() -> None:
-    async with Simulator(faults={"post_500": 1.0}, seed=3) as sim:
+    async with Simulator(faults={"post_500": 1.0}, seed=3, unique=("hs_external_cart_id",)) as sim:
         budget = HookedBudget({2: lambda: sim.set_fault("post_500", 0.0)})
         outcomes, summary = await load(sim, carts(10), budget=budget)
         assert len(sim.objects) == 10  # the unique property kept HubSpot from duplicating

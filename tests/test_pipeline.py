@@ -109,7 +109,7 @@ async def test_identical_records_each_get_a_distinct_id_with_the_same_content() 
 async def test_same_properties_with_different_associations_are_flagged_unmatched_not_guessed() -> None:
     def cart(contact: int) -> dict[str, Any]:
         kind = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 586}
-        association = {"to": {"id": str(contact)}, "types": [kind]}
+        association = {"to": {"id": str(123_456_000 + contact)}, "types": [kind]}
         return {"properties": {"hs_cart_name": "twin"}, "associations": [association]}
 
     async with Simulator(echo_trace_ids="never", seed=2) as sim:

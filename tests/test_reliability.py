@@ -15,15 +15,15 @@ from cartloader.api.loader import bulk_create
 from cartloader.config import Backoff
 from cartloader.models import Outcome, Summary
 from cartloader.simulator import Simulator
-from cartloader.simulator.faults import FAULT_NAMES, POST_FAULTS
+from cartloader.simulator.faults import BASIC_FAULTS, POST_FAULTS
 
 pytestmark = pytest.mark.anyio
 
 RECORDS = 2000
 QUICK = Backoff(base_s=0.005, cap_s=0.05)
 #: Every fault at once: nine faults at 5 % each, so 45 % of requests hit one (they cannot add up past 100 %).
-ALL_FAULTS = dict.fromkeys(FAULT_NAMES, 0.05)
-MATRIX = [pytest.param({name: 0.2}, seed, id=name) for seed, name in enumerate(FAULT_NAMES, 1)] + [
+ALL_FAULTS = dict.fromkeys(BASIC_FAULTS, 0.05)
+MATRIX = [pytest.param({name: 0.2}, seed, id=name) for seed, name in enumerate(BASIC_FAULTS, 1)] + [
     pytest.param(ALL_FAULTS, 10, id="all")
 ]
 EXTERNAL_ID = "hs_external_cart_id"

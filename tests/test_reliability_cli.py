@@ -23,7 +23,7 @@ from tests.test_cli_support import (
 def test_upsert_by_creates_then_updates_the_same_objects_and_refuses_records_without_the_property(
     tmp_path: Path, simulator: Start
 ) -> None:
-    sim = simulator()
+    sim = simulator(unique=("hs_external_cart_id",))
     source = tmp_path / "carts.ndjson"
     external_ids = write_carts(source, 30)
     with source.open("ab") as stream:

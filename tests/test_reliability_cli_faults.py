@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.faults import BASIC_FAULTS
 from tests.test_cli_support import (
     Start,
     ids_by_external_id,
@@ -20,7 +20,7 @@ from tests.test_cli_support import (
 )
 
 RECORDS = 2000
-ALL_FAULTS = dict.fromkeys(FAULT_NAMES, 0.05)  # every fault at once: 45 % of requests hit by one
+ALL_FAULTS = dict.fromkeys(BASIC_FAULTS, 0.05)  # every fault at once: 45 % of requests hit by one
 
 
 def test_cli_under_every_fault_at_once_logs_one_final_outcome_per_line_and_flags_every_duplicate(

@@ -77,7 +77,7 @@ def test_kill_9_at_a_random_point_then_resume_loses_nothing_and_duplicates_only_
 def test_kill_9_then_resume_in_upsert_mode_holds_each_record_once_and_flags_nothing(
     tmp_path: Path, simulator: Start, seed: int
 ) -> None:
-    sim = simulator(latency_ms=(40, 80), seed=seed)  # hs_external_cart_id is unique
+    sim = simulator(latency_ms=(40, 80), seed=seed, unique=("hs_external_cart_id",))
     source = tmp_path / "carts.ndjson"
     external_ids = write_carts(source, RECORDS)
     log = tmp_path / "carts.outcomes.ndjson"

@@ -20,7 +20,7 @@ from cartloader.errors import AuthenticationError, MissingScopesError
 from cartloader.models import Outcome
 from cartloader.simulator import Simulator
 from cartloader.simulator.config import READ_SCOPE, WRITE_SCOPE
-from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.faults import BASIC_FAULTS
 from tests.test_cli_support import EXAMPLES, SimThread, run_cli, simulators, write_carts
 
 Start = Callable[..., SimThread]
@@ -29,7 +29,7 @@ MARK = "SECRET-7d1c"  # any part of the token that would show
 READ_ONLY = SECRET + "-readonly"
 TOKENS = {SECRET: frozenset({WRITE_SCOPE}), READ_ONLY: frozenset({READ_SCOPE})}
 # Every fault but locked_423, whose 2 s waits would only slow the test: its answer is a plain 423 body.
-FAULTS = {name: 0.1 for name in FAULT_NAMES if name != "locked_423"}
+FAULTS = {name: 0.1 for name in BASIC_FAULTS if name != "locked_423"}
 QUICK = Backoff(base_s=0.005, cap_s=0.02)
 
 

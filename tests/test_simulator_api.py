@@ -159,7 +159,7 @@ def _associated(target: str, category: str = "HUBSPOT_DEFINED", type_id: int = 5
 
 
 async def test_association_to_missing_object_is_invalid_object_ids() -> None:
-    async with running(existing_ids=range(1, 10)) as client:
+    async with running(association_ids="1-9") as client:
         answer = await client.create([cart(1), _associated("77")])
     error = answer.body["errors"][0]
     assert error["message"] == "One or more associations are invalid"
@@ -167,7 +167,7 @@ async def test_association_to_missing_object_is_invalid_object_ids() -> None:
 
 
 async def test_association_to_existing_object_is_created() -> None:
-    async with running(existing_ids=range(1, 10)) as client:
+    async with running(association_ids="1-9") as client:
         answer = await client.create([_associated("7")])
     assert answer.status == 201
 
@@ -222,8 +222,24 @@ async def test_whole_batch_400_option_fails_batch_despite_unique_trace_ids() -> 
     assert clean.status == 201
 
 
-async def test_existing_unique_value_conflicts_409_whole_or_in_207() -> None:
-    async with running() as client:
+UNIQUE_ID = ("hs_external_cart_id",)
+
+
+async def test_existing_unique_value_fails_the_whole_batch_with_409_naming_the_existing_id() -> None:
+    async with running(unique=UNIQUE_ID) as client:
+        first = (await client.create([cart(1)])).body["results"][0]["id"]
+        traced = await client.create([cart(1), cart(2)])
+        untraced = await client.create([cart(1, trace=False), cart(2, trace=False)])
+        stored = sorted(obj.properties["hs_external_cart_id"] for obj in client.sim.objects.values())
+    for answer in (traced, untraced):
+        assert (answer.status, answer.body["category"]) == (409, "CONFLICT")
+        assert answer.body["message"].endswith(f"already exists. Existing ID: {first}")
+        assert answer.body["errors"][0]["code"] == "OBJECT_ALREADY_EXISTS"
+    assert stored == ["ext-1"]
+
+
+async def test_conflicts_per_input_reports_the_conflict_in_a_207() -> None:
+    async with running(unique=UNIQUE_ID, conflicts="per-input") as client:
         await client.create([cart(1)])
         whole = await client.create([cart(1, trace=False), cart(2, trace=False)])
         partial = await client.create([cart(1), cart(3)])
@@ -235,13 +251,26 @@ async def test_existing_unique_value_conflicts_409_whole_or_in_207() -> None:
     assert stored == ["ext-1", "ext-3"]
 
 
-async def test_unique_value_repeated_within_a_batch_conflicts() -> None:
+async def test_unique_value_repeated_within_a_batch_fails_it_whole_or_per_input() -> None:
+    twin = {"properties": {"hs_external_cart_id": "ext-1"}, "objectWriteTraceId": "twin"}
+    async with running(unique=UNIQUE_ID) as client:
+        whole = await client.create([cart(1), twin])
+        assert not client.sim.objects
+    async with running(unique=UNIQUE_ID, conflicts="per-input") as client:
+        partial = await client.create([cart(1), twin])
+    assert (whole.status, whole.body["category"]) == (409, "CONFLICT")
+    assert partial.status == 207
+    assert partial.body["errors"][0]["category"] == "CONFLICT"
+    assert partial.body["errors"][0]["context"]["objectWriteTraceId"] == ["twin"]
+
+
+async def test_no_property_is_unique_by_default() -> None:
     async with running() as client:
-        twin = {"properties": {"hs_external_cart_id": "ext-1"}, "objectWriteTraceId": "twin"}
-        answer = await client.create([cart(1), twin])
-    assert answer.status == 207
-    assert answer.body["errors"][0]["category"] == "CONFLICT"
-    assert answer.body["errors"][0]["context"]["objectWriteTraceId"] == ["twin"]
+        await client.create([cart(1)])
+        again = await client.create([cart(1)])
+        upsert = await client.upsert([{"id": "ext-1", "idProperty": "hs_external_cart_id", "properties": {}}])
+    assert again.status == 201
+    assert (upsert.status, upsert.body["category"]) == (400, "VALIDATION_ERROR")
 
 
 # --- successful creates ------------------------------------------------------------------------------------------
@@ -319,7 +348,7 @@ async def test_created_objects_carry_system_properties_and_timestamps() -> None:
 
 
 async def test_get_by_id_returns_default_and_requested_properties() -> None:
-    async with running() as client:
+    async with running(unique=UNIQUE_ID) as client:
         created = (await client.create([cart(1)])).body["results"][0]
         plain = await client.request("GET", f"/crm/v3/objects/carts/{created['id']}")
         chosen = await client.request("GET", f"/crm/v3/objects/carts/{created['id']}?properties=hs_cart_name")
@@ -340,7 +369,7 @@ def _upsert_input(key: str, **props: str) -> dict[str, Any]:
 
 
 async def test_upsert_creates_then_updates_by_unique_property() -> None:
-    async with running() as client:
+    async with running(unique=UNIQUE_ID) as client:
         first = await client.upsert([_upsert_input("k1", hs_cart_name="one", hs_tax="1.50")])
         second = await client.upsert([_upsert_input("k1", hs_cart_name="uno"), _upsert_input("k2")])
         objects = list(client.sim.objects.values())
@@ -365,7 +394,7 @@ async def test_upsert_by_a_non_unique_property_gets_400() -> None:
 
 
 async def test_upsert_with_one_id_twice_in_a_batch_gets_400() -> None:
-    async with running() as client:
+    async with running(unique=UNIQUE_ID) as client:
         answer = await client.upsert([_upsert_input("k1"), _upsert_input("k1")])
         assert not client.sim.objects
     assert answer.status == 400
@@ -373,7 +402,7 @@ async def test_upsert_with_one_id_twice_in_a_batch_gets_400() -> None:
 
 
 async def test_upsert_with_invalid_input_and_unique_trace_ids_answers_207() -> None:
-    async with running() as client:
+    async with running(unique=UNIQUE_ID) as client:
         bad = {**_upsert_input("k2", hs_tax="x"), "objectWriteTraceId": "bad"}
         answer = await client.upsert([{**_upsert_input("k1"), "objectWriteTraceId": "ok"}, bad])
     assert answer.status == 207
@@ -382,7 +411,7 @@ async def test_upsert_with_invalid_input_and_unique_trace_ids_answers_207() -> N
 
 
 async def test_concurrent_upserts_never_store_one_unique_value_twice() -> None:
-    async with running(latency_ms=(5, 20), seed=1) as client:
+    async with running(latency_ms=(5, 20), seed=1, unique=UNIQUE_ID) as client:
         async with anyio.create_task_group() as tg:
             for n in range(10):
                 tg.start_soon(client.upsert, [_upsert_input(f"k{i}", hs_cart_name=f"w{n}") for i in range(20)])

@@ -93,7 +93,7 @@ async def test_stop_does_not_wait_for_a_hanging_answer() -> None:
 
 
 async def test_faults_apply_to_upsert() -> None:
-    async with running(faults={"post_500": 1.0}) as client:
+    async with running(faults={"post_500": 1.0}, unique=("hs_external_cart_id",)) as client:
         answer = await client.upsert([{"id": "k", "idProperty": "hs_external_cart_id", "properties": {}}])
         assert len(client.sim.objects) == 1
     assert answer.status == 500
@@ -124,8 +124,17 @@ def test_unknown_fault_or_probabilities_above_one_are_refused() -> None:
         Simulator(faults={"pre_503": 0.6, "post_500": 0.6})
 
 
-def test_the_nine_contract_faults_exist() -> None:
+def test_the_contract_faults_exist() -> None:
     assert set(FAULT_NAMES) == {
+        "missing_result",
+        "stray_result",
+        "errors_untraced",
+        "batch_error_traced",
+        "mixed_echo",
+        "too_large_413",
+        "teapot_418",
+        "migration_477",
+        "status_not_complete",
         "pre_503",
         "pre_reset",
         "locked_423",

@@ -108,4 +108,15 @@ async def test_start_and_stop_without_context_manager() -> None:
 
 
 def test_public_names_are_exported() -> None:
-    assert set(simulator_package.__all__) == {"FAULT_NAMES", "SimStats", "Simulator", "SimulatorConfig", "StoredObject"}
+    assert set(simulator_package.__all__) == {
+        "BASIC_FAULTS",
+        "FAULT_NAMES",
+        "IRREGULAR_FAULTS",
+        "IdRanges",
+        "PropertyDefinition",
+        "SimStats",
+        "Simulator",
+        "SimulatorConfig",
+        "StoredObject",
+        "ValidationRule",
+    }

@@ -6,9 +6,22 @@
 See docs/simulator.md for every option and behaviour.
 """
 
+from cartloader.simulator.associations import IdRanges
 from cartloader.simulator.config import SimulatorConfig
-from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.faults import BASIC_FAULTS, FAULT_NAMES, IRREGULAR_FAULTS
+from cartloader.simulator.schema import PropertyDefinition, ValidationRule
 from cartloader.simulator.server import Simulator
 from cartloader.simulator.state import SimStats, StoredObject
 
-__all__ = ["FAULT_NAMES", "SimStats", "Simulator", "SimulatorConfig", "StoredObject"]
+__all__ = [
+    "BASIC_FAULTS",
+    "FAULT_NAMES",
+    "IRREGULAR_FAULTS",
+    "IdRanges",
+    "PropertyDefinition",
+    "SimStats",
+    "Simulator",
+    "SimulatorConfig",
+    "StoredObject",
+    "ValidationRule",
+]

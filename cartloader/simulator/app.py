@@ -6,6 +6,7 @@ import asyncio
 import math
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,18 +14,27 @@ import orjson
 from aiohttp import web
 
 from cartloader.simulator import bodies
-from cartloader.simulator.batch import BatchAnswer, BatchProcessor, iso_now
-from cartloader.simulator.config import READ_SCOPE, WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.associations import target
+from cartloader.simulator.batch import BatchAnswer, BatchProcessor, BatchRequest, iso_now
+from cartloader.simulator.config import READ_SCOPE, SCHEMA_READ_SCOPE, WRITE_SCOPE, SimulatorConfig
 from cartloader.simulator.faults import FaultPicker
+from cartloader.simulator.irregular import ANSWER_FAULTS, distort
 from cartloader.simulator.latency import LatencyModel
 from cartloader.simulator.limits import DAILY, RequestLimits
+from cartloader.simulator.links import link_batch
 from cartloader.simulator.state import ObjectStore, SimStats, StatsRecorder
 from cartloader.simulator.validation import CartRules, MalformedRequest
 
 OBJECT_TYPES = frozenset({"carts", "0-142"})
 DEFAULT_GET_PROPERTIES = ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
 JSON_TYPE = "application/json;charset=utf-8"
+CORRELATION_HEADER = "X-HubSpot-Correlation-Id"
 _BATCH_OPS = ("create", "upsert")
+#: Date versions served beside ``v3`` (and ``v4`` for associations); a path with another version is a 404.
+DATE_VERSIONS = "{version:2026-03|2026-09}"
+#: Property definitions and rules may be read with either scope (spec files PublicApiSpecs/CRM/Properties/... and
+#: PublicApiSpecs/CRM/Property Validations/...); the 403 names the first.
+SCHEMA_SCOPES = (SCHEMA_READ_SCOPE, READ_SCOPE)
 
 
 def seeded_rng(seed: int | None, purpose: str) -> random.Random:
@@ -36,7 +46,25 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
     all_headers = {"Content-Type": JSON_TYPE}
     if headers:
         all_headers.update(headers)
+    if isinstance(body, dict) and isinstance(body.get("correlationId"), str):
+        all_headers[CORRELATION_HEADER] = body["correlationId"]
     return web.Response(status=status, body=orjson.dumps(body), headers=all_headers)
+
+
+@web.middleware
+async def _correlated(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every answer carries ``X-HubSpot-Correlation-Id`` (reference: also an HTML error page): the error body's
+    ``correlationId`` where there is one, else a fresh uuid4."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.setdefault(CORRELATION_HEADER, str(uuid.uuid4()))
+        raise
+    if CORRELATION_HEADER not in response.headers:
+        response.headers[CORRELATION_HEADER] = str(uuid.uuid4())
+    return response
 
 
 def _drop_connection(request: web.Request) -> web.Response:
@@ -55,25 +83,25 @@ class SimulatedHubSpot:
         self.tokens: dict[str, frozenset[str]] = dict(config.tokens)
         self.expired: dict[str, float] = {}
         self.stats = StatsRecorder()
-        self.store = ObjectStore(config.unique, keep=config.store, first_id=config.first_id)
         self.limits = RequestLimits(config.parsed_rate, config.daily, count_rejected=config.count_rejected)
-        self.faults = FaultPicker(config.faults, seeded_rng(config.seed, "faults"))
         self.latency = (
             LatencyModel(config.latency_ms[0], config.latency_ms[1], seeded_rng(config.seed, "latency"))
             if config.latency_ms
             else None
         )
-        rules = CartRules(
-            config.extra_properties + config.unique, config.existing_ids, normalize_numbers=config.normalize_numbers
-        )
+        self.schema = config.schema()
+        self.store = ObjectStore(self.schema.unique, keep=config.store, first_id=config.first_id)
+        self.faults = FaultPicker(config.faults, seeded_rng(config.seed, "faults"), config.faults_at)
+        rules = CartRules(self.schema, config.existing_ids, normalize_numbers=config.normalize_numbers)
         self.processor = BatchProcessor(
             self.store,
             rules,
-            unique=config.unique,
             echo_trace_ids=config.echo_trace_ids,
             whole_batch_400=config.whole_batch_400,
             rng=seeded_rng(config.seed, "answers"),
+            conflicts=config.conflicts,
         )
+        self._irregular_rng = seeded_rng(config.seed, "irregular")
         self.closing = asyncio.Event()
 
     def snapshot(self) -> SimStats:
@@ -82,12 +110,22 @@ class SimulatedHubSpot:
 
     def application(self) -> web.Application:
         """The aiohttp application serving the simulator."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_get("/_sim/stats", self._sim_stats)
-        app.router.add_get("/_sim/objects", self._sim_objects)
-        app.router.add_post("/_sim/reset-stats", self._sim_reset_stats)
-        app.router.add_post("/{prefix:.*}/{object_type}/batch/{op}", self._counted(self._batch))
-        app.router.add_get("/{prefix:.*}/{object_type}/{object_id}", self._counted(self._get_object))
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_correlated])
+        add_get, add_post = app.router.add_get, app.router.add_post
+        add_get("/_sim/stats", self._sim_stats)
+        add_get("/_sim/objects", self._sim_objects)
+        add_post("/_sim/reset-stats", self._sim_reset_stats)
+        for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
+            add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
+            add_get(objects + "/{object_type}/{object_id}", self._counted(self._get_object))
+        for properties in ("/crm/v3/properties", f"/crm/properties/{DATE_VERSIONS}"):
+            add_get(properties + "/{object_type}", self._counted(self._properties))
+            add_get(properties + "/{object_type}/{name}", self._counted(self._properties))
+        for validations in ("/crm/v3/property-validations", f"/crm/property-validations/{DATE_VERSIONS}"):
+            add_get(validations + "/{object_type}", self._counted(self._validations))
+            add_get(validations + "/{object_type}/{name}", self._counted(self._validations))
+        for links in ("/crm/v4/associations", f"/crm/associations/{DATE_VERSIONS}"):
+            add_post(links + "/{object_type}/{to_type}/batch/create", self._counted(self._associate))
         app.router.add_route("*", "/{path:.*}", self._counted(self._unknown_path))
         return app
 
@@ -97,7 +135,8 @@ class SimulatedHubSpot:
         return _json(200, self.snapshot().to_json())
 
     async def _sim_objects(self, request: web.Request) -> web.Response:
-        objects = [obj.to_json() for obj in self.store.objects.values()]
+        links = self.store.associations
+        objects = [{**obj.to_json(), "associations": links.get(obj.id, [])} for obj in self.store.objects.values()]
         return _json(200, {"count": len(objects), "objects": objects})
 
     async def _sim_reset_stats(self, request: web.Request) -> web.Response:
@@ -152,12 +191,17 @@ class SimulatedHubSpot:
                 if policy == DAILY
                 else bodies.rate_limited_ten_secondly(self.config.rate_group)
             )
-            if self.config.retry_after_s is not None:
-                headers = {**headers, "Retry-After": str(math.ceil(self.config.retry_after_s))}
-            return headers, _json(429, body, headers)
+            return headers, _json(429, body, self._retry_after(headers))
         if not any(scope in self.tokens[token] for scope in scopes):
             return headers, _json(403, bodies.missing_scopes(scopes[0]), headers)
         return headers, None
+
+    def _retry_after(self, headers: dict[str, str], default_s: float | None = None) -> dict[str, str]:
+        """``headers`` plus ``Retry-After`` when configured (or ``default_s`` when given and none is)."""
+        seconds = self.config.retry_after_s if self.config.retry_after_s is not None else default_s
+        if seconds is None:
+            return headers
+        return {**headers, "Retry-After": str(math.ceil(seconds))}
 
     async def _unknown_path(self, request: web.Request, request_no: int) -> web.Response:
         return _json(404, bodies.not_found())
@@ -191,6 +235,7 @@ class SimulatedHubSpot:
         op = request.match_info["op"]
         if op not in _BATCH_OPS:
             return _json(404, bodies.not_found())
+        version = request.match_info.get("version", "v3")
         requested_at = iso_now()
         headers, refusal = self._admit(request, (WRITE_SCOPE,))
         if refusal is not None:
@@ -201,12 +246,9 @@ class SimulatedHubSpot:
         fault = self.faults.pick()
         if fault is not None:
             self.stats.faults_injected[fault] = self.stats.faults_injected.get(fault, 0) + 1
-            if fault == "pre_reset":
-                return _drop_connection(request)
-            if fault == "pre_503":
-                return _json(503, bodies.service_unavailable(), headers)
-            if fault == "locked_423":
-                return _json(423, bodies.locked(), headers)
+            refused = self._pre_fault(request, fault, headers)
+            if refused is not None:
+                return refused
         raw = await request.read()
         try:
             body = orjson.loads(raw)
@@ -217,18 +259,88 @@ class SimulatedHubSpot:
         self.stats.inputs_received += count
         if self.latency is not None:
             await asyncio.sleep(self.latency.sample_s(count))
+        batch = BatchRequest(body, request_no, requested_at, version, fault)
         try:
-            if op == "create":
-                answer = self.processor.create(body, request_no, requested_at)
-            else:
-                answer = self.processor.upsert(body, request_no, requested_at)
+            answer = self.processor.create(batch) if op == "create" else self.processor.upsert(batch)
         except MalformedRequest as exc:
             answer = BatchAnswer(400, bodies.bad_request(exc.message))
         self.stats.objects_created += answer.created
         self.stats.objects_updated += answer.updated
-        if fault is not None:
+        if fault in ANSWER_FAULTS:
+            answer = distort(fault, answer, self._irregular_rng)
+        elif fault is not None and fault.startswith(("post_", "malformed_")):
             return await self._post_fault(request, fault, answer, headers)
         return _json(answer.status, answer.body, headers)
+
+    def _pre_fault(self, request: web.Request, fault: str, headers: dict[str, str]) -> web.Response | None:
+        """The answer of a fault that strikes before the body is read (nothing processed), or None."""
+        if fault == "pre_reset":
+            return _drop_connection(request)
+        if fault == "pre_503":
+            return _json(503, bodies.service_unavailable(), self._retry_after(headers))
+        if fault == "locked_423":
+            return _json(423, bodies.locked(), headers)
+        if fault == "migration_477":
+            return _json(477, bodies.migration_in_progress(), self._retry_after(headers, default_s=1.0))
+        if fault == "teapot_418":
+            return _json(418, bodies.teapot(), headers)
+        if fault == "too_large_413":
+            return web.Response(status=413, text=bodies.gateway_page(413), content_type="text/html")
+        return None
+
+    async def _properties(self, request: web.Request, request_no: int) -> web.Response:
+        """``GET /crm/v3/properties/{objectType}[/{propertyName}]`` (and the date-versioned path)."""
+        headers, refusal = self._admit(request, SCHEMA_SCOPES)
+        if refusal is not None:
+            return refusal
+        object_type = request.match_info["object_type"]
+        if object_type not in OBJECT_TYPES:
+            return _json(404, bodies.unknown_object_type(object_type), headers)
+        name = request.match_info.get("name")
+        if name is None:
+            return _json(200, self.schema.properties_json(), headers)
+        definition = self.schema.definitions.get(name)
+        if definition is None:
+            return _json(404, bodies.property_not_found(name), headers)
+        return _json(200, definition.to_json(), headers)
+
+    async def _validations(self, request: web.Request, request_no: int) -> web.Response:
+        """``GET /crm/v3/property-validations/{objectTypeId}[/{propertyName}]`` (and the date-versioned path)."""
+        headers, refusal = self._admit(request, SCHEMA_SCOPES)
+        if refusal is not None:
+            return refusal
+        object_type = request.match_info["object_type"]
+        if object_type not in OBJECT_TYPES:
+            return _json(404, bodies.unknown_object_type(object_type), headers)
+        name = request.match_info.get("name")
+        if name is None:
+            return _json(200, self.schema.validations_json(), headers)
+        if name not in self.schema.definitions:
+            return _json(404, bodies.property_not_found(name), headers)
+        return _json(200, self.schema.property_validations_json(name), headers)
+
+    async def _associate(self, request: web.Request, request_no: int) -> web.Response:
+        """``POST /crm/v4/associations/carts/{toObjectType}/batch/create`` (and the 2026-09 path)."""
+        headers, refusal = self._admit(request, (WRITE_SCOPE, READ_SCOPE))
+        if refusal is not None:
+            return refusal
+        for name in (request.match_info["object_type"], request.match_info["to_type"]):
+            if name not in OBJECT_TYPES and (name == request.match_info["object_type"] or target(name) is None):
+                return _json(404, bodies.unknown_object_type(name), headers)
+        try:
+            body = orjson.loads(await request.read())
+            status, answer = link_batch(
+                body,
+                request.match_info["to_type"],
+                self.store,
+                self.config.existing_ids,
+                inline_errors="version" in request.match_info,
+            )
+        except orjson.JSONDecodeError as exc:
+            return _json(400, bodies.bad_request(f"Invalid input JSON on line 1: {exc}"), headers)
+        except MalformedRequest as exc:
+            return _json(400, bodies.bad_request(exc.message), headers)
+        return _json(status, answer, headers)
 
     async def _post_fault(
         self, request: web.Request, fault: str, answer: BatchAnswer, headers: dict[str, str]

@@ -64,6 +64,11 @@ def object_not_found(object_id: str) -> JsonObject:
     return error("Object not found.  objectId are usually numeric.", "OBJECT_NOT_FOUND", context={"id": [object_id]})
 
 
+def property_not_found(name: str) -> JsonObject:
+    """404: no property with that name (assumption: HubSpot's wording is not documented)."""
+    return error(f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+
+
 def not_found() -> JsonObject:
     """404 for any path the simulator does not serve."""
     return error("Resource not found", "OBJECT_NOT_FOUND")
@@ -116,9 +121,21 @@ def service_unavailable() -> JsonObject:
     return error("Service Unavailable: the service is temporarily unable to handle the request.", "UNAVAILABLE")
 
 
+def migration_in_progress() -> JsonObject:
+    """477: the portal is being migrated; come back after ``Retry-After`` seconds."""
+    return error(
+        "Migration in progress: the account is being moved. Retry after the time given.", "MIGRATION_IN_PROGRESS"
+    )
+
+
+def teapot() -> JsonObject:
+    """418: a 4xx no client plans for (HubSpot's gateway has answered unlisted 4xx statuses)."""
+    return error("I'm a teapot", "UNEXPECTED_STATUS")
+
+
 def gateway_page(status: int) -> str:
-    """The HTML a gateway answers 502/504 with (not JSON: clients must cope)."""
-    reason = {502: "Bad Gateway", 504: "Gateway Timeout"}.get(status, "Error")
+    """The HTML a gateway answers 413/502/504 with (not JSON: clients must cope)."""
+    reason = {413: "Request Entity Too Large", 502: "Bad Gateway", 504: "Gateway Timeout"}.get(status, "Error")
     return (
         f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
         f"<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"

@@ -6,16 +6,19 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TypeVar
 
 from cartloader.errors import ConfigError
 from cartloader.rate import Rate
-from cartloader.simulator.config import DEFAULT_TOKEN, WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
+from cartloader.simulator.config import DEFAULT_SCOPES, DEFAULT_TOKEN, SimulatorConfig
 from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.schema import PropertyDefinition, ValidationRule, parse_property, parse_rule
 from cartloader.simulator.server import Simulator
 
 PROG = "python -m cartloader simulator"
+_T = TypeVar("_T")
 
 
 class _UsageError(Exception):
@@ -44,14 +47,28 @@ def _latency(text: str) -> tuple[float, float]:
     return (values[0], values[-1])
 
 
-def _fault(text: str) -> tuple[str, float]:
-    name, _, probability = text.partition("=")
+def _fault(text: str) -> tuple[str, float | int]:
+    """``NAME=PROBABILITY`` (a float) or ``NAME@N`` (an int: forced on the N-th batch request)."""
+    forced = "@" in text and "=" not in text
+    name, _, value = text.partition("@" if forced else "=")
     if name not in FAULT_NAMES:
         raise argparse.ArgumentTypeError(f"unknown fault {name!r}: expected one of {', '.join(FAULT_NAMES)}")
     try:
-        return name, float(probability)
+        return (name, int(value)) if forced else (name, float(value))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid fault {text!r}: expected NAME=PROBABILITY") from None
+        raise argparse.ArgumentTypeError(f"invalid fault {text!r}: expected NAME=PROBABILITY or NAME@N") from None
+
+
+def _config_value(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse type from a parser that raises ConfigError."""
+
+    def convert(text: str) -> _T:
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def _token(text: str) -> tuple[str, frozenset[str]]:
@@ -59,7 +76,7 @@ def _token(text: str) -> tuple[str, frozenset[str]]:
     if not token:
         raise argparse.ArgumentTypeError("empty token")
     if not sep:
-        return token, frozenset({WRITE_SCOPE})
+        return token, DEFAULT_SCOPES
     return token, frozenset(s.strip() for s in scopes.split(",") if s.strip())
 
 
@@ -83,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=_token,
         metavar="TOKEN[:SCOPE,...]",
-        help=f"accepted bearer token, with its scopes (default scope {WRITE_SCOPE}); repeatable. "
+        help=f"accepted bearer token, with its scopes (default {','.join(sorted(DEFAULT_SCOPES))}); repeatable. "
         f"Default: {DEFAULT_TOKEN}",
     )
     parser.add_argument("--rate", type=_rate, metavar="N/DURATION", help="rolling-window limit per token, e.g. 190/10s")
@@ -96,15 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=_fault,
         default=[],
-        metavar="NAME=PROBABILITY",
-        help=f"inject a fault; repeatable. Names: {', '.join(FAULT_NAMES)}",
+        metavar="NAME=PROBABILITY|NAME@N",
+        help=f"inject a fault at a probability, or force it on the N-th batch request; repeatable. "
+        f"Names: {', '.join(FAULT_NAMES)}",
     )
     parser.add_argument("--seed", type=int, help="seed for shuffling, latency, faults and trace-id echoing")
     parser.add_argument(
         "--unique",
         action="append",
         metavar="PROPERTY",
-        help="property with unique values (repeatable; default hs_external_cart_id)",
+        help="property with unique values (repeatable; default none)",
     )
     parser.add_argument("--no-store", action="store_true", help="keep counts, not objects (long benchmarks)")
     parser.add_argument(
@@ -120,13 +138,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="probability that a batch with invalid inputs fails whole despite unique trace ids (default 0)",
     )
-    parser.add_argument("--retry-after", type=float, metavar="SECONDS", help="send Retry-After on 429 answers")
+    parser.add_argument(
+        "--retry-after",
+        type=float,
+        metavar="SECONDS",
+        help="send Retry-After on 429 and 503 answers (and this value on migration_477, 1 s otherwise)",
+    )
     parser.add_argument(
         "--property",
         action="append",
         default=[],
-        metavar="NAME",
-        help="accept a custom string property besides the cart properties; repeatable",
+        type=_config_value(parse_property),
+        metavar="NAME[:TYPE[/FIELDTYPE]][:unique][:options=A|B]",
+        help="a custom property besides the native cart properties (TYPE string, number, bool, date, datetime or "
+        "enumeration; NAME alone is a string); repeatable",
+    )
+    parser.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        type=_config_value(parse_rule),
+        metavar="PROPERTY:RULE_TYPE[:ARG...]",
+        help="a property validation rule, e.g. hs_cart_name:MAX_LENGTH:40; repeatable",
+    )
+    parser.add_argument(
+        "--required",
+        action="append",
+        default=[],
+        metavar="PROPERTY",
+        help="a property every create must set (API 2026-09 only); repeatable",
+    )
+    parser.add_argument(
+        "--association-ids",
+        type=_config_value(IdRanges.parse),
+        default=DEFAULT_ASSOCIATION_IDS,
+        metavar="RANGES",
+        help=f"association target ids that exist, e.g. 1-1000,123456789 (default {DEFAULT_ASSOCIATION_IDS})",
+    )
+    parser.add_argument(
+        "--conflicts",
+        choices=("whole-batch", "per-input"),
+        default="whole-batch",
+        help="a unique-value conflict fails the whole batch with 409 (default) or only its input",
     )
     parser.add_argument("--no-normalize-numbers", action="store_true", help="store number properties exactly as sent")
     return parser
@@ -139,19 +192,28 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fields["tokens"] = dict(args.token)
     if args.unique:
         fields["unique"] = tuple(args.unique)
+    probabilities = {name: value for name, value in args.fault if isinstance(value, float)}
+    forced = {value: name for name, value in args.fault if isinstance(value, int)}
+    properties: tuple[PropertyDefinition, ...] = tuple(args.property)
+    rules: tuple[ValidationRule, ...] = tuple(args.rule)
     return SimulatorConfig(
         host=args.host,
         port=args.port,
         rate=args.rate,
         daily=args.daily,
         latency_ms=args.latency_ms,
-        faults=dict(args.fault),
+        faults=probabilities,
+        faults_at=forced,
         seed=args.seed,
         store=not args.no_store,
         echo_trace_ids=args.echo_trace_ids,
         whole_batch_400=args.whole_batch_400,
         retry_after_s=args.retry_after,
-        extra_properties=tuple(args.property),
+        properties=properties,
+        rules=rules,
+        required=tuple(args.required),
+        association_ids=args.association_ids,
+        conflicts=args.conflicts,
         normalize_numbers=not args.no_normalize_numbers,
         **fields,  # type: ignore[arg-type]
     )

@@ -9,16 +9,29 @@ from typing import Literal
 
 from cartloader.errors import ConfigError
 from cartloader.rate import Rate
-from cartloader.simulator.faults import check_faults
+from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
+from cartloader.simulator.faults import check_faults, check_schedule
+from cartloader.simulator.schema import (
+    NATIVE_CART_PROPERTIES,
+    PropertyDefinition,
+    Schema,
+    ValidationRule,
+    parse_property,
+    parse_rule,
+)
 
 WRITE_SCOPE = "crm.objects.carts.write"
 READ_SCOPE = "crm.objects.carts.read"
+SCHEMA_READ_SCOPE = "crm.schemas.carts.read"
 DEFAULT_TOKEN = "sim-token"
+#: What the default token, and a token given without scopes, may do.
+DEFAULT_SCOPES = frozenset({WRITE_SCOPE, SCHEMA_READ_SCOPE})
 EchoTraceIds = Literal["always", "never", "sometimes"]
+Conflicts = Literal["whole-batch", "per-input"]
 
 
 def _default_tokens() -> Mapping[str, frozenset[str]]:
-    return MappingProxyType({DEFAULT_TOKEN: frozenset({WRITE_SCOPE})})
+    return MappingProxyType({DEFAULT_TOKEN: DEFAULT_SCOPES})
 
 
 @dataclass(frozen=True)
@@ -38,21 +51,32 @@ class SimulatorConfig:
     latency_ms: tuple[float, float] | None = None
     faults: Mapping[str, float] = field(default_factory=dict)
     seed: int | None = None
-    unique: tuple[str, ...] = ("hs_external_cart_id",)
+    #: Properties with unique values (besides custom ones declared ``:unique``); none by default, as at HubSpot.
+    unique: tuple[str, ...] = ()
     store: bool = True
     echo_trace_ids: EchoTraceIds = "sometimes"
     #: Probability that a batch with invalid inputs fails as a whole although every trace id is unique.
     whole_batch_400: float = 0.0
-    #: Association targets that exist (ids as integers).
-    existing_ids: Container[int] = range(1, 1_000_001)
-    #: When set, 429 answers carry ``Retry-After`` with this many seconds (rounded up to a whole second).
+    #: Association targets that exist: a container of ids, or ranges as text (``"1-1000,123456789-999999999"``).
+    association_ids: Container[int] | str = DEFAULT_ASSOCIATION_IDS
+    #: ``whole-batch``: a unique-value conflict fails the whole request with 409; ``per-input``: only that input.
+    conflicts: Conflicts = "whole-batch"
+    #: Faults forced on the N-th batch request: N -> fault name (on top of the probabilities in ``faults``).
+    faults_at: Mapping[int, str] = field(default_factory=dict)
+    #: When set, 429 and 503 answers carry ``Retry-After`` with this many seconds (rounded up to a whole second);
+    #: ``migration_477`` answers carry it always (1 s when unset).
     retry_after_s: float | None = None
     #: Canonicalize number properties the way HubSpot stores them ("10.50" -> "10.5").
     normalize_numbers: bool = True
     #: Whether 429-rejected requests also use up the rolling window and the daily count, as at HubSpot.
     count_rejected: bool = True
-    #: Custom string properties accepted besides HubSpot's cart properties (unique ones are added anyway).
-    extra_properties: tuple[str, ...] = ()
+    #: Custom properties besides HubSpot's native cart properties: ``PropertyDefinition``s or
+    #: ``NAME[:TYPE[/FIELDTYPE]][:unique][:options=A|B]`` strings (a bare NAME is a string property).
+    properties: tuple[PropertyDefinition | str, ...] = ()
+    #: Validation rules: ``ValidationRule``s or ``PROPERTY:RULE_TYPE[:ARG...]`` strings.
+    rules: tuple[ValidationRule | str, ...] = ()
+    #: Properties a create must set under API 2026-09 (the account's required-property rules).
+    required: tuple[str, ...] = ()
     #: How long a ``post_hang`` answer is held before the connection is dropped (``stop()`` ends it sooner).
     hang_s: float = 3600.0
     #: ``groupName`` in TEN_SECONDLY_ROLLING 429 bodies.
@@ -75,7 +99,16 @@ class SimulatorConfig:
         object.__setattr__(self, "faults", MappingProxyType(check_faults(self.faults)))
         object.__setattr__(self, "tokens", MappingProxyType({t: frozenset(s) for t, s in self.tokens.items()}))
         object.__setattr__(self, "unique", tuple(self.unique))
-        object.__setattr__(self, "extra_properties", tuple(self.extra_properties))
+        object.__setattr__(self, "faults_at", MappingProxyType(check_schedule(self.faults_at)))
+        properties = tuple(parse_property(p) if isinstance(p, str) else p for p in self.properties)
+        object.__setattr__(self, "properties", properties)
+        object.__setattr__(self, "rules", tuple(parse_rule(r) if isinstance(r, str) else r for r in self.rules))
+        object.__setattr__(self, "required", tuple(self.required))
+        if isinstance(self.association_ids, str):
+            object.__setattr__(self, "association_ids", IdRanges.parse(self.association_ids))
+        if self.conflicts not in ("whole-batch", "per-input"):
+            raise ConfigError(f"conflicts {self.conflicts!r}: expected whole-batch or per-input")
+        self.schema()  # raises ConfigError for rules or required properties naming no property
         if self.echo_trace_ids not in ("always", "never", "sometimes"):
             raise ConfigError(f"echo_trace_ids {self.echo_trace_ids!r}: expected always, never or sometimes")
         if not 0.0 <= self.whole_batch_400 <= 1.0:
@@ -84,6 +117,19 @@ class SimulatorConfig:
             raise ConfigError("retry_after_s must not be negative")
         if self.hang_s < 0:
             raise ConfigError("hang_s must not be negative")
+
+    def schema(self) -> Schema:
+        """The property definitions, rules and required properties this configuration describes."""
+        definitions = [*NATIVE_CART_PROPERTIES]
+        definitions.extend(p for p in self.properties if isinstance(p, PropertyDefinition))
+        rules = [r for r in self.rules if isinstance(r, ValidationRule)]
+        return Schema(definitions, rules, unique=self.unique, required=self.required)
+
+    @property
+    def existing_ids(self) -> Container[int]:
+        """``association_ids`` as a container (the constructor already parsed any string)."""
+        assert not isinstance(self.association_ids, str)
+        return self.association_ids
 
     @property
     def parsed_rate(self) -> Rate | None:

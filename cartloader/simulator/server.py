@@ -6,13 +6,13 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from cartloader.simulator.app import SimulatedHubSpot
-from cartloader.simulator.config import WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.config import DEFAULT_SCOPES, SimulatorConfig
 from cartloader.simulator.state import SimStats, StoredObject
 
 # How long stop() lets in-flight answers finish before cancelling them.
@@ -56,6 +56,11 @@ class Simulator:
         """Stored objects by id (a live read-only view; empty with ``store=False``)."""
         return self._hubspot.store.view()
 
+    @property
+    def associations(self) -> Mapping[str, list[dict[str, Any]]]:
+        """Associations by cart id (from creates and the v4 endpoint): ``toObjectId``, category and type id."""
+        return MappingProxyType(self._hubspot.store.associations)
+
     def stats(self) -> SimStats:
         """A frozen snapshot of the statistics."""
         return self._hubspot.snapshot()
@@ -64,7 +69,7 @@ class Simulator:
         """Zero the statistics (stored objects stay)."""
         self._hubspot.stats.reset()
 
-    def add_token(self, token: str, scopes: frozenset[str] = frozenset({WRITE_SCOPE})) -> None:
+    def add_token(self, token: str, scopes: frozenset[str] = DEFAULT_SCOPES) -> None:
         """Accept ``token`` with ``scopes`` from now on (also a token that was expired)."""
         self._hubspot.tokens[token] = frozenset(scopes)
         self._hubspot.expired.pop(token, None)
@@ -76,6 +81,10 @@ class Simulator:
     def set_fault(self, name: str, probability: float) -> None:
         """Inject fault ``name`` with ``probability`` from now on (0 switches it off); ConfigError if invalid."""
         self._hubspot.faults.set(name, probability)
+
+    def force_fault(self, name: str, batch_request: int) -> None:
+        """Make fault ``name`` strike the ``batch_request``-th batch request (counted from the start, 1-based)."""
+        self._hubspot.faults.force(name, batch_request)
 
     async def start(self) -> None:
         """Bind and start serving."""

@@ -122,11 +122,13 @@ class ObjectStore:
     nothing and unique values are not checked.
     """
 
-    __slots__ = ("_next_id", "by_unique", "keep", "objects")
+    __slots__ = ("_next_id", "associations", "by_unique", "keep", "objects")
 
     def __init__(self, unique: tuple[str, ...], *, keep: bool, first_id: int) -> None:
         self.keep = keep
         self.objects: dict[str, StoredObject] = {}
+        #: Associations by source object id: ``{"toObjectId", "associationCategory", "associationTypeId"}`` each.
+        self.associations: dict[str, list[dict[str, Any]]] = {}
         self.by_unique: dict[str, dict[str, str]] = {name: {} for name in unique}
         self._next_id = first_id
 
@@ -155,6 +157,21 @@ class ObjectStore:
             value = obj.properties.get(prop)
             if value:
                 index[value] = obj.id
+
+    def associate(self, object_id: str, to_id: str, category: str, type_id: int) -> None:
+        """Remember one association of object ``object_id`` (once; nothing with ``keep=False``)."""
+        if not self.keep:
+            return
+        link = {"toObjectId": to_id, "associationCategory": category, "associationTypeId": type_id}
+        links = self.associations.setdefault(object_id, [])
+        if link not in links:
+            links.append(link)
+
+    def associate_all(self, object_id: str, associations: Any) -> None:
+        """Remember the (already validated) ``associations`` of a create input."""
+        for item in associations or ():
+            for kind in item["types"]:
+                self.associate(object_id, str(item["to"]["id"]), kind["associationCategory"], kind["associationTypeId"])
 
     def view(self) -> Mapping[str, StoredObject]:
         """A read-only view of the objects by id."""

@@ -8,45 +8,17 @@ whole batch) or malformed JSON that HubSpot's deserializer rejects before lookin
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-CART_PROPERTIES = frozenset(
-    {
-        "hs_cart_name",
-        "hs_external_cart_id",
-        "hs_source_store",
-        "hs_external_status",
-        "hs_cart_url",
-        "hs_total_price",
-        "hs_currency_code",
-        "hs_cart_discount",
-        "hs_tags",
-        "hs_tax",
-        "hs_shipping_cost",
-    }
-)
-NUMBER_PROPERTIES = frozenset({"hs_total_price", "hs_cart_discount", "hs_tax", "hs_shipping_cost"})
-#: Properties HubSpot sets itself; a write to them is refused.
-READ_ONLY_PROPERTIES = frozenset(
-    {
-        "hs_object_id",
-        "hs_createdate",
-        "hs_lastmodifieddate",
-        "hs_object_source",
-        "hs_object_source_id",
-        "hs_object_source_label",
-    }
-)
-ASSOCIATION_CATEGORIES = frozenset({"HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED"})
-#: HUBSPOT_DEFINED association types from carts: contact, deal, discount, line item, order, quote, task, ticket.
-CART_ASSOCIATION_TYPES = frozenset({586, 1347, 588, 590, 592, 732, 728, 594})
+from cartloader.simulator.associations import invalid_types
+from cartloader.simulator.schema import MAX_VALUE_CHARS, Schema, type_problem
+
 MAX_NUMBER_CHARS = 100
 _NUMBER = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _CANONICAL_NUMBER = re.compile(r"(?:0|-?[1-9]\d*)(?:\.\d*[1-9])?|-?0\.\d*[1-9]")
 
 
@@ -140,37 +112,45 @@ def property_error(problems: list[dict[str, Any]]) -> InputError:
 
 
 class CartRules:
-    """Validates and normalizes cart inputs for one simulator configuration."""
+    """Validates and normalizes cart inputs against one ``Schema`` (the definitions the Properties API publishes)."""
 
-    __slots__ = ("existing_ids", "known", "normalize_numbers")
+    __slots__ = ("existing_ids", "normalize_numbers", "schema")
 
-    def __init__(
-        self, extra_properties: Iterable[str], existing_ids: Container[int], *, normalize_numbers: bool
-    ) -> None:
-        self.known = CART_PROPERTIES | frozenset(extra_properties)
+    def __init__(self, schema: Schema, existing_ids: Container[int], *, normalize_numbers: bool) -> None:
+        self.schema = schema
         self.existing_ids = existing_ids
         self.normalize_numbers = normalize_numbers
 
     def properties(self, raw: Any) -> tuple[dict[str, str], InputError | None]:
-        """Normalized properties of one input, or the error that refuses it."""
+        """Normalized properties of one input, or the error that refuses it. An empty string is kept: it clears
+        the property (the caller stores nothing for it)."""
         if raw is None:
             return {}, None
         if not isinstance(raw, dict):
             raise MalformedRequest("Invalid input JSON on line 1: `properties` must be an object")
         clean: dict[str, str] = {}
         problems: list[dict[str, Any]] = []
-        known = self.known
+        definitions = self.schema.definitions
+        rules = self.schema.rules
         for name, value in raw.items():
             text = value if value.__class__ is str else coerce_value(name, value)
             if text is None:
                 continue
-            if name not in known:
-                if name in READ_ONLY_PROPERTIES:
-                    problems.append(_problem(name, "READ_ONLY_VALUE", f'Property "{name}" is read-only'))
-                else:
-                    problems.append(_problem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
+            definition = definitions.get(name)
+            if definition is None:
+                problems.append(_problem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
                 continue
-            if text and name in NUMBER_PROPERTIES:
+            if definition.read_only or definition.calculated:
+                problems.append(_problem(name, "READ_ONLY_VALUE", f'Property "{name}" is read-only'))
+                continue
+            if not text:
+                clean[name] = text
+                continue
+            if len(text) > MAX_VALUE_CHARS:
+                message = f"The value of {name} is {len(text)} characters long; at most {MAX_VALUE_CHARS} are allowed"
+                problems.append(_problem(name, "VALUE_TOO_LONG", message))
+                continue
+            if definition.type == "number":
                 # Most numbers arrive already canonical; only the others pay for normalization.
                 if len(text) > MAX_NUMBER_CHARS or _CANONICAL_NUMBER.fullmatch(text) is None:
                     number = normalize_number(text)
@@ -179,12 +159,30 @@ class CartRules:
                         continue
                     if self.normalize_numbers:
                         text = number
-            elif text and name == "hs_currency_code" and not _CURRENCY.fullmatch(text):
-                message = f"{text} was not one of the allowed options: three-letter ISO 4217 codes"
-                problems.append(_problem(name, "INVALID_OPTION", message))
-                continue
-            clean[name] = text
+            else:
+                wrong = type_problem(definition, text)
+                if wrong is not None:
+                    problems.append(_problem(name, *wrong))
+                    continue
+            broken = False
+            for rule in rules.get(name, ()):
+                why = rule.breach(text)
+                if why is not None:
+                    problems.append(_problem(name, rule.rule_type, why))
+                    broken = True
+                    break
+            if not broken:
+                clean[name] = text
         return clean, property_error(problems) if problems else None
+
+    def missing_required(self, props: dict[str, str]) -> InputError | None:
+        """The error for a create that lacks a property the account requires (``--required``), if any."""
+        missing = [name for name in self.schema.required if not props.get(name)]
+        if not missing:
+            return None
+        return property_error(
+            [_problem(name, "REQUIRED_PROPERTY_MISSING", f'Property "{name}" is required') for name in missing]
+        )
 
     def associations(self, raw: Any) -> InputError | None:
         """The error that refuses an input's associations, or None when they are all valid."""
@@ -200,20 +198,7 @@ class CartRules:
             target = str(item["to"].get("id", ""))
             if not (target.isdigit() and int(target) in self.existing_ids):
                 invalid_ids.append(target)
-            types = item.get("types")
-            if not isinstance(types, list) or not types:
-                bad_types.append("(none)")
-                continue
-            for kind in types:
-                category = kind.get("associationCategory") if isinstance(kind, dict) else None
-                type_id = kind.get("associationTypeId") if isinstance(kind, dict) else None
-                valid_id = isinstance(type_id, int) and not isinstance(type_id, bool) and type_id > 0
-                if (
-                    category not in ASSOCIATION_CATEGORIES
-                    or not valid_id
-                    or (category == "HUBSPOT_DEFINED" and type_id not in CART_ASSOCIATION_TYPES)
-                ):
-                    bad_types.append(f"{category}/{type_id}")
+            bad_types.extend(invalid_types(item.get("types"), None))
         if bad_types:
             return InputError(
                 category="VALIDATION_ERROR",
