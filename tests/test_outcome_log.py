@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import sys
 from pathlib import Path
 
 import orjson
@@ -15,6 +17,8 @@ from cartloader.outcomes.format import decode, encode_outcome, encode_pending
 from cartloader.outcomes.log import OutcomeLog
 from cartloader.outcomes.meta import InputFingerprint, RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex, scan_log
+from tests.test_cli_support import ROOT
+from tests.test_unprivileged_support import run_without_permission_overrides
 
 # --- entry format ---------------------------------------------------------------------------------------
 
@@ -133,7 +137,12 @@ def test_existing_log_refused(out: str, input_file: str) -> None:
 
 def test_empty_existing_log_is_not_refused(out: str, input_file: str) -> None:
     Path(out).write_bytes(b"")
-    OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file)).close()
+    meta = RunMeta.new(input_file)
+    with OutcomeLog.open(out, mode="new", meta=meta) as log:
+        assert not log.resumed
+        log.write_pending([CartInput(1, {}, key="r-1")])
+    assert Path(out).read_bytes() == b'{"line":1,"key":"r-1","status":"pending"}\n'
+    assert RunMeta.from_json(Path(meta_path_for(out)).read_bytes()) == meta
 
 
 def test_overwrite_replaces_log_and_meta(out: str, input_file: str) -> None:
@@ -157,16 +166,28 @@ def test_unwritable_folder_refused(tmp_path: Path, input_file: str) -> None:
         OutcomeLog.open(str(blocker / "out.ndjson"), mode="new", meta=RunMeta.new(input_file))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_folder_refused(tmp_path: Path, input_file: str) -> None:
+    # Root ignores folder permissions, so the check runs in a child that gives up root's overrides.
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(ConfigError, match=r"^cannot write outcome log .*: Permission denied"):
-            OutcomeLog.open(str(folder / "out.ndjson"), mode="new", meta=RunMeta.new(input_file))
-    finally:
-        folder.chmod(0o700)
+    folder.chmod(0o555)
+    child = (
+        "import sys\n"
+        "from cartloader.errors import ConfigError\n"
+        "from cartloader.outcomes.log import OutcomeLog\n"
+        "from cartloader.outcomes.meta import RunMeta\n"
+        "try:\n"
+        "    OutcomeLog.open(sys.argv[1], mode='new', meta=RunMeta.new(sys.argv[2]))\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = run_without_permission_overrides(
+        [sys.executable, "-c", child, str(folder / "out.ndjson"), input_file],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"cannot write outcome log .*: Permission denied\n", result.stdout), result.stdout
+    assert list(folder.iterdir()) == []
 
 
 def test_write_failure_raises_outcome_log_error(tmp_path: Path, input_file: str) -> None:
@@ -314,7 +335,9 @@ def test_resume_accepts_an_input_that_grew_or_moved(out: str, input_file: str, t
     write_log(out, RunMeta.new(input_file), LOG)
     moved = tmp_path / "moved.ndjson"
     moved.write_bytes(Path(input_file).read_bytes() + b'{"a":"new"}\n')
-    OutcomeLog.open(out, mode="resume", meta=RunMeta.new(str(moved))).close()
+    with OutcomeLog.open(out, mode="resume", meta=RunMeta.new(str(moved))) as log:
+        assert log.resumed
+        check_classification(log.resume_index)
 
 
 def test_resume_needs_the_meta_file(out: str, input_file: str) -> None:
@@ -325,8 +348,12 @@ def test_resume_needs_the_meta_file(out: str, input_file: str) -> None:
 
 
 def test_stdin_logs_resume_with_stdin(out: str) -> None:
-    write_log(out, RunMeta.new("-"), LOG)
-    OutcomeLog.open(out, mode="resume", meta=RunMeta.new("-")).close()
+    first = RunMeta.new("-")
+    write_log(out, first, LOG)
+    with OutcomeLog.open(out, mode="resume", meta=RunMeta.new("-")) as log:
+        assert log.resumed
+        assert log.meta.run_id == first.run_id
+        check_classification(log.resume_index)
 
 
 def test_fingerprint_of_missing_input() -> None:

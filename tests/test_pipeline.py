@@ -214,7 +214,7 @@ async def test_source_is_never_read_more_than_a_few_batches_ahead_of_sending() -
     assert settled == 400
 
 
-async def test_every_record_is_logged_pending_before_sending_then_final_exactly_once() -> None:
+async def test_every_record_is_logged_pending_then_final_exactly_once() -> None:
     records = carts(230)
     records[17]["hs_total_price"] = "bad"
     recorder = Recorder()

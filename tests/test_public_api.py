@@ -69,9 +69,12 @@ def test_config_refuses_bad_options_with_one_clear_message(options: dict[str, ob
 
 
 def test_plain_http_is_allowed_to_loopback_or_when_insecure_is_asked_for() -> None:
-    LoaderConfig(base_url="http://127.0.0.1:8080")
-    LoaderConfig(base_url="http://localhost:8080")
-    LoaderConfig(base_url="http://api.example.com", allow_insecure=True)
+    for url in ("http://127.0.0.1:8080", "http://127.8.9.10:8080", "http://localhost:8080", "http://[::1]:8080"):
+        assert LoaderConfig(base_url=url).base_url == url
+    assert LoaderConfig(base_url="http://api.example.com", allow_insecure=True).base_url == "http://api.example.com"
+    for url in ("http://api.example.com", "http://10.0.0.1:8080", "http://localhost.example.com"):
+        with pytest.raises(ConfigError, match=r"plain-http .*--allow-insecure"):
+            LoaderConfig(base_url=url)
 
 
 async def test_a_mapping_or_string_given_as_records_is_refused() -> None:

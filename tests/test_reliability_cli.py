@@ -18,6 +18,7 @@ from tests.test_cli_support import (
     run_cli,
     write_carts,
 )
+from tests.test_unprivileged_support import popen_kwargs
 
 
 def test_upsert_by_creates_then_updates_the_same_objects_and_refuses_records_without_the_property(
@@ -138,6 +139,23 @@ def test_outcome_log_folder_that_cannot_be_written_exits_2_before_any_request(tm
     assert result.returncode == 2
     assert_one_line(result.stderr, "cannot write outcome log", "Not a directory")
     assert sim.stats().requests == 0
+
+
+def test_outcome_log_folder_without_write_permission_exits_2_before_any_request(
+    tmp_path: Path, simulator: Start
+) -> None:
+    sim = simulator()
+    source = tmp_path / "carts.ndjson"
+    write_carts(source, 5)
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    # Run without root's permission overrides, so that the folder's mode applies as it would to any user.
+    result = run_cli(source, "--base-url", sim.url, "--out", folder / "log.ndjson", cwd=tmp_path, **popen_kwargs())
+    assert result.returncode == 2, result.stderr
+    assert_one_line(result.stderr, "cannot write outcome log", "Permission denied")
+    assert sim.stats().requests == 0
+    assert list(folder.iterdir()) == []
 
 
 def test_log_write_failure_mid_run_stops_sending_exits_4_and_names_the_lines_sent_but_not_logged(

@@ -14,7 +14,6 @@ from tests.test_cli_support import (
     SimThread,
     Start,
     complete_last_entries,
-    created_count,
     ids_by_external_id,
     last_entries,
     run_cli,
@@ -27,17 +26,29 @@ RECORDS = 1500
 PACE = ("--batch-size", "20", "--concurrency", "4", "--rate", "200/1s")
 
 
-def _kill_at_a_random_point(args: tuple[str | Path, ...], log: Path, sim: SimThread, *, seed: int, cwd: Path) -> None:
-    """Start a load and SIGKILL it after a seeded random number of records were created (0 included:
-    possibly before the first answer), plus a random fraction of a request's latency."""
+def _entries(log: Path) -> int:
+    """How many complete entries the log holds so far (0 before it exists)."""
+    try:
+        return log.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def _kill_at_a_random_point(args: tuple[str | Path, ...], log: Path, sim: SimThread, *, seed: int, cwd: Path) -> int:
+    """Start a load and SIGKILL it while it runs: once the log holds a seeded random number of entries (at
+    least one, so the load has begun: ``pending`` and final entries alike, up to ~4/5 of the load's), plus a
+    random fraction of a request's latency. Returns the number of entries the log held at the kill."""
     rng = random.Random(seed)
-    threshold = rng.choice([0, rng.randrange(1, RECORDS * 4 // 5)])
+    threshold = rng.randrange(1, RECORDS * 2 * 4 // 5)
     process = start_cli(*args, cwd=cwd)
-    wait_for(lambda: created_count(log) >= threshold, what=f"{threshold} records created")
+    wait_for(lambda: _entries(log) >= threshold, what=f"{threshold} log entries")
     time.sleep(rng.uniform(0.0, 0.08))
     process.kill()
     assert process.wait(timeout=10) == -9  # killed, not finished
     wait_for(lambda: sim.stats().in_flight == 0, what="the simulator to finish the requests it had")
+    at_kill = _entries(log)
+    assert at_kill >= threshold
+    return at_kill
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -51,6 +62,7 @@ def test_kill_9_at_a_random_point_then_resume_loses_nothing_and_duplicates_only_
     args: tuple[str | Path, ...] = (source, "--base-url", sim.url, *PACE)
     _kill_at_a_random_point(args, log, sim, seed=seed, cwd=tmp_path)
     before = complete_last_entries(log)
+    assert before  # the load was running: the kill came after its first entries
     pending_at_kill = {line for line, entry in before.items() if entry["status"] == "pending"}
     held_at_kill = ids_by_external_id(sim.objects())
     assert len(held_at_kill) < RECORDS  # the kill came before the end
