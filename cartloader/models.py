@@ -9,8 +9,10 @@ from typing import Any, Literal, Protocol
 
 from cartloader._frozen import fast_init
 
-Status = Literal["pending", "created", "updated", "failed", "invalid"]
+Status = Literal["pending", "created", "updated", "failed", "invalid", "unsent"]
 FINAL_STATUSES: frozenset[str] = frozenset({"created", "updated", "failed", "invalid"})
+"""``pending`` (being sent: it may exist in HubSpot) and ``unsent`` (answered without being processed, or never
+sent: it does not exist in HubSpot) are not final: ``--resume`` sends both again."""
 
 
 @dataclass(slots=True)
@@ -79,8 +81,8 @@ class Outcome:
 
     @property
     def is_final(self) -> bool:
-        """True unless the record is still ``pending``."""
-        return self.status != "pending"
+        """True for ``created``, ``updated``, ``failed`` and ``invalid``; ``pending`` and ``unsent`` are not final."""
+        return self.status in FINAL_STATUSES
 
 
 Settled = tuple[Outcome, CartInput | InvalidInput]
@@ -90,7 +92,10 @@ Settled = tuple[Outcome, CartInput | InvalidInput]
 class OutcomeSink(Protocol):
     """Something that records outcomes: the outcome log, the rejects file, a progress bar, your own.
 
-    Both methods are called from the event loop and must not block for long.
+    Both methods are called from the event loop and must not block for long. A sink may also define
+    ``unsent(results)``: it then receives ``(Outcome, input)`` pairs with status ``unsent`` for records it saw
+    ``pending`` that HubSpot provably did not process when the run stopped (the outcome log has it, so
+    ``--resume`` sends them again without ``duplicate_risk``).
     """
 
     def pending(self, inputs: Sequence[CartInput]) -> None:
@@ -124,7 +129,9 @@ class LatencyPercentiles:
 class Summary:
     """What a run did. ``requests`` counts HTTP requests (splits and retries included),
     ``rate_limited`` 429 answers, ``skipped`` lines skipped by ``--resume``; ``unmatched`` counts
-    created results that could not be matched to their input (zero unless something is wrong)."""
+    created results that could not be matched to their input (zero unless something is wrong); ``pending``
+    counts records sent whose answer never came (they may exist in HubSpot), ``unsent`` records left unsent by a
+    run that stopped after they were logged ``pending`` (HubSpot processed nothing of them)."""
 
     total: int
     created: int
@@ -141,11 +148,12 @@ class Summary:
     latency_ms: LatencyPercentiles
     unmatched: int = 0
     pending: int = 0
+    unsent: int = 0
 
     @property
     def all_loaded(self) -> bool:
         """True when every record was created or updated (exit status 0)."""
-        return self.failed == 0 and self.invalid == 0 and self.pending == 0
+        return self.failed == 0 and self.invalid == 0 and self.pending == 0 and self.unsent == 0
 
     def to_dict(self) -> dict[str, object]:
         """The summary as the JSON of ``--summary-json``."""

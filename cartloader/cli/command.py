@@ -268,7 +268,7 @@ class CommandRun:
         if signalled is not None:
             name = signal.Signals(self.interruption.signum or signal.SIGINT).name
             write_line(f"cartloader: stopped by {name}; to continue: {self._resume_hint()}")
-        elif result.fatal is not None or result.input_error is not None or summary.pending:
+        elif result.fatal is not None or result.input_error is not None or summary.pending or summary.unsent:
             write_line(f"cartloader: to continue after fixing the cause: {self._resume_hint()}")
         return exit_status(
             signalled=signalled,

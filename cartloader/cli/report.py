@@ -100,9 +100,12 @@ def describe_summary(summary: Summary, *, log_path: str | None, rejects_path: st
         extras.append(f"{summary.duplicate_risk} with duplicate risk")
     if summary.pending:
         extras.append(f"{summary.pending} still pending")
-    unsent = summary.total - summary.created - summary.updated - summary.failed - summary.invalid - summary.pending
-    if unsent > 0:
-        extras.append(f"{unsent} read but not sent")
+    if summary.unsent:
+        extras.append(f"{summary.unsent} unsent (HubSpot processed none of them)")
+    done = summary.created + summary.updated + summary.failed + summary.invalid
+    never_sent = summary.total - done - summary.pending - summary.unsent
+    if never_sent > 0:
+        extras.append(f"{never_sent} read but not sent")
     if summary.unmatched:
         extras.append(f"{summary.unmatched} unmatched (please report this)")
     lines = [f"cartloader: {summary.total} records: {counts}" + (f"; {', '.join(extras)}" if extras else "")]

@@ -41,7 +41,7 @@ class Collector:
         self._stream = stream
         self.stats = RunStats()
         self.started = time.monotonic()
-        self.counts: dict[str, int] = {"created": 0, "updated": 0, "failed": 0, "invalid": 0}
+        self.counts: dict[str, int] = {"created": 0, "updated": 0, "failed": 0, "invalid": 0, "unsent": 0}
         self.total = 0
         self.skipped = 0
         self.duplicate_risk = 0
@@ -80,6 +80,22 @@ class Collector:
             for outcome, _ in results:
                 await self._stream.send(outcome)
 
+    def unsent(self, results: Sequence[Settled]) -> None:
+        """Record outcomes ``unsent``: the run stops, and HubSpot provably processed none of these ``pending``
+        records. Only sinks with an ``unsent`` method are told; they are not final, so not the callback nor the
+        stream. Called while the run unwinds: a sink's error is dropped (the records then stay ``pending``, the
+        safe side) rather than hide what stopped the run."""
+        self.counts["unsent"] += len(results)
+        self.in_flight -= len(results)
+        for sink in self._sinks:
+            write = getattr(sink, "unsent", None)
+            if write is None:
+                continue
+            try:
+                write(results)
+            except Exception:
+                continue
+
     async def refuse(self, item: InvalidInput) -> None:
         """Record a record refused locally (never sent) as ``invalid``."""
         self.seen()
@@ -108,4 +124,5 @@ class Collector:
             latency_ms=LatencyPercentiles(latency.percentile(0.50), latency.percentile(0.95), latency.percentile(0.99)),
             unmatched=self.unmatched,
             pending=self.in_flight,
+            unsent=counts["unsent"],
         )

@@ -43,19 +43,28 @@ from cartloader.hubspot.protocol import (
 from cartloader.hubspot.transport import NoAnswer, Transport
 from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
 
+# The answers after which a record left unsent is told why: they refused the request without processing it.
+_UNPROCESSED_STOPS = frozenset({Action.RETRY, Action.FATAL, Action.REFRESH_TOKEN})
+
 
 class InFlight:
-    """A record on its way: how many requests carried it, and whether a resend may duplicate it."""
+    """A record on its way: how many requests carried it, whether a resend may duplicate it, whether HubSpot may
+    have processed any request that carried it, and whether this run has written its last entry for it."""
 
-    __slots__ = ("attempts", "duplicate_risk", "record")
+    __slots__ = ("attempts", "closed", "duplicate_risk", "maybe_processed", "record")
 
-    def __init__(self, record: CartInput, duplicate_risk: bool = False) -> None:
+    def __init__(self, record: CartInput, duplicate_risk: bool = False, maybe_processed: bool = False) -> None:
         self.record = record
         self.attempts = 0
         self.duplicate_risk = duplicate_risk
+        self.maybe_processed = maybe_processed
+        self.closed = False
 
     def __repr__(self) -> str:
-        return f"InFlight(line={self.record.line}, attempts={self.attempts}, duplicate_risk={self.duplicate_risk})"
+        return (
+            f"InFlight(line={self.record.line}, attempts={self.attempts}, duplicate_risk={self.duplicate_risk}, "
+            f"maybe_processed={self.maybe_processed})"
+        )
 
 
 @dataclass(slots=True)
@@ -129,68 +138,76 @@ class Sender:
         """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
         # A record an earlier run was sending may exist already; in upsert mode a resend cannot duplicate it.
         can_duplicate = self._can_duplicate
-        items = [InFlight(r, can_duplicate and r.was_pending) for r in batch]
+        items = [InFlight(r, can_duplicate and r.was_pending, r.was_pending) for r in batch]
         await self._deliver(items, first=True)
 
     async def _deliver(self, items: list[InFlight], *, first: bool = False) -> None:
+        last: Exchange | None = None
         attempt = 0
         refreshed = False
-        while True:
-            exchange = await self._exchange(items, log_pending=first)
-            first = False
-            rule = exchange.rule
-            action = rule.action
-            answer = exchange.answer
-            rate_limited = answer is not None and answer.status == 429
-            if not rate_limited:
-                attempt += 1
-            self._watch(exchange, items)
-
-            if action is Action.ACCEPT:
-                assert answer is not None
-                resend = await self._accept(items, answer)
-                if resend:
-                    await self._deliver(resend)
-                return
-            if action is Action.SPLIT:
-                assert answer is not None
-                await self._split(items, exchange)
-                return
-            if action is Action.REFUSE:
-                await self._fail(items, exchange.record_error())
-                return
-            if action is Action.REFRESH_TOKEN:
-                if not refreshed and await self._token.refresh(exchange.generation):
-                    refreshed = True
-                    continue
-                raise self._fatal(exchange)
-            if action is Action.FATAL:
-                raise self._fatal(exchange)
-
-            # RETRY or RETRY_AMBIGUOUS
-            if rule.processed:
-                if not self._config.retry_ambiguous:
-                    message = f"HubSpot may have processed this batch ({exchange.describe()}); not resent"
-                    await self._fail(items, RecordError("AMBIGUOUS", message, answer.status if answer else None))
-                    return
-                if self._can_duplicate:
+        try:
+            while True:
+                exchange = last = await self._exchange(items, log_pending=first)
+                first = False
+                rule = exchange.rule
+                action = rule.action
+                answer = exchange.answer
+                if rule.processed and action is not Action.ACCEPT:
                     for item in items:
-                        item.duplicate_risk = True
-            if attempt >= self._config.max_attempts:
-                await self._fail(items, exchange.record_error())
-                return
-            wait = self._config.backoff.delay(attempt, self._rng)
-            if answer is not None and answer.retry_after_s is not None:
-                wait = answer.retry_after_s
-            wait = max(wait, rule.min_wait_s)
-            self._stats.retries += 1
-            if rate_limited:
-                self._stats.rate_limited += 1
-                if answer is not None and answer.retry_after_s is None:
-                    wait = self._budget.limit.window_s / 10
-                self._budget.pause(wait)
-            else:
-                await anyio.sleep(wait)
+                        item.maybe_processed = True
+                rate_limited = answer is not None and answer.status == 429
+                if not rate_limited:
+                    attempt += 1
+                self._watch(exchange, items)
+                if action is Action.ACCEPT:
+                    assert answer is not None
+                    resend = await self._accept(items, answer)
+                    if resend:
+                        await self._deliver(resend)
+                    return
+                if action is Action.SPLIT:
+                    assert answer is not None
+                    await self._split(items, exchange)
+                    return
+                if action is Action.REFUSE:
+                    await self._fail(items, exchange.record_error())
+                    return
+                if action is Action.REFRESH_TOKEN:
+                    if not refreshed and await self._token.refresh(exchange.generation):
+                        refreshed = True
+                        continue
+                    raise self._fatal(exchange)
+                if action is Action.FATAL:
+                    raise self._fatal(exchange)
+
+                # RETRY or RETRY_AMBIGUOUS
+                if rule.processed:
+                    if not self._config.retry_ambiguous:
+                        message = f"HubSpot may have processed this batch ({exchange.describe()}); not resent"
+                        await self._fail(items, RecordError("AMBIGUOUS", message, answer.status if answer else None))
+                        return
+                    if self._can_duplicate:
+                        for item in items:
+                            item.duplicate_risk = True
+                if attempt >= self._config.max_attempts:
+                    await self._fail(items, exchange.record_error())
+                    return
+                wait = self._config.backoff.delay(attempt, self._rng)
+                if answer is not None and answer.retry_after_s is not None:
+                    wait = answer.retry_after_s
+                wait = max(wait, rule.min_wait_s)
+                self._stats.retries += 1
+                if rate_limited:
+                    self._stats.rate_limited += 1
+                    if answer is not None and answer.retry_after_s is None:
+                        wait = self._budget.limit.window_s / 10
+                    self._budget.pause(wait)
+                else:
+                    await anyio.sleep(wait)
+        except BaseException:
+            # The run stops (cancelled, fatal, the log or the input failed) before these records were settled.
+            self._leave_unsent(items, last)
+            raise
 
     async def _exchange(self, items: list[InFlight], *, log_pending: bool) -> Exchange:
         records = [item.record for item in items]
@@ -276,11 +293,27 @@ class Sender:
         unmatched: bool = False,
     ) -> Settled:
         record = item.record
+        item.closed = True
         # Positional: binding keyword arguments is noticeably slower, once per record.
         outcome = Outcome(
             record.line, status, record.key, record_id, error, item.attempts, item.duplicate_risk, unmatched
         )
         return outcome, record
+
+    def _leave_unsent(self, items: Sequence[InFlight], last: Exchange | None) -> None:
+        """The run stops with ``items`` unsettled: log ``unsent`` those that were logged ``pending`` but that
+        no request carrying them can have been processed by HubSpot (design rule 4), so that ``--resume`` sends
+        them without ``duplicate_risk``. The others stay ``pending`` (or absent, if never logged)."""
+        error = None
+        if last is not None and last.rule.action in _UNPROCESSED_STOPS:
+            error = last.record_error()
+        unsent = [
+            self._outcome(item, "unsent", error)
+            for item in items
+            if not item.closed and item.attempts and not item.maybe_processed
+        ]
+        if unsent:
+            self._collector.unsent(unsent)
 
     async def _fail(self, items: Sequence[InFlight], error: RecordError) -> None:
         await self._collector.settle([self._outcome(item, "failed", error=error) for item in items])

@@ -15,8 +15,9 @@ import orjson
 
 from cartloader.models import CartInput, Outcome, RecordError
 
-#: Every status a log line may carry, in the order of the resume index's codes.
-STATUSES: tuple[str, ...] = ("pending", "created", "updated", "failed", "invalid")
+#: Every status a log line may carry, in the order of the resume index's codes (new ones only ever appended,
+#: so the codes of the others never change).
+STATUSES: tuple[str, ...] = ("pending", "created", "updated", "failed", "invalid", "unsent")
 #: Fields of a log entry; an echoed property may not take one of these names.
 RESERVED_FIELDS = frozenset({"line", "key", "status", "id", "error", "attempts", "duplicate_risk", "unmatched"})
 #: The head of an entry as ``encode_outcome`` and ``encode_pending`` write it: ``line`` and ``status``.
@@ -31,7 +32,7 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) ->
 
     Keys in order: ``line, key, status, id, error, attempts, duplicate_risk, unmatched``, then the echoed
     properties (``--echo``: name -> value). ``id`` is written as ``null`` for a created/updated record
-    without one (``unmatched``); ``attempts`` only for created, updated and failed records.
+    without one (``unmatched``); ``attempts`` only for created, updated, failed and unsent records.
     """
     entry: dict[str, Any] = {"line": outcome.line}
     if outcome.key is not None:
@@ -42,7 +43,7 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) ->
         entry["id"] = outcome.id
     if outcome.error is not None:
         entry["error"] = outcome.error.to_dict()
-    if status == "created" or status == "updated" or status == "failed":
+    if status == "created" or status == "updated" or status == "failed" or status == "unsent":
         entry["attempts"] = outcome.attempts
     if outcome.duplicate_risk:
         entry["duplicate_risk"] = True

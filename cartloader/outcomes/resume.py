@@ -13,13 +13,16 @@ from typing import BinaryIO, Literal
 
 from cartloader.outcomes.format import ENTRY_HEAD, STATUSES, LogFormatError, read_entry_head
 
-Resumption = Literal["absent", "pending", "failed", "done"]
+Resumption = Literal["absent", "pending", "unsent", "failed", "done"]
 
 # One 4-bit code per line; 0 means no entry, then the statuses in the log format's order.
 _CODES: dict[str, int] = {status: code for code, status in enumerate(STATUSES, 1)}
 _CODES_BYTES: dict[bytes, int] = {name.encode(): code for name, code in _CODES.items()}
 _NAMES = ("absent", *STATUSES)
-_RESUMPTION: tuple[Resumption, ...] = ("absent", "pending", "done", "done", "failed", "done")
+_RESUMPTION: tuple[Resumption, ...] = ("absent", "pending", "done", "done", "failed", "done", "unsent")
+_PENDING = _CODES["pending"]
+_FAILED = _CODES["failed"]
+_UNSENT = _CODES["unsent"]
 _PAGE_SHIFT = 16  # 65,536 lines per page: 32 KiB
 _PAGE_LINES = 1 << _PAGE_SHIFT
 _PAGE_MASK = _PAGE_LINES - 1
@@ -35,6 +38,7 @@ class ResumeCounts:
     updated: int = 0
     failed: int = 0
     invalid: int = 0
+    unsent: int = 0
 
     @property
     def done(self) -> int:
@@ -85,17 +89,19 @@ class ResumeIndex:
         return _NAMES[code] if code else None
 
     def status(self, line: int) -> Resumption:
-        """``"done"`` (created, updated, invalid), ``"failed"``, ``"pending"`` or ``"absent"`` (no entry)."""
+        """``"done"`` (created, updated, invalid), ``"failed"``, ``"pending"``, ``"unsent"`` or ``"absent"``
+        (no entry)."""
         return _RESUMPTION[self._code(line)]
 
     def should_send(self, line: int, *, retry_failed: bool = False) -> bool:
-        """Whether ``--resume`` sends the line: absent and pending lines, and failed ones when retried."""
+        """Whether ``--resume`` sends the line: absent, pending and unsent lines, and failed ones when retried."""
         code = self._code(line)
-        return code < 2 or (code == 4 and retry_failed)
+        return code <= _PENDING or code == _UNSENT or (code == _FAILED and retry_failed)
 
     def is_pending(self, line: int) -> bool:
-        """Whether the line was being sent when the run stopped: it may exist in HubSpot already."""
-        return self._code(line) == 1
+        """Whether the line was being sent when the run stopped: it may exist in HubSpot already (an ``unsent``
+        line may not: HubSpot answered that it processed nothing, or it never left)."""
+        return self._code(line) == _PENDING
 
     def counts(self) -> ResumeCounts:
         """How many lines end in each status."""
@@ -111,7 +117,7 @@ class ResumeIndex:
     def __len__(self) -> int:
         """The number of lines with an entry."""
         counts = self.counts()
-        return counts.done + counts.failed + counts.pending
+        return counts.done + counts.failed + counts.pending + counts.unsent
 
     def __repr__(self) -> str:
         return f"<ResumeIndex {self.counts()}>"

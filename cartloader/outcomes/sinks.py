@@ -62,6 +62,16 @@ class LogSink:
         self.unlogged.extend(outcome.line for outcome, _ in results if outcome.status != "invalid")
         raise self.error
 
+    def unsent(self, results: Sequence[Settled]) -> None:
+        """Log ``unsent`` outcomes and flush; after a write error, nothing (those records stay ``pending``)."""
+        if self.error is not None:
+            return
+        try:
+            self.log.write_settled(results)
+            self.log.flush()
+        except OutcomeLogError as exc:
+            self.error = exc
+
     def flush(self) -> None:
         """Hand buffered entries to the operating system."""
         self.log.flush()
