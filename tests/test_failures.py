@@ -144,7 +144,7 @@ async def test_locked_423_waits_at_least_two_seconds_before_resending() -> None:
     assert not any(o.duplicate_risk for o in outcomes)
 
 
-async def test_ten_secondly_429_is_resent_after_a_pause_without_duplicate_risk() -> None:
+async def test_ten_secondly_429_is_resent_after_a_pause_without_duplicate_risk_and_never_uses_up_attempts() -> None:
     async with Simulator(rate="5/1s", seed=6) as sim:
         # Another integration on the same app has just spent the whole window.
         async with aiohttp.ClientSession() as other:
@@ -153,12 +153,18 @@ async def test_ten_secondly_429_is_resent_after_a_pause_without_duplicate_risk()
                     f"{sim.url}/crm/v3/objects/carts/1", headers={"Authorization": "Bearer sim-token"}
                 ):
                     pass
-        outcomes, summary = await load(sim, carts(30), batch_size=10, concurrency=3)
-        assert len(sim.objects) == 30
-        assert sim.stats().rate_limited.get("TEN_SECONDLY_ROLLING", 0) == summary.rate_limited
-    assert summary.created == 30
-    assert summary.rate_limited >= 1
-    assert all(o.attempts >= 1 for o in outcomes)
+        sim.reset_stats()
+        # One batch and a single attempt allowed: only a 429 that does not count as an attempt lets it through.
+        outcomes, summary = await load(sim, carts(10), batch_size=10, concurrency=1, max_attempts=1)
+        assert len(sim.objects) == 10
+        stats = sim.stats()
+    rejected = stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0)
+    assert rejected >= 1
+    assert summary.rate_limited == rejected == stats.by_status[429]
+    assert summary.created == 10
+    assert summary.requests == rejected + 1 == stats.requests
+    # Every request carried the whole batch: each record's attempts count them all, 429s included.
+    assert {o.attempts for o in outcomes} == {rejected + 1}
     assert not any(o.duplicate_risk for o in outcomes)
 
 

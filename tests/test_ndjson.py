@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import tracemalloc
 from pathlib import Path
 from typing import BinaryIO
 
@@ -104,9 +105,56 @@ class CountingStream(io.RawIOBase):
 
 
 async def test_overlong_line_memory_is_bounded() -> None:
-    stream = CountingStream(total=50_000_000)
-    seen = [item async for item in read_lines(stream, max_line_bytes=1000, block_size=4096)]  # type: ignore[arg-type]
+    stream = CountingStream(total=8_000_000)
+    tracemalloc.start()
+    try:
+        seen = [item async for item in read_lines(stream, max_line_bytes=1000, block_size=4096)]  # type: ignore[arg-type]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert seen == [(1, None)]
+    assert stream.left == 0  # the whole 8 MB line was read through
+    assert peak < 256 * 1024, peak  # a few blocks, not the line
+
+
+class GeneratedCarts:
+    """A stream of ``count`` NDJSON carts made as they are read (the input itself is never held whole)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.made = 0
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        lines: list[bytes] = []
+        total = 0
+        while (size < 0 or total < size) and self.made < self.count:
+            self.made += 1
+            line = b'{"hs_cart_name":"cart %d","hs_external_cart_id":"ext-%d","hs_total_price":12.5}\n' % (
+                self.made,
+                self.made,
+            )
+            lines.append(line)
+            total += len(line)
+        self.size += total
+        return b"".join(lines)
+
+
+async def test_reading_a_large_input_keeps_memory_bounded_by_the_block_not_the_input() -> None:
+    stream = GeneratedCarts(40_000)
+    bound = 1024 * 1024
+    records = 0
+    tracemalloc.start()
+    try:
+        async for item in ndjson_inputs(stream, block_size=1 << 16):  # type: ignore[arg-type]
+            assert isinstance(item, CartInput)
+            records += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert records == 40_000
+    assert stream.size > 3 * bound  # the input is several times the bound
+    assert peak < bound, peak
 
 
 @settings(max_examples=300, deadline=None)
