@@ -296,6 +296,14 @@ def test_simulate_loads_the_examples_into_the_builtin_simulator_and_exits_0(tmp_
     assert statuses(tmp_path / "carts.outcomes.ndjson") == dict.fromkeys(range(1, 801), "created")
 
 
+def test_simulate_marks_the_external_id_unique_so_upsert_by_it_works(tmp_path: Path) -> None:
+    source = tmp_path / "carts.ndjson"
+    source.write_text("".join(f'{{"hs_cart_name": "c{i}", "hs_external_cart_id": "e{i}"}}\n' for i in range(3)))
+    first = run_cli(source, "--simulate", "--upsert-by", "hs_external_cart_id", cwd=tmp_path, token=None)
+    assert first.returncode == 0, first.stderr
+    assert statuses(tmp_path / "carts.outcomes.ndjson") == dict.fromkeys(range(1, 4), "created")
+
+
 def test_the_token_never_appears_in_output_log_meta_or_summary(tmp_path: Path, simulator: Start) -> None:
     secret = "pat-na1-SECRET-7d1c0ffee"
     sim = simulator(tokens={secret: frozenset({"crm.objects.carts.write"})})

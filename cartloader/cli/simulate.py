@@ -11,13 +11,18 @@ from cartloader.simulator.config import DEFAULT_TOKEN
 
 # What --simulate serves: HubSpot's limits for a Professional account and its usual latency for 100 inputs.
 SIMULATED_RATE = "190/10s"
-SIMULATED_DAILY = 650_000
+SIMULATED_DAILY = 625_000
 SIMULATED_LATENCY_MS = (300.0, 1000.0)
+# An assumption, so that --upsert-by can be tried: HubSpot does not document hs_external_cart_id as unique, and a
+# real portal may not mark it so (its Properties API says: hasUniqueValue).
+SIMULATED_UNIQUE = ("hs_external_cart_id",)
 
 
 async def start_simulator(stack: AsyncExitStack) -> tuple[str, str]:
     """Start the built-in simulator with HubSpot-like limits and latency; return its URL and token."""
-    simulator = Simulator(rate=SIMULATED_RATE, daily=SIMULATED_DAILY, latency_ms=SIMULATED_LATENCY_MS)
+    simulator = Simulator(
+        rate=SIMULATED_RATE, daily=SIMULATED_DAILY, latency_ms=SIMULATED_LATENCY_MS, unique=SIMULATED_UNIQUE
+    )
     try:
         await simulator.start()
     except OSError as exc:
