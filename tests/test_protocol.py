@@ -178,3 +178,40 @@ def test_a_shared_external_id_is_not_used_as_a_key() -> None:
     ]
     matching = match_results(inputs, results)
     assert sorted((i, r.id) for i, r in matching.pairs) == [(0, "10"), (1, "20")]
+
+
+def test_every_field_of_a_2xx_is_optional_and_odd_types_are_read_as_absent() -> None:
+    body = (
+        b'{"status":"PENDING","results":[{"id":7,"properties":[],"objectWriteTraceId":5,"new":"yes"},'
+        b'{"id":{"x":1}}],"errors":[1,{"context":{"objectWriteTraceId":"r-1"}},{"code":"C","context":[]}]}'
+    )
+    answer = parse_answer(200, {}, body)
+    assert answer.results == [ResultItem("7", {}, None, None), ResultItem(None, {}, None, None)]
+    assert [(e.category, e.trace_ids) for e in answer.errors] == [("UNKNOWN", ("r-1",)), ("C", ())]
+    assert answer.batch_status == "PENDING"
+    assert parse_answer(201, {}, b'{"status":"COMPLETE"}').results == []
+    assert parse_answer(201, {}, b'{"errors":{"not":"a list"}}').errors == []
+
+
+def test_a_whole_batch_refusal_naming_trace_ids_at_its_top_level_names_those_inputs() -> None:
+    body = (
+        b'{"status":"error","category":"VALIDATION_ERROR","message":"bad","context":{"objectWriteTraceId":["a","b"]}}'
+    )
+    answer = parse_answer(400, {}, body)
+    assert [(e.category, e.message, e.trace_ids) for e in answer.errors] == [("VALIDATION_ERROR", "bad", ("a", "b"))]
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("7", 7.0), ("Wed, 21 Oct 2026 07:28:00 GMT", None), ("-1", None)])
+def test_retry_after_is_read_in_seconds_only(value: str, seconds: float | None) -> None:
+    assert parse_answer(503, {"Retry-After": value}, b"").retry_after_s == seconds
+
+
+def test_an_error_answer_whose_body_is_not_an_object_still_has_its_status() -> None:
+    answer = parse_answer(400, {}, b'["x"]')
+    assert (answer.status, answer.category, answer.errors) == (400, None, [])
+
+
+def test_a_477_asking_more_than_five_minutes_is_fatal_and_a_shorter_one_is_retried() -> None:
+    assert classify(Answer(477, retry_after_s=301)).action is Action.FATAL
+    assert classify(Answer(477, retry_after_s=300)).action is Action.RETRY
+    assert classify(Answer(477)).action is Action.RETRY

@@ -52,6 +52,10 @@ class Collector:
         """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
         self.total += count
 
+    def unmatched_results(self, count: int) -> None:
+        """Count results of a 2xx that matched no input (never assigned to one: ``Summary.unmatched``)."""
+        self.unmatched += count
+
     def pending(self, inputs: Sequence[CartInput]) -> None:
         """Log records as pending just before their first request."""
         for sink in self._sinks:

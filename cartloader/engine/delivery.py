@@ -29,9 +29,11 @@ from cartloader.hubspot.failures import (
     classify,
     input_status,
     rule_for_no_answer,
+    single_input_category,
 )
 from cartloader.hubspot.protocol import (
     Answer,
+    ApiError,
     Endpoint,
     MalformedAnswer,
     ResultItem,
@@ -280,6 +282,11 @@ class Sender:
             )
         elif answer.status == 404:
             message = f"HubSpot answered 404 for object type {self._config.object_type!r} at {self._url}: {message}"
+        elif answer.status == 477:
+            message = (
+                f"HubSpot is migrating the account and asks to wait {answer.retry_after_s:g} s "
+                f"(Retry-After, more than 5 minutes): {message}"
+            )
         else:
             message = f"HubSpot answered HTTP {answer.status}: {message}"
         return cls(message, category=answer.category, correlation_id=answer.correlation_id, status=answer.status)
@@ -339,25 +346,39 @@ class Sender:
         )
         for i, result in matching.pairs:
             settled.append(self._created(items[i], result))
-        unknown = [*matching.ambiguous]
-        leftover = matching.leftover
-        spare_results = len(matching.unmatched_results)
-        if spare_results and leftover:
-            unknown.extend(leftover[:spare_results])
-            leftover = leftover[spare_results:]
-        for i in unknown:
+        for i in matching.ambiguous:
             settled.append(self._outcome(items[i], "created", unmatched=True))
+        # A result that matches no input is never given to one (design rule 4): the inputs left over have no
+        # result, whatever the number of spare results.
+        if matching.unmatched_results:
+            self._collector.unmatched_results(len(matching.unmatched_results))
         resend: list[InFlight] = []
-        if leftover:
-            if unnamed_errors:
-                resend = [items[i] for i in leftover]  # refused, so not created: resend to learn which
-            else:
-                missing = RecordError("MISSING_RESULT", "HubSpot's answer had neither a result nor an error for it")
-                for i in leftover:
-                    items[i].duplicate_risk = self._can_duplicate
-                    settled.append(self._outcome(items[i], "failed", error=missing))
+        if matching.leftover:
+            # Refused without being named (so not created), or upserted (a resend cannot duplicate): resend to
+            # learn what became of them, while attempts remain.
+            resend_all = bool(unnamed_errors) or not self._can_duplicate
+            reason = self._missing_error(answer, unnamed_errors)
+            for i in matching.leftover:
+                item = items[i]
+                if resend_all and item.attempts < self._config.max_attempts:
+                    resend.append(item)
+                    continue
+                if not unnamed_errors:
+                    item.duplicate_risk = self._can_duplicate
+                settled.append(self._outcome(item, "failed", error=reason))
         await self._collector.settle(settled)
         return resend
+
+    @staticmethod
+    def _missing_error(answer: Answer, unnamed_errors: Sequence[ApiError]) -> RecordError:
+        """Why an input of a 2xx that has no result for it fails: the unnamed error, or a missing result."""
+        if unnamed_errors:
+            first = unnamed_errors[0]
+            return RecordError(first.category, first.message, input_status(first.category))
+        message = "HubSpot's answer had neither a result nor an error for it"
+        if answer.batch_status not in (None, "COMPLETE"):
+            message += f" (batch status {answer.batch_status})"
+        return RecordError("MISSING_RESULT", message)
 
     def _created(self, item: InFlight, result: ResultItem) -> Settled:
         return self._outcome(item, "updated" if result.new is False else "created", record_id=result.id)
@@ -381,7 +402,7 @@ class Sender:
                 await self._deliver(rest)
             return
         if len(items) == 1:
-            await self._fail(items, exchange.record_error())
+            await self._fail(items, exchange.record_error(category=single_input_category(answer.status)))
             return
         middle = len(items) // 2
         await self._deliver(items[:middle])

@@ -61,6 +61,9 @@ MALFORMED_2XX = Rule(Action.RETRY_AMBIGUOUS, processed=True)
 CONNECT_FAILED = Rule(Action.RETRY, processed=False)
 SENT_THEN_LOST = Rule(Action.RETRY_AMBIGUOUS, processed=True)
 DAILY_LIMIT = Rule(Action.FATAL, processed=False)
+#: A 477 (migration in progress) asking to wait longer than this stops the run instead of waiting.
+MAX_MIGRATION_WAIT_S = 300.0
+MIGRATION_TOO_LONG = Rule(Action.FATAL, processed=False)
 _OTHER_4XX = Rule(Action.REFUSE, processed=False)
 _OTHER_5XX = Rule(Action.RETRY_AMBIGUOUS, processed=True)
 
@@ -76,9 +79,12 @@ def rule_for_status(status: int) -> Rule:
 
 
 def classify(answer: Answer) -> Rule:
-    """The failure-table row for a parsed answer (a DAILY 429 is fatal; the rest by status)."""
+    """The failure-table row for a parsed answer (a DAILY 429 is fatal, and so is a 477 asking to wait more
+    than five minutes; the rest by status)."""
     if answer.status == 429 and answer.policy == "DAILY":
         return DAILY_LIMIT
+    if answer.status == 477 and (answer.retry_after_s or 0.0) > MAX_MIGRATION_WAIT_S:
+        return MIGRATION_TOO_LONG
     return rule_for_status(answer.status)
 
 
@@ -89,6 +95,12 @@ def rule_for_no_answer(no_answer: NoAnswer) -> Rule:
     that may come after HubSpot processed it.
     """
     return SENT_THEN_LOST if no_answer.written else CONNECT_FAILED
+
+
+def single_input_category(status: int) -> str | None:
+    """The category for one input that a whole-batch refusal still fails alone (413: it is too large by itself);
+    None keeps HubSpot's."""
+    return "TOO_LARGE" if status == 413 else None
 
 
 def input_status(category: str) -> int:

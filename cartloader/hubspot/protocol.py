@@ -103,6 +103,7 @@ class Answer:
     correlation_id: str | None = None
     policy: str | None = None  # 429 policyName: TEN_SECONDLY_ROLLING or DAILY
     retry_after_s: float | None = None
+    batch_status: str | None = None  # a 2xx's ``status``: COMPLETE, or PENDING/PROCESSING/CANCELED
 
 
 class MalformedAnswer(ValueError):
@@ -197,8 +198,12 @@ def parse_answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer
     answer.correlation_id = _text(data.get("correlationId"))
     answer.policy = _text(data.get("policyName"))
     answer.errors = _parse_errors(data.get("errors"))
+    named = _trace_ids(data.get("context"))
+    if named:  # a whole-batch refusal naming the inputs at its top level
+        answer.errors.append(ApiError(answer.category or "UNKNOWN", answer.message or "", named))
     if 200 <= status < 300:
         answer.results = _parse_results(data.get("results"))
+        answer.batch_status = _text(data.get("status"))
     return answer
 
 
