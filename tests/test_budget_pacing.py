@@ -46,10 +46,11 @@ async def test_the_local_and_the_redis_budget_pace_alike_on_the_same_answers(red
         await anyio.sleep(WINDOW_S * 1.1)
         steps = [60, 90, 75]  # Remaining as HubSpot would report it: others draw 39, then 9, then 24
         for step, remaining in enumerate(steps):
-            sent_at = time.monotonic()
+            # As in a run: a slot, then the request, then its answer's headers. Each budget counts that one
+            # request as its own in the window HubSpot reported on.
             for budget in (local, shared):
                 await budget.acquire()
-                budget.observe(_headers(remaining), sent_at)
+                budget.observe(_headers(remaining), time.monotonic())
             await shared.acquire()  # delivers the observation to Redis
             await local.acquire()
             mine, theirs = local.statistics(), shared.statistics()
