@@ -66,7 +66,26 @@ class AuthenticationError(FatalApiError):
 
 
 class MissingScopesError(FatalApiError):
-    """The token lacks a scope the endpoint needs (403 MISSING_SCOPES)."""
+    """The token lacks a scope the endpoint needs (403 MISSING_SCOPES); ``scopes`` lists the scopes HubSpot says
+    are required (its ``requiredGranularScopes``; empty when it named none)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: str | None = None,
+        correlation_id: str | None = None,
+        status: int | None = None,
+        scopes: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, category=category, correlation_id=correlation_id, status=status)
+        self.scopes = tuple(scopes)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, category={self.category!r}, "
+            f"correlation_id={self.correlation_id!r}, status={self.status!r}, scopes={self.scopes!r})"
+        )
 
 
 class DailyLimitError(FatalApiError):

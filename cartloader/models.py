@@ -131,7 +131,8 @@ class Summary:
     ``rate_limited`` 429 answers, ``skipped`` lines skipped by ``--resume``; ``unmatched`` counts
     created results that could not be matched to their input (zero unless something is wrong); ``pending``
     counts records sent whose answer never came (they may exist in HubSpot), ``unsent`` records left unsent by a
-    run that stopped after they were logged ``pending`` (HubSpot processed nothing of them)."""
+    run that stopped after they were logged ``pending`` (HubSpot processed nothing of them);
+    ``error_responses`` counts answers that were neither 2xx nor 429 (HubSpot asks for under 5% of requests)."""
 
     total: int
     created: int
@@ -149,6 +150,7 @@ class Summary:
     unmatched: int = 0
     pending: int = 0
     unsent: int = 0
+    error_responses: int = 0
 
     @property
     def all_loaded(self) -> bool:

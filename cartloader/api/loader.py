@@ -18,7 +18,7 @@ from cartloader.budget.local import RateBudget
 from cartloader.budget.quota import DailyQuotaWatch
 from cartloader.budget.shared import SharedBudget
 from cartloader.config import (
-    DEFAULT_API_PATH,
+    DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
@@ -77,7 +77,7 @@ class CartLoader:
         *,
         base_url: str | None = None,
         object_type: str = "carts",
-        api_path: str = DEFAULT_API_PATH,
+        api_path: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         rate: str | Rate | None = None,
         batch_size: int = MAX_BATCH_SIZE,
@@ -89,11 +89,13 @@ class CartLoader:
         budget: Budget | str | None = None,
         backoff: Backoff | None = None,
         config: LoaderConfig | None = None,
+        api_version: str = DEFAULT_API_VERSION,
     ) -> None:
         if config is None:
             config = LoaderConfig(
                 base_url=base_url or os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL,
                 api_path=api_path,
+                api_version=api_version,
                 object_type=object_type,
                 concurrency=concurrency,
                 rate=_rate(rate),
@@ -242,13 +244,14 @@ async def bulk_create(
     on_outcome: Callable[[Outcome], object] | None = None,
     upsert_by: str | None = None,
     budget: Budget | str | None = None,
-    api_path: str = DEFAULT_API_PATH,
+    api_path: str | None = None,
     batch_size: int = MAX_BATCH_SIZE,
     timeout: float = DEFAULT_TIMEOUT_S,  # noqa: ASYNC109 - each request's timeout, not this call's
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     retry_ambiguous: bool = True,
     allow_insecure: bool = False,
     backoff: Backoff | None = None,
+    api_version: str = DEFAULT_API_VERSION,
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
@@ -262,6 +265,7 @@ async def bulk_create(
         base_url=base_url,
         object_type=object_type,
         api_path=api_path,
+        api_version=api_version,
         concurrency=concurrency,
         rate=rate,
         batch_size=batch_size,

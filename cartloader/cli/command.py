@@ -38,6 +38,7 @@ from cartloader.cli.options import (
 from cartloader.cli.report import (
     ProgressBar,
     describe_dry_run,
+    describe_error_budget,
     describe_summary,
     unlogged_note,
     write_line,
@@ -93,6 +94,7 @@ class Result:
     fatal: FatalApiError | None = None
     log_error: OutcomeLogError | None = None
     input_error: InputReadError | None = None
+    main_error: tuple[str, int] | None = None
 
 
 def exit_status(
@@ -226,6 +228,7 @@ class CommandRun:
                 if bar is not None:
                     bar.close()
                 result.summary = collector.summary()
+                result.main_error = collector.stats.main_error()
         return result
 
     def _finish_dry_run(self, setup: Setup, summary: Summary, valid: int) -> int:
@@ -258,6 +261,9 @@ class CommandRun:
         rejects = setup.rejects.path if setup.rejects is not None else None
         for line in describe_summary(summary, log_path=setup.log.path if setup.log else None, rejects_path=rejects):
             write_line(line)
+        error_budget = describe_error_budget(summary, result.main_error)
+        if error_budget is not None:
+            write_line(error_budget)
         signalled = self.interruption.exit_status
         if result.fatal is not None:
             print_error(f"stopped by HubSpot: {result.fatal}")

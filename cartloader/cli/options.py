@@ -15,7 +15,8 @@ from typing import NoReturn
 
 from cartloader.budget.url import BudgetUrl
 from cartloader.config import (
-    DEFAULT_API_PATH,
+    API_VERSIONS,
+    DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
@@ -148,7 +149,17 @@ def _add_api_options(group: argparse._ArgumentGroup) -> None:
         help=f"API origin (default: env HUBSPOT_BASE_URL, else {DEFAULT_BASE_URL})",
     )
     group.add_argument(
-        "--api-path", metavar="PATH", default=DEFAULT_API_PATH, help=f"objects path prefix (default {DEFAULT_API_PATH})"
+        "--api-version",
+        metavar="V",
+        choices=API_VERSIONS,
+        default=DEFAULT_API_VERSION,
+        help=f"HubSpot API version, {', '.join(API_VERSIONS)}: the objects path is /crm/v3/objects or "
+        f"/crm/objects/V (default {DEFAULT_API_VERSION})",
+    )
+    group.add_argument(
+        "--api-path",
+        metavar="PATH",
+        help="objects path prefix, overriding --api-version's (default: from --api-version)",
     )
     group.add_argument(
         "--object-type", metavar="NAME", default="carts", help="CRM object type in the path (default carts)"
@@ -264,7 +275,7 @@ class Options:
     echo: str | None
     summary_json: str | None
     base_url: str | None
-    api_path: str
+    api_path: str | None
     object_type: str
     token_file: str | None
     simulate: bool
@@ -281,6 +292,7 @@ class Options:
     allow_insecure: bool = False
     budget: str | None = None
     shard: tuple[int, int] | None = None
+    api_version: str = DEFAULT_API_VERSION
 
     @property
     def log_mode(self) -> str:
@@ -306,6 +318,8 @@ def parse_options(argv: Sequence[str]) -> Options:
             raise UsageError(f"--{name.replace('_', '-')} needs a path")
     if args.upsert_by is not None and not args.upsert_by:
         raise UsageError("--upsert-by needs a property name")
+    if args.api_path is not None and not args.api_path.strip("/"):
+        raise UsageError("--api-path needs a path such as /crm/v3/objects")
     if args.input == "":
         raise UsageError("INPUT is empty: give a path, or - for stdin")
     return Options(
@@ -335,6 +349,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         allow_insecure=args.allow_insecure,
         budget=args.budget,
         shard=args.shard,
+        api_version=args.api_version,
     )
 
 

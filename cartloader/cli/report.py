@@ -123,6 +123,25 @@ def describe_summary(summary: Summary, *, log_path: str | None, rejects_path: st
     return lines
 
 
+#: HubSpot's guideline: error responses should stay under 5% of an app's requests.
+ERROR_GUIDELINE = 0.05
+
+
+def describe_error_budget(summary: Summary, main_error: tuple[str, int] | None) -> str | None:
+    """The end-of-run warning when error responses exceeded HubSpot's 5% guideline, naming the main cause."""
+    if not summary.requests or summary.error_responses <= ERROR_GUIDELINE * summary.requests:
+        return None
+    share = summary.error_responses / summary.requests
+    line = (
+        f"cartloader: warning: {summary.error_responses} of {summary.requests} requests ({share:.0%}) were "
+        "error responses, above HubSpot's 5% guideline"
+    )
+    if main_error is not None:
+        cause, count = main_error
+        line += f"; main cause: {cause} ({count})"
+    return line
+
+
 def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> list[str]:
     """The counts printed at the end of a dry run."""
     read = valid + summary.invalid

@@ -102,6 +102,7 @@ def loader_config(options: Options) -> LoaderConfig:
     return LoaderConfig(
         base_url=base_url,
         api_path=options.api_path,
+        api_version=options.api_version,
         object_type=options.object_type,
         concurrency=options.concurrency,
         rate=options.rate,
@@ -140,6 +141,7 @@ def _meta_options(options: Options) -> dict[str, Any]:
     return {
         "base_url": "simulator" if options.simulate else options.base_url,
         "api_path": options.api_path,
+        "api_version": options.api_version,
         "object_type": options.object_type,
         "batch_size": options.batch_size,
         "echo": options.echo,

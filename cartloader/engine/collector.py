@@ -129,4 +129,5 @@ class Collector:
             unmatched=self.unmatched,
             pending=self.in_flight,
             unsent=counts["unsent"],
+            error_responses=self.stats.error_responses,
         )

@@ -9,40 +9,32 @@ next await.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import anyio
 
 from cartloader.budget.base import Budget
 from cartloader.config import LoaderConfig
 from cartloader.engine.breaker import CircuitBreaker
+from cartloader.engine.calls import Exchange, Requester, fatal_error
 from cartloader.engine.collector import Collector
 from cartloader.engine.matching import match_results
-from cartloader.errors import AuthenticationError, DailyLimitError, FatalApiError, MissingScopesError
+from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.failures import (
-    MALFORMED_2XX,
     Action,
-    Rule,
-    classify,
     input_status,
-    rule_for_no_answer,
     single_input_category,
 )
 from cartloader.hubspot.protocol import (
     Answer,
     ApiError,
     Endpoint,
-    MalformedAnswer,
     ResultItem,
     create_body,
-    parse_answer,
-    rate_limit_headers,
     upsert_body,
 )
-from cartloader.hubspot.transport import NoAnswer, Transport
+from cartloader.hubspot.transport import Transport
 from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
 
 # The answers after which a record left unsent is told why: they refused the request without processing it.
@@ -69,44 +61,6 @@ class InFlight:
         )
 
 
-@dataclass(slots=True)
-class Exchange:
-    """One request and what came of it: a parsed answer, or the transport error that replaced it."""
-
-    rule: Rule
-    answer: Answer | None
-    error: NoAnswer | MalformedAnswer | None
-    generation: int
-
-    def describe(self) -> str:
-        """A short description for error messages and the circuit breaker."""
-        if self.answer is not None:
-            detail = self.answer.category or self.answer.policy
-            return f"HTTP {self.answer.status}" + (f" {detail}" if detail else "")
-        error = self.error
-        if isinstance(error, MalformedAnswer):
-            return "malformed 2xx answer"
-        if isinstance(error, NoAnswer):
-            return "request timed out" if error.timed_out else error.reason
-        return "unknown failure"
-
-    def record_error(self, *, category: str | None = None) -> RecordError:
-        """The error given to records that fail on this exchange."""
-        answer = self.answer
-        if answer is not None:
-            return RecordError(
-                category or answer.category or f"HTTP_{answer.status}",
-                answer.message or f"HubSpot answered HTTP {answer.status}",
-                answer.status,
-            )
-        error = self.error
-        if isinstance(error, MalformedAnswer):
-            return RecordError(category or "MALFORMED_RESPONSE", f"HubSpot's answer could not be read: {error}")
-        if isinstance(error, NoAnswer) and error.timed_out:
-            return RecordError(category or "TIMEOUT", "the request timed out")
-        return RecordError(category or "CONNECTION_ERROR", f"the connection failed: {self.describe()}")
-
-
 class Sender:
     """Delivers batches to HubSpot for one run; shares transport, budget, token and breaker with its loader."""
 
@@ -122,16 +76,15 @@ class Sender:
         collector: Collector,
         rng: random.Random | None = None,
     ) -> None:
-        self._transport = transport
         self._config = config
-        endpoint = Endpoint(config.base_url, config.api_path, config.object_type)
+        endpoint = Endpoint(config.base_url, config.api_path, config.object_type, config.api_version)
         self._url = endpoint.upsert_url if config.upsert_by else endpoint.create_url
         # An upsert keyed by a unique value cannot create a second object, so no resend is a duplicate risk.
         self._can_duplicate = config.upsert_by is None
         self._token = token
         self._budget = budget
         self._breaker = breaker
-        self._capacity = capacity
+        self._requester = Requester(transport=transport, token=token, budget=budget, capacity=capacity)
         self._collector = collector
         self._stats = collector.stats
         self._rng = rng or random.Random()
@@ -215,30 +168,14 @@ class Sender:
         records = [item.record for item in items]
         upsert_by = self._config.upsert_by
         body = upsert_body(records, upsert_by) if upsert_by else create_body(records)
-        token, generation = await self._token.get()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        async with self._capacity:
-            await self._budget.acquire()
+
+        def before() -> None:
             if log_pending:
                 self._collector.pending(records)
             for item in items:
                 item.attempts += 1
-            self._stats.requests += 1
-            sent_at = time.monotonic()
-            # Shielded: once a request is on the wire its answer is awaited (up to the timeout)
-            # even if the run is being cancelled, so that what HubSpot did gets logged.
-            with anyio.CancelScope(shield=True):
-                try:
-                    response = await self._transport.post(self._url, body, headers)
-                except NoAnswer as exc:
-                    return Exchange(rule_for_no_answer(exc), None, exc, generation)
-        self._stats.latency.add((time.monotonic() - sent_at) * 1000)
-        self._budget.observe(rate_limit_headers(response.headers), sent_at)
-        try:
-            answer = parse_answer(response.status, response.headers, response.body)
-        except MalformedAnswer as exc:
-            return Exchange(MALFORMED_2XX, None, exc, generation)
-        return Exchange(classify(answer), answer, None, generation)
+
+        return await self._requester.send("POST", self._url, body, self._stats, before=before)
 
     def _watch(self, exchange: Exchange, items: list[InFlight]) -> None:
         """Feed the circuit breaker; stop the run when most recent requests fail the same way."""
@@ -266,30 +203,15 @@ class Sender:
     def _fatal(self, exchange: Exchange) -> FatalApiError:
         answer = exchange.answer
         assert answer is not None
-        message = answer.message or f"HTTP {answer.status}"
-        cls: type[FatalApiError] = FatalApiError
-        if answer.status == 401:
-            cls, message = AuthenticationError, f"HubSpot refused the access token: {message}"
-        elif answer.status == 403:
-            cls = MissingScopesError if answer.category == "MISSING_SCOPES" else FatalApiError
-            message = f"HubSpot refused the request: {message}"
-        elif answer.status == 429:
-            return DailyLimitError(
-                f"HubSpot's daily request limit is spent: {message}",
-                category=answer.policy or "DAILY",
-                correlation_id=answer.correlation_id,
-                status=429,
-            )
-        elif answer.status == 404:
-            message = f"HubSpot answered 404 for object type {self._config.object_type!r} at {self._url}: {message}"
-        elif answer.status == 477:
+        if answer.status == 477:
             message = (
                 f"HubSpot is migrating the account and asks to wait {answer.retry_after_s:g} s "
-                f"(Retry-After, more than 5 minutes): {message}"
+                f"(Retry-After, more than 5 minutes): {answer.message or 'HTTP 477'}"
             )
-        else:
-            message = f"HubSpot answered HTTP {answer.status}: {message}"
-        return cls(message, category=answer.category, correlation_id=answer.correlation_id, status=answer.status)
+            return FatalApiError(
+                message, category=answer.category, correlation_id=answer.correlation_id, status=answer.status
+            )
+        return fatal_error(answer, what=f"object type {self._config.object_type!r} at {self._url}")
 
     def _outcome(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 
 class LatencyHistogram:
@@ -49,15 +50,32 @@ class LatencyHistogram:
 
 
 class RunStats:
-    """Request counters and latencies, kept by the delivery for the summary."""
+    """Request counters and latencies, kept by the delivery for the summary. ``error_responses`` counts answers
+    that are neither 2xx nor 429 (HubSpot wants them under 5% of requests), ``error_causes`` them by description
+    (a status and category: a handful of keys whatever the run's size)."""
 
-    __slots__ = ("latency", "rate_limited", "requests", "retries")
+    __slots__ = ("error_causes", "error_responses", "latency", "rate_limited", "requests", "retries")
 
     def __init__(self) -> None:
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
+        self.error_responses = 0
+        self.error_causes: Counter[str] = Counter()
         self.latency = LatencyHistogram()
 
+    def error_response(self, cause: str) -> None:
+        """Count one error response."""
+        self.error_responses += 1
+        self.error_causes[cause] += 1
+
+    def main_error(self) -> tuple[str, int] | None:
+        """The most frequent error response and its count (None when there was none)."""
+        common = self.error_causes.most_common(1)
+        return common[0] if common else None
+
     def __repr__(self) -> str:
-        return f"RunStats(requests={self.requests}, retries={self.retries}, rate_limited={self.rate_limited})"
+        return (
+            f"RunStats(requests={self.requests}, retries={self.retries}, rate_limited={self.rate_limited}, "
+            f"error_responses={self.error_responses})"
+        )

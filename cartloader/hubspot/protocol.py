@@ -15,24 +15,77 @@ import orjson
 from cartloader._frozen import fast_init
 from cartloader.models import CartInput, RateLimitHeaders
 
+#: HubSpot's object type ids, for the paths that take an id (property validations): the documented ones.
+OBJECT_TYPE_IDS = {
+    "contacts": "0-1",
+    "companies": "0-2",
+    "deals": "0-3",
+    "tickets": "0-5",
+    "products": "0-7",
+    "line_items": "0-8",
+    "quotes": "0-14",
+    "orders": "0-123",
+    "carts": "0-142",
+}
+
+
+def objects_path(api_version: str) -> str:
+    """The objects path of an API version: ``/crm/v3/objects`` for ``v3``, else ``/crm/objects/VERSION``."""
+    return "/crm/v3/objects" if api_version == "v3" else f"/crm/objects/{api_version}"
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where batches go: ``{base_url}{api_path}/{object_type}/batch/create`` (or ``/batch/upsert``)."""
+    """Where requests go: ``{base_url}{objects path}/{object_type}/batch/create`` (or ``/batch/upsert``), the
+    property definitions and validation rules of the object type, and the v4 associations.
+
+    The objects path is ``api_path`` when given, else the one ``api_version`` implies.
+    """
 
     base_url: str
-    api_path: str = "/crm/v3/objects"
+    api_path: str | None = None
     object_type: str = "carts"
+    api_version: str = "2026-09"
+
+    @property
+    def _origin(self) -> str:
+        return self.base_url.rstrip("/")
+
+    @property
+    def _objects(self) -> str:
+        path = self.api_path or objects_path(self.api_version)
+        return f"{self._origin}/{path.strip('/')}/{self.object_type}"
 
     @property
     def create_url(self) -> str:
         """The batch-create URL."""
-        return f"{self.base_url.rstrip('/')}/{self.api_path.strip('/')}/{self.object_type}/batch/create"
+        return f"{self._objects}/batch/create"
 
     @property
     def upsert_url(self) -> str:
         """The batch-upsert URL."""
-        return f"{self.base_url.rstrip('/')}/{self.api_path.strip('/')}/{self.object_type}/batch/upsert"
+        return f"{self._objects}/batch/upsert"
+
+    def _versioned(self, api: str) -> str:
+        if self.api_version == "v3":
+            return f"{self._origin}/crm/v3/{api}"
+        return f"{self._origin}/crm/{api}/{self.api_version}"
+
+    @property
+    def properties_url(self) -> str:
+        """The object type's property definitions: ``/crm/v3/properties/{objectType}`` or the dated path."""
+        return f"{self._versioned('properties')}/{self.object_type}"
+
+    @property
+    def validations_url(self) -> str:
+        """The object type's validation rules: ``/crm/v3/property-validations/{objectTypeId}`` or the dated
+        path (the object type id of a known type, else the name as given)."""
+        type_id = OBJECT_TYPE_IDS.get(self.object_type, self.object_type)
+        return f"{self._versioned('property-validations')}/{type_id}"
+
+    def associations_url(self, to_object_type: str) -> str:
+        """The v4 batch-associations URL from this object type to ``to_object_type``."""
+        return f"{self._origin}/crm/v4/associations/{self.object_type}/{to_object_type}/batch/create"
 
 
 def create_body(inputs: Sequence[CartInput]) -> bytes:
@@ -72,11 +125,13 @@ def upsert_body(inputs: Sequence[CartInput], id_property: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class ApiError:
-    """One error HubSpot reported: its category, message and the trace ids it names (if any)."""
+    """One error HubSpot reported: its category (or code), message, the trace ids it names (if any), and its
+    ``context`` (name -> values, e.g. ``propertyName``, ``requiredGranularScopes``, ``INVALID_OBJECT_IDS``)."""
 
     category: str
     message: str
     trace_ids: tuple[str, ...] = ()
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @fast_init
@@ -104,6 +159,14 @@ class Answer:
     policy: str | None = None  # 429 policyName: TEN_SECONDLY_ROLLING or DAILY
     retry_after_s: float | None = None
     batch_status: str | None = None  # a 2xx's ``status``: COMPLETE, or PENDING/PROCESSING/CANCELED
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def context_values(self, name: str) -> tuple[str, ...]:
+        """The values of ``name`` in the top-level context and in every error's context, in order, once each."""
+        values = dict.fromkeys(self.context.get(name, ()))
+        for error in self.errors:
+            values.update(dict.fromkeys(error.context.get(name, ())))
+        return tuple(values)
 
 
 class MalformedAnswer(ValueError):
@@ -125,6 +188,19 @@ def _trace_ids(context: object) -> tuple[str, ...]:
     return ()
 
 
+def _context(raw: object) -> dict[str, tuple[str, ...]]:
+    """An error's ``context`` (name -> list of strings), keeping only the string values."""
+    if not isinstance(raw, dict):
+        return {}
+    context: dict[str, tuple[str, ...]] = {}
+    for name, values in raw.items():
+        if isinstance(values, str):
+            context[name] = (values,)
+        elif isinstance(values, list):
+            context[name] = tuple(str(v) for v in values if isinstance(v, str | int) and not isinstance(v, bool))
+    return context
+
+
 def _parse_errors(raw: object) -> list[ApiError]:
     if not isinstance(raw, list):
         return []
@@ -134,7 +210,9 @@ def _parse_errors(raw: object) -> list[ApiError]:
             continue
         category = _text(item.get("category")) or _text(item.get("code")) or "UNKNOWN"
         message = _text(item.get("message")) or ""
-        errors.append(ApiError(category, message, _trace_ids(item.get("context"))))
+        raw_context = item.get("context")
+        context = _context(raw_context) if raw_context else {}
+        errors.append(ApiError(category, message, _trace_ids(raw_context), context))
     return errors
 
 
@@ -201,6 +279,9 @@ def parse_answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer
     named = _trace_ids(data.get("context"))
     if named:  # a whole-batch refusal naming the inputs at its top level
         answer.errors.append(ApiError(answer.category or "UNKNOWN", answer.message or "", named))
+    raw_context = data.get("context")
+    if raw_context:
+        answer.context = _context(raw_context)
     if 200 <= status < 300:
         answer.results = _parse_results(data.get("results"))
         answer.batch_status = _text(data.get("status"))
