@@ -162,6 +162,11 @@ def fatal_error(answer: Answer, *, what: str) -> FatalApiError:
         )
     elif status == 404:
         message = f"HubSpot answered 404 for {what}: {message}"
+    elif status == 477:
+        message = (
+            f"HubSpot is migrating the account and asks to wait {answer.retry_after_s:g} s "
+            f"(Retry-After, more than 5 minutes): {message}"
+        )
     else:
         message = f"HubSpot answered HTTP {status}: {message}"
     return cls(message, category=category, correlation_id=correlation_id, status=status)

@@ -203,14 +203,6 @@ class Sender:
     def _fatal(self, exchange: Exchange) -> FatalApiError:
         answer = exchange.answer
         assert answer is not None
-        if answer.status == 477:
-            message = (
-                f"HubSpot is migrating the account and asks to wait {answer.retry_after_s:g} s "
-                f"(Retry-After, more than 5 minutes): {answer.message or 'HTTP 477'}"
-            )
-            return FatalApiError(
-                message, category=answer.category, correlation_id=answer.correlation_id, status=answer.status
-            )
         return fatal_error(answer, what=f"object type {self._config.object_type!r} at {self._url}")
 
     def _outcome(
