@@ -18,15 +18,17 @@ from cartloader.budget.base import Budget
 from cartloader.budget.shared import SharedBudget
 from cartloader.budget.url import mask_password
 from cartloader.cli.options import PROG, Options
+from cartloader.cli.paths import Identity, check_outputs, identity, stdin_identity
 from cartloader.config import DEFAULT_BASE_URL, LoaderConfig, TokenCallable
 from cartloader.errors import AuthenticationError, ConfigError
 from cartloader.input.meter import InputMeter
 from cartloader.input.ndjson import ndjson_inputs, open_input
 from cartloader.models import CartInput, InvalidInput, OutcomeSink
 from cartloader.outcomes.format import RESERVED_FIELDS
-from cartloader.outcomes.meta import RunMeta
+from cartloader.outcomes.log import BACKUP_SUFFIX
+from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex
-from cartloader.outcomes.sinks import LogSink, RejectsSink, open_log_sink
+from cartloader.outcomes.sinks import REJECTS_ERRORS_SUFFIX, LogSink, RejectsSink, open_log_sink
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 BASE_URL_ENV = "HUBSPOT_BASE_URL"
@@ -186,16 +188,53 @@ class Setup:
         return counts.invalid + (0 if options.retry_failed else counts.failed)
 
 
+def log_path(options: Options) -> str | None:
+    """Where the outcome log goes: ``--out``, else the default name (a dry run writes none without ``--out``)."""
+    if options.out is not None:
+        return options.out
+    return None if options.dry_run else default_log_path(options.input, options.shard)
+
+
+def check_paths(options: Options) -> None:
+    """Refuse an output path that is the input, the token file or another output (``ConfigError``, exit 2)."""
+    protected: list[tuple[str, Identity | None]] = [
+        ("the input", stdin_identity())
+        if options.input == "-"
+        else (f"the input {options.input}", identity(options.input))
+    ]
+    if options.token_file is not None:
+        protected.append((f"--token-file {options.token_file}", identity(options.token_file)))
+    outputs: list[tuple[str, str]] = []
+    log = log_path(options)
+    if log is not None:
+        meta = meta_path_for(log)
+        outputs += [("--out", log), ("the meta file of --out", meta)]
+        if options.overwrite and os.path.exists(log):
+            outputs += [
+                ("the backup of --out", log + BACKUP_SUFFIX),
+                ("the backup of its meta file", meta + BACKUP_SUFFIX),
+            ]
+    if options.rejects is not None:
+        outputs += [
+            ("--rejects", options.rejects),
+            ("the errors file of --rejects", options.rejects + REJECTS_ERRORS_SUFFIX),
+        ]
+    if options.summary_json is not None:
+        outputs.append(("--summary-json", options.summary_json))
+    check_outputs(protected, outputs)
+
+
 def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     """Open the input, the outcome log and the rejects file; ``ConfigError`` if anything is refused."""
     if options.echo is not None and options.echo in RESERVED_FIELDS:
         raise ConfigError(f"--echo {options.echo}: that name is a field of the outcome log; echo another property")
+    check_paths(options)
     stream = open_input(options.input)
     if options.input != "-":
         stack.callback(stream.close)
     log: LogSink | None = None
-    if options.out is not None or not options.dry_run:
-        path = options.out or default_log_path(options.input, options.shard)
+    path = log_path(options)
+    if path is not None:
         meta = RunMeta.new(options.input, _meta_options(options))
         echo = (options.echo,) if options.echo else ()
         log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=echo)  # type: ignore[arg-type]

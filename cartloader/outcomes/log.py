@@ -27,6 +27,8 @@ from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex, scan_log
 
 OpenMode = Literal["new", "overwrite", "resume"]
+#: ``--overwrite`` keeps the replaced log and meta file under their names plus this suffix.
+BACKUP_SUFFIX = ".1"
 _WRITE_BUFFER = 1 << 20
 
 
@@ -54,7 +56,8 @@ class OutcomeLog:
     def open(cls, path: str, *, mode: OpenMode, meta: RunMeta, echo: Sequence[str] = ()) -> OutcomeLog:
         """Open the log at ``path`` for ``mode``; raises ``ConfigError`` (one line) when it must not or cannot.
 
-        ``"new"`` refuses an existing non-empty log; ``"overwrite"`` replaces it; ``"resume"`` continues it
+        ``"new"`` refuses an existing non-empty log; ``"overwrite"`` replaces it, keeping the replaced log and
+        its meta file as ``NAME.1`` (an older backup is replaced); ``"resume"`` continues it
         (or starts fresh if there is none): it refuses a log from another input or without its meta file,
         cuts a torn last line and builds ``resume_index``. ``echo`` names input properties copied into each
         final outcome written with ``write_settled`` (``--echo``).
@@ -81,10 +84,7 @@ class OutcomeLog:
                 meta = _resumed_meta(path, meta_path, meta)
                 index = _prepare_for_append(path)
             elif exists:
-                try:
-                    file.truncate(0)
-                except OSError as exc:
-                    raise ConfigError(f"cannot replace outcome log {path}: {exc.strerror or exc}") from None
+                file = _replace_with_backup(file, path, meta_path)
             try:
                 # Writing the meta file (through a temporary file beside it) also proves the folder is writable.
                 _write_meta(meta_path, meta)
@@ -181,6 +181,33 @@ def _lock(file: BinaryIO, path: str) -> None:
         raise ConfigError(f"outcome log {path} is in use by another cartloader run") from None
     except OSError:
         pass  # a file system without locks: go on unprotected rather than refuse to run
+
+
+def _replace_with_backup(file: BinaryIO, path: str, meta_path: str) -> BinaryIO:
+    """``--overwrite``: move the locked log (and its meta file) aside as ``NAME.1`` and open a new, locked log.
+
+    Renamed, not copied: instant whatever the log's size, and hard links to the old log keep its content.
+    """
+    try:
+        os.replace(path, path + BACKUP_SUFFIX)
+        if os.path.lexists(meta_path):
+            os.replace(meta_path, meta_path + BACKUP_SUFFIX)
+    except OSError as exc:
+        file.close()
+        raise ConfigError(
+            f"cannot keep the replaced outcome log as {path}{BACKUP_SUFFIX}: {exc.strerror or exc}"
+        ) from None
+    file.close()
+    try:
+        new = open(path, "ab", buffering=_WRITE_BUFFER)  # noqa: SIM115 - owned by the OutcomeLog
+    except OSError as exc:
+        raise ConfigError(f"cannot write outcome log {path}: {exc.strerror or exc}") from None
+    try:
+        _lock(new, path)
+    except BaseException:
+        new.close()
+        raise
+    return new
 
 
 def _resumed_meta(path: str, meta_path: str, meta: RunMeta) -> RunMeta:
