@@ -39,6 +39,7 @@ def test_the_formulas_give_the_documented_numbers() -> None:
     assert smoothed_others(40.0, 10.0, 10.0, 10.0) == pytest.approx(10 + 30 / 2.718281828, rel=1e-6)
 
 
+@pytest.mark.timing
 async def test_the_local_and_the_redis_budget_pace_alike_on_the_same_answers(redis_server: RedisServer) -> None:
     local = RateBudget()
     async with SharedBudget.from_url(redis_server.url("pacing")) as shared:

@@ -44,6 +44,7 @@ def test_a_signal_drains_logs_every_batch_the_simulator_processed_and_exits_130_
     assert f"to continue: python -m cartloader {source} --base-url {sim.url}" in stderr.decode()
 
 
+@pytest.mark.timing
 def test_a_second_sigint_aborts_at_once_with_130_and_the_log_flushed(tmp_path: Path, simulator: Start) -> None:
     sim = simulator(latency_ms=(5000, 5000))
     source = tmp_path / "carts.ndjson"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from cartloader.simulator.faults import BASIC_FAULTS
 from tests.test_cli_support import (
@@ -57,6 +58,7 @@ def test_cli_under_every_fault_at_once_logs_one_final_outcome_per_line_and_flags
     assert summary["retries"] > 0
 
 
+@pytest.mark.timing
 def test_a_server_that_always_hangs_ends_the_run_within_its_timeout_budget(tmp_path: Path, simulator: Start) -> None:
     sim = simulator(faults={"post_hang": 1.0}, hang_s=600)
     source = tmp_path / "carts.ndjson"

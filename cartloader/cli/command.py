@@ -47,6 +47,7 @@ from cartloader.cli.report import (
 from cartloader.cli.setup import Setup, input_records, join_budget, loader_config, prepare, resume_command, token_source
 from cartloader.config import LoaderConfig, TokenCallable
 from cartloader.engine.collector import Collector
+from cartloader.engine.pipeline import first_cause
 from cartloader.errors import ConfigError, FatalApiError, InputReadError, OutcomeLogError
 from cartloader.models import OutcomeSink, Summary
 
@@ -274,7 +275,13 @@ class CommandRun:
         if signalled is not None:
             name = signal.Signals(self.interruption.signum or signal.SIGINT).name
             write_line(f"cartloader: stopped by {name}; to continue: {self._resume_hint()}")
-        elif result.fatal is not None or result.input_error is not None or summary.pending or summary.unsent:
+        elif (
+            result.fatal is not None
+            or result.input_error is not None
+            or log_error is not None
+            or summary.pending
+            or summary.unsent
+        ):
             write_line(f"cartloader: to continue after fixing the cause: {self._resume_hint()}")
         return exit_status(
             signalled=signalled,
@@ -295,5 +302,7 @@ def run_command(options: Options, *, argv: Sequence[str]) -> int:
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("CARTLOADER_DEBUG"):
             raise
-        print_error(f"internal error: {type(exc).__name__}: {exc} (set CARTLOADER_DEBUG=1 for the traceback)")
+        # Name the bug itself, not the task group that carried it.
+        cause = first_cause(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        print_error(f"internal error: {type(cause).__name__}: {cause} (set CARTLOADER_DEBUG=1 for the traceback)")
         return EXIT_INTERNAL
