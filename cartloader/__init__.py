@@ -12,6 +12,7 @@ packages behind it.
 """
 
 from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.api.statistics import LoaderStatistics
 from cartloader.budget.base import Budget, BudgetStatistics
 from cartloader.budget.local import RateBudget
 from cartloader.budget.shared import SharedBudget
@@ -23,6 +24,7 @@ from cartloader.errors import (
     DailyLimitError,
     FatalApiError,
     InputReadError,
+    LoaderClosedError,
     MissingScopesError,
     OutcomeLogError,
 )
@@ -43,7 +45,9 @@ __all__ = [
     "FatalApiError",
     "InputReadError",
     "LatencyPercentiles",
+    "LoaderClosedError",
     "LoaderConfig",
+    "LoaderStatistics",
     "MissingScopesError",
     "Outcome",
     "OutcomeLogError",

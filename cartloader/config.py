@@ -6,6 +6,7 @@ import ipaddress
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from cartloader.errors import ConfigError
@@ -15,7 +16,12 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 #: HubSpot's API versions: the legacy ``v3`` and the date versions (a new one each March and September).
 API_VERSIONS = ("v3", "2026-03", "2026-09")
 DEFAULT_API_VERSION = "2026-09"  # the newest stable version, as HubSpot tells new integrations to use
-DEFAULT_CONCURRENCY = 32  # from benchmarks.tune: smallest reaching 97% of 190/10s at p50 1000 ms (docs/tuning.md)
+Concurrency = int | Literal["auto"]
+"""Requests in flight at most: a fixed number, or ``"auto"`` (rate x observed latency, with headroom)."""
+DEFAULT_CONCURRENCY: Concurrency = "auto"
+MAX_AUTO_CONCURRENCY = 128  # auto never goes above this (nor below 1)
+DEFAULT_LINGER_S = 0.1  # from benchmarks.service (docs/library.md): the longest a record waits for its batch to fill
+DEFAULT_MAX_PENDING = 1000  # records submitted and not yet sent, before submit() waits
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
@@ -53,7 +59,9 @@ class LoaderConfig:
 
     ``api_path`` overrides the objects path that ``api_version`` implies (``/crm/v3/objects`` or
     ``/crm/objects/VERSION``).
-    ``rate`` is a hard cap (``None``: start at 100/10s and follow HubSpot's headers);
+    ``concurrency`` is a number or ``"auto"``; ``rate`` is a hard cap (``None``: start at 100/10s and follow
+    HubSpot's headers); ``linger_s`` is the longest a record waits for its batch to fill; ``max_pending`` the
+    records ``submit()`` holds unsent before it makes callers wait;
     ``max_attempts`` is the number of requests a batch may take before its records fail
     (``--max-retries``); ``retry_ambiguous=False`` never resends a batch HubSpot may have processed.
     """
@@ -61,7 +69,7 @@ class LoaderConfig:
     base_url: str = DEFAULT_BASE_URL
     api_path: str | None = None
     object_type: str = "carts"
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: Concurrency = DEFAULT_CONCURRENCY
     rate: Rate | None = None
     batch_size: int = MAX_BATCH_SIZE
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -74,6 +82,8 @@ class LoaderConfig:
     breaker_window: int = 32
     breaker_threshold: float = 0.75
     api_version: str = DEFAULT_API_VERSION
+    linger_s: float = DEFAULT_LINGER_S
+    max_pending: int = DEFAULT_MAX_PENDING
 
     def __post_init__(self) -> None:
         url = urlsplit(self.base_url)
@@ -86,8 +96,15 @@ class LoaderConfig:
             )
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ConfigError(f"batch size must be 1..{MAX_BATCH_SIZE}, not {self.batch_size}")
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
+        concurrency = self.concurrency
+        if concurrency != "auto" and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise ConfigError(f'concurrency must be "auto" or a whole number of at least 1, not {concurrency!r}')
+        if not 0 <= self.linger_s <= 60:
+            raise ConfigError(f"linger must be 0..60 seconds, not {self.linger_s!r}")
+        if self.max_pending < 1:
+            raise ConfigError(f"max_pending must be at least 1, not {self.max_pending}")
         if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
             raise ConfigError("timeouts must be positive")
         if self.max_attempts < 1:
@@ -100,6 +117,11 @@ class LoaderConfig:
             raise ConfigError(f"invalid API path {self.api_path!r}")
         if not 0 < self.breaker_threshold <= 1 or self.breaker_window < 1:
             raise ConfigError("invalid circuit breaker settings")
+
+    @property
+    def connections(self) -> int:
+        """The connection pool's size: the fixed concurrency, or auto's ceiling."""
+        return MAX_AUTO_CONCURRENCY if self.concurrency == "auto" else self.concurrency
 
 
 TokenCallable = Callable[[], Awaitable[str]]

@@ -7,7 +7,8 @@
     │   ├── MissingScopesError     403 MISSING_SCOPES
     │   └── DailyLimitError        429 with policy DAILY
     ├── OutcomeLogError        the outcome log could not be written after sending began
-    └── InputReadError         the input could not be read after sending began (a truncated .gz, an I/O error)
+    ├── InputReadError         the input could not be read after sending began (a truncated .gz, an I/O error)
+    └── LoaderClosedError      the CartLoader was closed (left, or stopped by a fatal error): make a new one
 
 Per-record failures never raise: they are outcomes.
 """
@@ -101,3 +102,8 @@ class InputReadError(CartloaderError, OSError):
 
     Reading stops; requests already sent are answered and logged, so the run can be resumed.
     """
+
+
+class LoaderClosedError(CartloaderError, RuntimeError):
+    """The ``CartLoader`` is closed: its ``async with`` block was left, or a fatal error stopped it (then this
+    error's ``__cause__`` is that error). A service makes a new loader, e.g. once the daily limit has reset."""

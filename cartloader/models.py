@@ -22,7 +22,8 @@ class CartInput:
     ``trace_id`` is the record's own ``objectWriteTraceId`` when it gave one; ``key`` is the trace id
     actually sent, assigned by the chunker. ``raw`` is the input line verbatim (files only), kept
     for ``--rejects``. ``was_pending`` marks a record an earlier run was sending when it stopped (it may
-    exist in HubSpot already): set by the input side on ``--resume``.
+    exist in HubSpot already): set by the input side on ``--resume``. ``withdrawn`` marks a record whose
+    submitter was cancelled before it was sent: it is dropped from its batch, never sent.
     """
 
     line: int
@@ -32,6 +33,7 @@ class CartInput:
     raw: bytes | None = None
     key: str | None = None
     was_pending: bool = False
+    withdrawn: bool = False
 
 
 @dataclass(slots=True)

@@ -11,29 +11,35 @@ from types import TracebackType
 from typing import Any, Self
 
 import anyio
-from anyio.abc import ObjectReceiveStream
+from anyio.abc import ObjectReceiveStream, TaskGroup
 
-from cartloader.budget.base import Budget
+from cartloader.api.statistics import LoaderStatistics, Tally
+from cartloader.api.submissions import Submissions
+from cartloader.budget.base import Budget, BudgetStatistics
 from cartloader.budget.local import RateBudget
 from cartloader.budget.quota import DailyQuotaWatch
-from cartloader.budget.shared import SharedBudget
+from cartloader.budget.shared import SharedBudget, SharedBudgetStatistics
 from cartloader.config import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
+    DEFAULT_LINGER_S,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_PENDING,
     DEFAULT_TIMEOUT_S,
     MAX_BATCH_SIZE,
     Backoff,
+    Concurrency,
     LoaderConfig,
     TokenCallable,
 )
 from cartloader.engine.breaker import CircuitBreaker
 from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
+from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
 from cartloader.engine.pipeline import first_cause, run_pipeline
-from cartloader.errors import ConfigError
+from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.transport import Transport
 from cartloader.input.normalize import normalized
@@ -63,12 +69,15 @@ def _rate(rate: str | Rate | None) -> Rate | None:
 
 class CartLoader:
     """Loads cart records into HubSpot. One connection pool and one rate budget serve every
-    ``create()`` and ``stream()`` call made on it, so an async service can call it from many tasks
-    at once without exceeding HubSpot's per-app limit; ``concurrency`` bounds the requests in flight
+    ``create()``, ``stream()`` and ``submit()`` call made on it, so an async service can call it from many
+    tasks at once without exceeding HubSpot's per-app limit; ``concurrency`` bounds the requests in flight
     across all of them.
 
         async with CartLoader(token=..., base_url=...) as loader:
             summary = await loader.create(records)
+            outcome = await loader.submit(record)   # from any number of tasks: they share batches
+
+    A fatal error (``FatalApiError``) closes the loader: later calls raise ``LoaderClosedError``.
     """
 
     def __init__(
@@ -78,7 +87,7 @@ class CartLoader:
         base_url: str | None = None,
         object_type: str = "carts",
         api_path: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: Concurrency = DEFAULT_CONCURRENCY,
         rate: str | Rate | None = None,
         batch_size: int = MAX_BATCH_SIZE,
         timeout: float = DEFAULT_TIMEOUT_S,
@@ -88,8 +97,11 @@ class CartLoader:
         allow_insecure: bool = False,
         budget: Budget | str | None = None,
         backoff: Backoff | None = None,
-        config: LoaderConfig | None = None,
         api_version: str = DEFAULT_API_VERSION,
+        linger: float = DEFAULT_LINGER_S,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        submit_log: OutcomeLogTarget | None = None,
+        config: LoaderConfig | None = None,
     ) -> None:
         if config is None:
             config = LoaderConfig(
@@ -106,6 +118,8 @@ class CartLoader:
                 retry_ambiguous=retry_ambiguous,
                 allow_insecure=allow_insecure,
                 backoff=backoff or Backoff(),
+                linger_s=linger,
+                max_pending=max_pending,
             )
         self.config = config
         self._token = TokenSource(token)
@@ -115,32 +129,80 @@ class CartLoader:
             budget = self._own_budget = SharedBudget.from_url(budget, rate=config.rate)
         self.budget: Budget = budget if budget is not None else RateBudget(config.rate)
         self._breaker = CircuitBreaker(config.breaker_window, config.breaker_threshold)
-        self._capacity = anyio.CapacityLimiter(config.concurrency)
+        self._capacity = InFlightLimit(config.concurrency, self.budget)
         self._transport = Transport(
-            connections=config.concurrency, timeout_s=config.timeout_s, connect_timeout_s=config.connect_timeout_s
+            connections=config.connections, timeout_s=config.timeout_s, connect_timeout_s=config.connect_timeout_s
         )
         self._rng = random.Random()
+        self._tally = Tally()
+        if submit_log is not None and not isinstance(submit_log, str | os.PathLike):
+            _check_sink(submit_log)
+        self._submit_log = submit_log
+        self._submit_stack = AsyncExitStack()
+        self._submit_sinks: Sequence[OutcomeSink] = ()
+        self._submit_run_id: str | None = None
+        self._submissions = Submissions(max_pending=config.max_pending)
+        self._group: TaskGroup | None = None
+        self._closed: LoaderClosedError | None = None
 
     async def __aenter__(self) -> Self:
+        if self._closed is not None or self._group is not None:
+            raise LoaderClosedError("a CartLoader is entered once: make a new one")
         if isinstance(self.budget, SharedBudget):
             await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
         await self._transport.open()
+        self._submit_sinks, self._submit_run_id = _sinks(self._submit_stack, self._submit_log)
+        # The task group that runs submit()'s pipeline, started by the first submission.
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        with anyio.CancelScope(shield=True):
-            await self._transport.close()
-        if self._own_budget is not None:
-            await self._own_budget.aclose()
+        self._close(LoaderClosedError("the loader is closed: make a new CartLoader"))
+        self._submissions.close()  # what was submitted is still sent: the group waits for the drain
+        try:
+            group, self._group = self._group, None
+            if group is not None:
+                cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+                await group.__aexit__(*((exc_type, exc, tb) if cancelled else (None, None, None)))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._transport.close()
+                await self._submit_stack.aclose()
+            if self._own_budget is not None:
+                await self._own_budget.aclose()
+
+    def _close(self, reason: LoaderClosedError) -> None:
+        if self._closed is None:
+            self._closed = reason
+
+    def _stop(self, fatal: FatalApiError) -> None:
+        """A fatal error closes the loader: callers waiting in ``submit()`` get it, later calls are refused."""
+        closed = LoaderClosedError(f"the loader stopped after a fatal error ({fatal}): make a new one")
+        closed.__cause__ = fatal
+        self._close(closed)
+        self._submissions.abort(fatal)
+
+    def _check_open(self) -> None:
+        if self._closed is not None:
+            closed = self._closed
+            raise LoaderClosedError(*closed.args) from closed.__cause__
+        if not self._transport.is_open:
+            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
 
     async def _run(
         self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None = None
     ) -> Summary:
         """Load already-normalized inputs; outcomes go to ``collector`` (the command line's way in)."""
-        if not self._transport.is_open:
-            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
+        self._check_open()
+        return await self._pipeline(source, collector, run_id=run_id)
+
+    async def _pipeline(
+        self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None
+    ) -> Summary:
         sender = Sender(
             transport=self._transport,
             config=self.config,
@@ -154,10 +216,59 @@ class CartLoader:
         chunker = Chunker(
             batch_size=self.config.batch_size, run_id=run_id or new_run_id(), unique_by=self.config.upsert_by
         )
-        await run_pipeline(
-            source, sender=sender, collector=collector, concurrency=self.config.concurrency, chunker=chunker
-        )
+        self._tally.begin(collector)
+        try:
+            await run_pipeline(
+                source,
+                sender=sender,
+                collector=collector,
+                concurrency=self._capacity,
+                chunker=chunker,
+                linger_s=self.config.linger_s,
+            )
+        except FatalApiError as exc:
+            self._stop(exc)
+            raise
+        finally:
+            self._tally.end(collector)
         return collector.summary()
+
+    async def submit(self, record: Any) -> Outcome:
+        """Load one record, batched with whatever other tasks submit meanwhile, and return its final outcome.
+
+        Any number of tasks may submit at once: records are coalesced into shared batches of up to
+        ``batch_size``; a batch leaves when full or when its oldest record has waited ``linger``. The outcome is
+        exactly what ``create()`` would report (``line`` is the record's position in submission order, from 1).
+        At most ``max_pending`` records wait unsent; then ``submit`` waits. A caller cancelled before its record
+        was sent gets nothing and the record is withdrawn; once sent, its outcome still reaches ``submit_log``.
+        A fatal error is raised to every waiting caller and closes the loader (``LoaderClosedError`` afterwards);
+        leaving the loader's ``async with`` block sends what was submitted first.
+        """
+        self._check_open()
+        if self._submissions.start():
+            assert self._group is not None
+            self._group.start_soon(self._submissions.serve, self._serve_submissions, self._submit_sinks)
+        return await self._submissions.submit(record)
+
+    async def _serve_submissions(
+        self, source: AsyncIterator[CartInput | InvalidInput], collector: Collector
+    ) -> Summary:
+        # Not through _run: the loader is already closing while this run drains what was submitted.
+        return await self._pipeline(source, collector, run_id=self._submit_run_id)
+
+    def statistics(self) -> LoaderStatistics:
+        """A frozen snapshot: records waiting, batches in flight, the concurrency limit, the budget's state,
+        requests and error responses so far (every call on this loader)."""
+        budget = self.budget
+        budget_statistics: BudgetStatistics | SharedBudgetStatistics | None = None
+        if isinstance(budget, RateBudget | SharedBudget):
+            budget_statistics = budget.statistics()
+        return self._tally.snapshot(
+            submissions=self._submissions.statistics(),
+            concurrency=self._capacity.statistics(),
+            budget=budget_statistics,
+            closed=self._closed is not None,
+        )
 
     async def create(
         self,
@@ -172,6 +283,7 @@ class CartLoader:
         Safe to call from many tasks at once. When ``records`` has a length, a warning goes to the
         "cartloader" logger once HubSpot's remaining daily requests cannot cover the rest.
         """
+        self._check_open()
         async with AsyncExitStack() as stack:
             sinks, run_id = _sinks(stack, outcome_log)
             collector = Collector([*sinks, *self._quota_watch(records)], on_outcome=on_outcome)
@@ -195,6 +307,7 @@ class CartLoader:
 
         Leaving the block early cancels the run: requests already sent are answered and logged.
         """
+        self._check_open()
         source = _records(records)
         send, receive = anyio.create_memory_object_stream[Outcome](self.config.batch_size)
         async with AsyncExitStack() as stack:
@@ -216,7 +329,7 @@ class CartLoader:
                 raise first_cause(errors) from None
 
     def __repr__(self) -> str:
-        return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self.config.concurrency}, {self.budget!r})"
+        return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self._capacity!r}, {self.budget!r})"
 
 
 def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> tuple[Sequence[OutcomeSink], str | None]:
@@ -227,9 +340,13 @@ def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> tuple
         log = open_library_log(os.fspath(outcome_log))
         stack.callback(log.close)
         return (log,), log.log.meta.run_id
-    if hasattr(outcome_log, "pending") and hasattr(outcome_log, "settled"):
-        return (outcome_log,), None
-    raise ConfigError("outcome_log must be a path or an outcome sink")
+    _check_sink(outcome_log)
+    return (outcome_log,), None
+
+
+def _check_sink(sink: object) -> None:
+    if not (hasattr(sink, "pending") and hasattr(sink, "settled")):
+        raise ConfigError("an outcome log must be a path or an outcome sink")
 
 
 async def bulk_create(
@@ -239,7 +356,7 @@ async def bulk_create(
     base_url: str | None = None,
     object_type: str = "carts",
     outcome_log: OutcomeLogTarget | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: Concurrency = DEFAULT_CONCURRENCY,
     rate: str | Rate | None = None,
     on_outcome: Callable[[Outcome], object] | None = None,
     upsert_by: str | None = None,
@@ -252,11 +369,14 @@ async def bulk_create(
     allow_insecure: bool = False,
     backoff: Backoff | None = None,
     api_version: str = DEFAULT_API_VERSION,
+    linger: float = DEFAULT_LINGER_S,
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
     ``records`` is any iterable or async iterable of dicts; ``token`` a string or an async callable
-    returning one; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap; ``budget`` a
+    returning one; ``concurrency`` a number or ``"auto"``; ``linger`` the longest (seconds) a record of a slow
+    source waits for its batch to fill; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap;
+    ``budget`` a
     ``Budget`` or a URL ``redis://HOST:PORT/DB?key=NAME`` shared with every process using that key
     (extra ``cartloader[redis]``). The other options are those of :class:`CartLoader`.
     """
@@ -276,5 +396,6 @@ async def bulk_create(
         allow_insecure=allow_insecure,
         budget=budget,
         backoff=backoff,
+        linger=linger,
     ) as loader:
         return await loader.create(records, outcome_log=outcome_log, on_outcome=on_outcome)

@@ -22,6 +22,7 @@ from cartloader.config import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_S,
     MAX_BATCH_SIZE,
+    Concurrency,
 )
 from cartloader.errors import ConfigError
 from cartloader.rate import Rate
@@ -55,6 +56,18 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _concurrency(text: str) -> Concurrency:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number of at least 1, not {text!r}")
     return value
 
 
@@ -180,10 +193,11 @@ def _add_api_options(group: argparse._ArgumentGroup) -> None:
 def _add_pace_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--concurrency",
-        type=_positive_int,
-        metavar="N",
+        type=_concurrency,
+        metavar="auto|N",
         default=DEFAULT_CONCURRENCY,
-        help=f"requests in flight at most (default {DEFAULT_CONCURRENCY})",
+        help="requests in flight at most; auto keeps enough in flight to fill the window at the observed latency "
+        f"(default {DEFAULT_CONCURRENCY})",
     )
     group.add_argument(
         "--rate",
@@ -279,7 +293,7 @@ class Options:
     object_type: str
     token_file: str | None
     simulate: bool
-    concurrency: int
+    concurrency: Concurrency
     rate: Rate | None
     batch_size: int
     timeout_s: float

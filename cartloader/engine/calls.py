@@ -15,6 +15,7 @@ import anyio
 
 from cartloader.budget.base import Budget
 from cartloader.config import LoaderConfig
+from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.stats import RunStats
 from cartloader.errors import AuthenticationError, DailyLimitError, FatalApiError, MissingScopesError
 from cartloader.hubspot.auth import TokenSource
@@ -67,14 +68,17 @@ def describe_answer(answer: Answer) -> str:
     return f"HTTP {answer.status}" + (f" {detail}" if detail else "")
 
 
+class NothingToSend(Exception):
+    """Raised by a ``before`` hook of :meth:`Requester.send` when nothing is left to send (every record of the
+    request was withdrawn by its submitter while it waited for its slot): no request leaves."""
+
+
 class Requester:
     """Sends single requests for one loader: shares its transport, token, budget and concurrency limit."""
 
     __slots__ = ("_budget", "_capacity", "_token", "_transport")
 
-    def __init__(
-        self, *, transport: Transport, token: TokenSource, budget: Budget, capacity: anyio.CapacityLimiter
-    ) -> None:
+    def __init__(self, *, transport: Transport, token: TokenSource, budget: Budget, capacity: InFlightLimit) -> None:
         self._transport = transport
         self._token = token
         self._budget = budget
@@ -97,10 +101,11 @@ class Requester:
         body: bytes | None,
         stats: RunStats,
         *,
-        before: Callable[[], None] | None = None,
+        before: Callable[[], bytes | None] | None = None,
     ) -> Exchange:
         """Send one request and classify its answer; ``before`` runs once the slot is taken, just before the
-        request leaves (the delivery logs its records ``pending`` there)."""
+        request leaves (the delivery logs its records ``pending`` there); it may return a new body, or raise
+        :class:`NothingToSend`."""
         token, generation = await self._token.get()
         headers = {"Authorization": f"Bearer {token}"}
         if body is not None:
@@ -108,7 +113,9 @@ class Requester:
         async with self._capacity:
             await self._budget.acquire()
             if before is not None:
-                before()
+                replaced = before()
+                if replaced is not None:
+                    body = replaced
             stats.requests += 1
             sent_at = time.monotonic()
             # Shielded: once a request is on the wire its answer is awaited (up to the timeout) even if the run
@@ -121,8 +128,10 @@ class Requester:
                         response = await self._transport.post(url, body, headers)
                 except NoAnswer as exc:
                     return Exchange(rule_for_no_answer(exc), None, exc, generation)
-        stats.latency.add((time.monotonic() - sent_at) * 1000)
+        latency_s = time.monotonic() - sent_at
+        stats.latency.add(latency_s * 1000)
         self._budget.observe(rate_limit_headers(response.headers), sent_at)
+        self._capacity.observe(latency_s)  # after the budget, which may have learnt a new rate
         try:
             answer = parse_answer(response.status, response.headers, response.body)
         except MalformedAnswer as exc:

@@ -16,8 +16,9 @@ import anyio
 from cartloader.budget.base import Budget
 from cartloader.config import LoaderConfig
 from cartloader.engine.breaker import CircuitBreaker
-from cartloader.engine.calls import Exchange, Requester, fatal_error
+from cartloader.engine.calls import Exchange, NothingToSend, Requester, fatal_error
 from cartloader.engine.collector import Collector
+from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.matching import match_results
 from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
@@ -72,7 +73,7 @@ class Sender:
         token: TokenSource,
         budget: Budget,
         breaker: CircuitBreaker,
-        capacity: anyio.CapacityLimiter,
+        capacity: InFlightLimit,
         collector: Collector,
         rng: random.Random | None = None,
     ) -> None:
@@ -93,8 +94,10 @@ class Sender:
         """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
         # A record an earlier run was sending may exist already; in upsert mode a resend cannot duplicate it.
         can_duplicate = self._can_duplicate
-        items = [InFlight(r, can_duplicate and r.was_pending, r.was_pending) for r in batch]
-        await self._deliver(items, first=True)
+        # A record withdrawn by its submitter (cancelled) is never sent; a batch left empty takes no rate slot.
+        items = [InFlight(r, can_duplicate and r.was_pending, r.was_pending) for r in batch if not r.withdrawn]
+        if items:
+            await self._deliver(items, first=True)
 
     async def _deliver(self, items: list[InFlight], *, first: bool = False) -> None:
         last: Exchange | None = None
@@ -103,6 +106,8 @@ class Sender:
         try:
             while True:
                 exchange = last = await self._exchange(items, log_pending=first)
+                if exchange is None:
+                    return  # every record was withdrawn before its first request left
                 first = False
                 rule = exchange.rule
                 action = rule.action
@@ -164,18 +169,34 @@ class Sender:
             self._leave_unsent(items, last)
             raise
 
-    async def _exchange(self, items: list[InFlight], *, log_pending: bool) -> Exchange:
-        records = [item.record for item in items]
+    def _body(self, records: list[CartInput]) -> bytes:
         upsert_by = self._config.upsert_by
-        body = upsert_body(records, upsert_by) if upsert_by else create_body(records)
+        return upsert_body(records, upsert_by) if upsert_by else create_body(records)
 
-        def before() -> None:
+    async def _exchange(self, items: list[InFlight], *, log_pending: bool) -> Exchange | None:
+        """One request for ``items``; ``None`` when, on the first request, every record was withdrawn while it
+        waited for its slot (``items`` loses the withdrawn ones: a submitter cancelled before sending)."""
+        records = [item.record for item in items]
+
+        def before() -> bytes | None:
+            nonlocal records
+            body = None
             if log_pending:
+                if any(record.withdrawn for record in records):
+                    items[:] = [item for item in items if not item.record.withdrawn]
+                    if not items:
+                        raise NothingToSend
+                    records = [item.record for item in items]
+                    body = self._body(records)
                 self._collector.pending(records)
             for item in items:
                 item.attempts += 1
+            return body
 
-        return await self._requester.send("POST", self._url, body, self._stats, before=before)
+        try:
+            return await self._requester.send("POST", self._url, self._body(records), self._stats, before=before)
+        except NothingToSend:
+            return None
 
     def _watch(self, exchange: Exchange, items: list[InFlight]) -> None:
         """Feed the circuit breaker; stop the run when most recent requests fail the same way."""

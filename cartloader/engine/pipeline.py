@@ -1,9 +1,12 @@
 """The wiring: producer -> chunker -> bounded send stream -> workers -> collector, in one task group.
 
 The send stream holds one batch, so the source is read only as fast as workers take batches:
-memory is O(concurrency x batch size) whatever the input. Cancellation (Ctrl-C, a fatal error, a
-caller cancelling) stops the producer and the workers at their next await; a request already on
-the wire is still answered and logged (see :mod:`cartloader.engine.delivery`).
+memory is O(concurrency x batch size) whatever the input. A batch leaves when it is full or when its
+oldest record has waited ``linger`` (the chunker is pure, so the clock lives here: a slow source never keeps
+a record waiting longer than that for its batch to fill). The workers follow the in-flight limit: with
+``concurrency="auto"`` more start when it rises and some leave when it falls, each holding at most one batch.
+Cancellation (Ctrl-C, a fatal error, a caller cancelling) stops the producer and the workers at their next
+await; a request already on the wire is still answered and logged (see :mod:`cartloader.engine.delivery`).
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectSendStream, TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
+from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
 from cartloader.models import CartInput, InvalidInput
+
+Batches = MemoryObjectReceiveStream[list[CartInput]]
 
 
 async def run_pipeline(
@@ -24,8 +31,9 @@ async def run_pipeline(
     *,
     sender: Sender,
     collector: Collector,
-    concurrency: int,
+    concurrency: InFlightLimit,
     chunker: Chunker,
+    linger_s: float,
 ) -> None:
     """Load every record of ``source``; outcomes reach ``collector``. Raises what stops the run
     (a ``FatalApiError``, an ``OutcomeLogError``, an ``InputReadError``) as itself, not wrapped in an
@@ -33,10 +41,11 @@ async def run_pipeline(
     send, receive = anyio.create_memory_object_stream[list[CartInput]](1)
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(_produce, source, send, collector, chunker)
+            batcher = _Batcher(chunker, collector, linger_s)
+            group.start_soon(batcher.linger, send.clone())
+            group.start_soon(batcher.produce, source, send)
             async with receive:
-                for _ in range(concurrency):
-                    group.start_soon(_work, receive.clone(), sender)
+                _Crew(receive, sender, concurrency).start(group)
     except BaseExceptionGroup as errors:
         raise first_cause(errors) from None
 
@@ -58,32 +67,125 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-async def _produce(
-    source: AsyncIterable[CartInput | InvalidInput],
-    send: ObjectSendStream[list[CartInput]],
-    collector: Collector,
-    chunker: Chunker,
-) -> None:
-    async with send:
-        async for item in source:
-            if isinstance(item, InvalidInput):
-                await collector.refuse(item)
-                continue
-            batch = chunker.feed(item)
-            if batch is None:
-                continue
-            if isinstance(batch, InvalidInput):
-                await collector.refuse(batch)
-                continue
-            collector.seen(len(batch))
-            await send.send(batch)
-        batch = chunker.flush()
-        if batch:
-            collector.seen(len(batch))
-            await send.send(batch)
+class _Batcher:
+    """Feeds the chunker from the source and hands out batches: full ones at once, a partial one when its
+    oldest record has waited ``linger_s`` (the linger clock, a task of its own), the last one when the source
+    ends."""
+
+    __slots__ = ("_chunker", "_collector", "_ended", "_generation", "_linger_s", "_nap", "_opened", "_opened_at")
+
+    def __init__(self, chunker: Chunker, collector: Collector, linger_s: float) -> None:
+        self._chunker = chunker
+        self._collector = collector
+        self._linger_s = linger_s
+        self._generation = 0  # batches opened so far: tells the clock whether the batch it timed is still open
+        self._opened_at = 0.0
+        self._opened = anyio.Event()
+        self._ended = False
+        self._nap: anyio.CancelScope | None = None
+
+    async def produce(
+        self, source: AsyncIterable[CartInput | InvalidInput], send: ObjectSendStream[list[CartInput]]
+    ) -> None:
+        chunker = self._chunker
+        collector = self._collector
+        async with send:
+            try:
+                async for item in source:
+                    if isinstance(item, InvalidInput):
+                        await collector.refuse(item)
+                        continue
+                    batch = chunker.feed(item)
+                    if len(chunker) == 1:  # this record opened a batch: start its clock
+                        self._generation += 1
+                        self._opened_at = anyio.current_time()
+                        self._opened.set()
+                    if batch is None:
+                        continue
+                    if isinstance(batch, InvalidInput):
+                        await collector.refuse(batch)
+                        continue
+                    collector.seen(len(batch))
+                    await send.send(batch)
+            finally:
+                self._stop_clock()
+            batch = chunker.flush()
+            if batch:
+                collector.seen(len(batch))
+                await send.send(batch)
+
+    def _stop_clock(self) -> None:
+        self._ended = True
+        self._opened.set()
+        if self._nap is not None:
+            self._nap.cancel()
+
+    async def linger(self, send: ObjectSendStream[list[CartInput]]) -> None:
+        """Hand out the open batch once its oldest record has waited ``linger_s``; end with the source."""
+        chunker = self._chunker
+        async with send:
+            while True:
+                await self._opened.wait()
+                if self._ended:
+                    return
+                self._opened = anyio.Event()
+                generation = self._generation
+                # Only the nap may be cancelled by the source's end: never a batch in hand.
+                with anyio.CancelScope() as self._nap:
+                    await anyio.sleep_until(self._opened_at + self._linger_s)
+                self._nap = None
+                if self._ended:
+                    return
+                if generation == self._generation and len(chunker):
+                    batch = chunker.flush()
+                    assert batch is not None
+                    self._collector.seen(len(batch))
+                    await send.send(batch)
 
 
-async def _work(receive: ObjectReceiveStream[list[CartInput]], sender: Sender) -> None:
-    async with receive:
-        async for batch in receive:
-            await sender.deliver(batch)
+class _Crew:
+    """The workers of one run: as many as the in-flight limit allows, each delivering one batch at a time."""
+
+    __slots__ = ("_ended", "_follower", "_limit", "_receive", "_sender", "_size")
+
+    def __init__(self, receive: Batches, sender: Sender, limit: InFlightLimit) -> None:
+        self._receive = receive
+        self._sender = sender
+        self._limit = limit
+        self._size = 0
+        self._ended = False
+        self._follower: anyio.CancelScope | None = None
+
+    def start(self, group: TaskGroup) -> None:
+        """Start the workers (and, for auto, the task that adds workers when the limit rises)."""
+        self._hire(group)
+        if self._limit.auto:
+            group.start_soon(self._follow, group, self._receive.clone())
+
+    def _hire(self, group: TaskGroup) -> None:
+        while self._size < self._limit.limit:
+            self._size += 1
+            group.start_soon(self._work, self._receive.clone())
+
+    async def _follow(self, group: TaskGroup, receive: Batches) -> None:
+        # Holds a clone of the stream so that new workers can still be given one; gone when the stream ends.
+        self._receive = receive  # the original is closed once the first workers have their clones
+        async with receive:
+            with anyio.CancelScope() as self._follower:
+                while not self._ended:
+                    await self._limit.changed()
+                    self._hire(group)
+
+    async def _work(self, receive: Batches) -> None:
+        sender = self._sender
+        async with receive:
+            while self._size <= self._limit.limit:
+                try:
+                    batch = await receive.receive()
+                except anyio.EndOfStream:
+                    self._ended = True
+                    if self._follower is not None:
+                        self._follower.cancel()
+                    return
+                await sender.deliver(batch)
+            self._size -= 1  # the limit fell: this worker leaves

@@ -1,0 +1,139 @@
+"""``concurrency="auto"``: the in-flight limit follows rate x latency with headroom, within 1..128, and the loader
+never has more requests in flight than it. Properties, not speeds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cartloader import CartLoader, Outcome, bulk_create
+from cartloader.budget.local import RateBudget
+from cartloader.cli.options import UsageError, parse_options
+from cartloader.config import MAX_AUTO_CONCURRENCY, LoaderConfig
+from cartloader.engine.concurrency import INITIAL_AUTO_LIMIT, LATENCY_HISTORY, InFlightLimit, needed_in_flight
+from cartloader.errors import ConfigError
+from cartloader.rate import Rate
+from cartloader.simulator import Simulator
+
+
+@given(rate=st.floats(0.01, 10_000), latency=st.floats(0.0, 120.0))
+def test_the_limit_covers_rate_times_latency_within_1_to_128(rate: float, latency: float) -> None:
+    needed = needed_in_flight(rate, latency)
+    assert 1 <= needed <= MAX_AUTO_CONCURRENCY
+    assert needed >= rate * latency or needed == MAX_AUTO_CONCURRENCY
+    assert needed <= math.ceil(rate * latency + 3 * math.sqrt(rate * latency) + 1)
+
+
+@given(rate=st.floats(0.01, 1000), latency=st.floats(0.0, 30.0), more=st.floats(1.0, 10.0))
+def test_the_limit_never_falls_when_rate_or_latency_rises(rate: float, latency: float, more: float) -> None:
+    needed = needed_in_flight(rate, latency)
+    assert needed_in_flight(rate * more, latency) >= needed
+    assert needed_in_flight(rate, latency * more) >= needed
+
+
+def observe(limit: InFlightLimit, latency_s: float, times: int = LATENCY_HISTORY) -> None:
+    for _ in range(times):
+        limit.observe(latency_s)
+
+
+def test_auto_follows_latency_up_and_down_at_the_budgets_rate() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0)))
+    assert limit.limit == INITIAL_AUTO_LIMIT
+    observe(limit, 0.3)
+    assert limit.limit == needed_in_flight(19.0, 0.3)
+    observe(limit, 1.0)
+    high = limit.limit
+    assert high == needed_in_flight(19.0, 1.0)
+    observe(limit, 0.3)
+    # Down again, lazily: somewhere between what is needed and a third more.
+    needed = needed_in_flight(19.0, 0.3)
+    assert needed <= limit.limit <= needed / 0.75 < high
+
+
+def test_auto_keeps_its_limit_through_small_moves_of_latency() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0)))
+    observe(limit, 1.0)
+    before = limit.limit
+    observe(limit, 0.85)
+    assert needed_in_flight(19.0, 0.85) < before
+    assert limit.limit == before
+
+
+def test_auto_follows_the_rate_the_budget_learns() -> None:
+    budget = RateBudget(Rate(100, 10.0))
+    limit = InFlightLimit("auto", budget)
+    observe(limit, 0.5)
+    low = limit.limit
+    assert low == needed_in_flight(10.0, 0.5)
+    budget_high = RateBudget(Rate(1000, 10.0))
+    high = InFlightLimit("auto", budget_high)
+    observe(high, 0.5)
+    assert high.limit == needed_in_flight(100.0, 0.5) > low
+
+
+def test_a_fixed_limit_never_moves() -> None:
+    limit = InFlightLimit(7, RateBudget(Rate(190, 10.0)))
+    observe(limit, 5.0)
+    assert limit.limit == 7
+    assert not limit.statistics().auto
+
+
+def test_concurrency_is_auto_or_a_positive_number() -> None:
+    assert LoaderConfig().concurrency == "auto"
+    assert LoaderConfig(concurrency=3).connections == 3
+    assert LoaderConfig().connections == MAX_AUTO_CONCURRENCY
+    for bad in (0, -1, "fast", 2.5, True):
+        with pytest.raises(ConfigError):
+            LoaderConfig(concurrency=bad)  # type: ignore[arg-type]
+
+
+def test_the_command_line_takes_auto_or_a_number() -> None:
+    assert parse_options(["in.ndjson"]).concurrency == "auto"
+    assert parse_options(["in.ndjson", "--concurrency", "auto"]).concurrency == "auto"
+    assert parse_options(["in.ndjson", "--concurrency", "12"]).concurrency == 12
+    with pytest.raises(UsageError, match="auto or a whole number"):
+        parse_options(["in.ndjson", "--concurrency", "lots"])
+
+
+@pytest.mark.anyio
+async def test_a_loaded_run_keeps_in_flight_under_the_limit_auto_derives_from_rate_and_latency() -> None:
+    samples: list[tuple[int, float | None, int]] = []
+    async with (
+        Simulator(latency_ms=(60.0, 60.0), seed=1) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate="400/1s", batch_size=5) as loader,
+    ):
+
+        def sample(_: Outcome) -> None:
+            s = loader.statistics().concurrency
+            samples.append((s.limit, s.latency_ms, s.in_flight))
+
+        summary = await loader.create([{"hs_cart_name": f"c{i}"} for i in range(1500)], on_outcome=sample)
+        final = loader.statistics().concurrency
+    assert summary.created == 1500
+    limits = [limit for limit, _, _ in samples]
+    assert all(1 <= limit <= MAX_AUTO_CONCURRENCY for limit in limits)
+    assert final.auto and final.latency_ms is not None
+    # The limit it settled on is what rate x latency asks for (or up to a quarter more: it shrinks lazily).
+    needed = needed_in_flight(400.0, final.latency_ms / 1000)
+    assert needed <= final.limit <= max(needed / 0.75, needed + 1)
+    assert final.limit > INITIAL_AUTO_LIMIT  # 400/s x ~60 ms needs more than the starting ten
+    # HubSpot never saw more requests at once than the highest limit the loader had set.
+    assert sim.stats().peak_concurrency <= max(limits)
+
+
+@pytest.mark.anyio
+async def test_a_fixed_concurrency_bounds_the_requests_in_flight() -> None:
+    async with Simulator(latency_ms=(30.0, 30.0), seed=2) as sim:
+        summary = await bulk_create(
+            [{"hs_cart_name": f"c{i}"} for i in range(300)],
+            token="sim-token",
+            base_url=sim.url,
+            rate="1000/1s",
+            batch_size=5,
+            concurrency=3,
+        )
+        assert summary.created == 300
+        assert sim.stats().peak_concurrency <= 3
