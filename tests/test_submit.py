@@ -116,6 +116,31 @@ async def test_cancelling_one_caller_withdraws_its_unsent_record_and_leaves_the_
     assert sorted(log.sent) == [1, 3, 4, 5]  # the withdrawn record never reached the log
 
 
+async def test_a_record_withdrawn_while_its_batch_waits_for_a_rate_slot_is_never_sent() -> None:
+    # 3/1s less the budget's reserve of two leaves one request a second: the second batch waits for its slot
+    # inside the delivery, already taken by a worker, when its caller is cancelled.
+    outcomes: list[Outcome] = []
+    async with Simulator(seed=13) as sim:
+        async with CartLoader("sim-token", base_url=sim.url, rate="3/1s", batch_size=1, linger=0) as loader:
+            with anyio.fail_after(30):
+                async with anyio.create_task_group() as group:
+                    await submit_into(outcomes, loader, 1)
+                    second = anyio.CancelScope()
+                    group.start_soon(_cancellable, second, loader)
+                    await wait_all_tasks_blocked()
+                    assert loader.statistics().batches_in_flight == 1  # waiting for its rate slot
+                    second.cancel()
+            statistics = loader.statistics()
+        assert [o.line for o in outcomes] == [1]
+        assert sim.stats().requests == 1
+        assert statistics.records_withdrawn == 1
+
+
+async def _cancellable(scope: anyio.CancelScope, loader: CartLoader) -> None:
+    with scope:
+        await loader.submit(cart(2))
+
+
 async def test_a_caller_cancelled_after_its_record_left_gets_nothing_but_the_outcome_is_still_logged() -> None:
     log = LogSink()
     async with Simulator(latency_ms=(200.0, 200.0), seed=7) as sim:
