@@ -12,6 +12,7 @@ packages behind it.
 """
 
 from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.api.metrics import LoaderMetrics
 from cartloader.api.statistics import LoaderStatistics
 from cartloader.budget.base import Budget, BudgetStatistics
 from cartloader.budget.local import RateBudget
@@ -47,6 +48,7 @@ __all__ = [
     "LatencyPercentiles",
     "LoaderClosedError",
     "LoaderConfig",
+    "LoaderMetrics",
     "LoaderStatistics",
     "MissingScopesError",
     "Outcome",

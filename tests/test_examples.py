@@ -19,3 +19,20 @@ def test_library_quickstart_example_prints_its_summary() -> None:
     )
     assert done.stdout.splitlines()[-1] == "created 3, failed 1, invalid 0"
     assert "line 3: failed VALIDATION_ERROR" in done.stdout
+
+
+def test_service_example_answers_each_webhook_and_coalesces_their_carts() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "service.py"), "--demo", "60"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    first, second = done.stdout.splitlines()[-2:]
+    webhooks, carts = first.split(":")[0].split(", ")
+    assert webhooks == "60 webhooks"
+    created = int(carts.removesuffix(" carts"))
+    assert first.endswith(f"{{'created': {created}}}")  # every cart of every webhook came back created
+    requests = int(second.split()[2])
+    assert requests < 60  # far fewer requests than webhooks: their carts shared batches
