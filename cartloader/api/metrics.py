@@ -87,7 +87,7 @@ class LoaderMetrics:
         yield counter("cartloader_requests", "HTTP requests sent (retries and splits included)", pick("requests"))
         yield counter("cartloader_retries", "Requests that were resends", pick("retries"))
         yield counter("cartloader_rate_limited", "429 answers", pick("rate_limited"))
-        yield counter("cartloader_error_responses", "Answers with HTTP status >= 400", pick("error_responses"))
+        yield counter("cartloader_error_responses", "Answers neither 2xx nor 429", pick("error_responses"))
         yield gauge("cartloader_records_waiting", "Submitted records not yet sent", pick("records_waiting"))
         yield gauge("cartloader_callers_waiting", "submit() calls waiting for their outcome", pick("callers_waiting"))
         yield gauge(

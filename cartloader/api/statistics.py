@@ -28,7 +28,7 @@ class LoaderStatistics:
     was sent). ``batches_in_flight``: requests holding a place under the concurrency limit (waiting for a rate
     slot or for HubSpot's answer); ``concurrency``: the limit now (``auto``'s choice or the fixed number) and the
     recent mean latency it works from. ``requests`` (HTTP requests, retries and splits included), ``retries``,
-    ``rate_limited`` (429 answers) and ``error_responses`` (answers with status >= 400) count every call;
+    ``rate_limited`` (429 answers) and ``error_responses`` (answers neither 2xx nor 429) count every call;
     ``outcomes`` counts final outcomes by status. ``budget`` is the rate budget's own snapshot (None for a
     budget of your own without ``statistics()``). ``closed``: the loader takes no more calls.
     """
