@@ -29,7 +29,15 @@ from cartloader.errors import (
     MissingScopesError,
     OutcomeLogError,
 )
-from cartloader.models import LatencyPercentiles, Outcome, OutcomeSink, RecordError, Settled, Summary
+from cartloader.models import (
+    LatencyPercentiles,
+    Outcome,
+    OutcomeSink,
+    PropertyProblem,
+    RecordError,
+    Settled,
+    Summary,
+)
 from cartloader.rate import Rate
 
 __version__ = "0.1.0"
@@ -54,6 +62,7 @@ __all__ = [
     "Outcome",
     "OutcomeLogError",
     "OutcomeSink",
+    "PropertyProblem",
     "Rate",
     "RateBudget",
     "RecordError",

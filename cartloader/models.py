@@ -4,7 +4,7 @@ headers advertise. No I/O here; every layer of the loader may use them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 from cartloader._frozen import fast_init
@@ -46,18 +46,41 @@ class InvalidInput:
 
 
 @dataclass(frozen=True, slots=True)
+class PropertyProblem:
+    """One property HubSpot refused: its name, HubSpot's error code (``INVALID_OPTION``, ``PROPERTY_DOESNT_EXIST``,
+    ...) and message, and the value refused when known."""
+
+    property: str
+    code: str
+    message: str
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The problem as it appears in ``error.details`` of the outcome log."""
+        entry = {"property": self.property, "code": self.code, "message": self.message}
+        if self.value is not None:
+            entry["value"] = self.value
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
 class RecordError:
-    """Why a record failed: HubSpot's category and message (or ours), and the HTTP status if any."""
+    """Why a record failed: HubSpot's category and message (or ours), the HTTP status if any, and HubSpot's
+    per-property problems when it gave them (``details``)."""
 
     category: str
     message: str
     status: int | None = None
+    details: tuple[PropertyProblem, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The error as it appears in the outcome log."""
-        if self.status is None:
-            return {"category": self.category, "message": self.message}
-        return {"category": self.category, "message": self.message, "status": self.status}
+        entry: dict[str, object] = {"category": self.category, "message": self.message}
+        if self.status is not None:
+            entry["status"] = self.status
+        if self.details:
+            entry["details"] = [problem.to_dict() for problem in self.details]
+        return entry
 
 
 @fast_init
@@ -134,7 +157,9 @@ class Summary:
     created results that could not be matched to their input (zero unless something is wrong); ``pending``
     counts records sent whose answer never came (they may exist in HubSpot), ``unsent`` records left unsent by a
     run that stopped after they were logged ``pending`` (HubSpot processed nothing of them);
-    ``error_responses`` counts answers that were neither 2xx nor 429 (HubSpot asks for under 5% of requests)."""
+    ``error_responses`` counts answers that were neither 2xx nor 429 (HubSpot asks for under 5% of requests);
+    ``failures_by_category`` counts ``failed`` and ``invalid`` records by error category, and ``failure_samples``
+    gives one message for each category (``line N: ...``)."""
 
     total: int
     created: int
@@ -153,6 +178,8 @@ class Summary:
     pending: int = 0
     unsent: int = 0
     error_responses: int = 0
+    failures_by_category: dict[str, int] = field(default_factory=dict)
+    failure_samples: dict[str, str] = field(default_factory=dict)
 
     @property
     def all_loaded(self) -> bool:

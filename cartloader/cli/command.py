@@ -236,15 +236,17 @@ class CommandRun:
         options = self.options
         for line in describe_dry_run(summary, valid=valid, log_path=setup.log.path if setup.log else None):
             write_line(line)
+        if self.interruption.exit_status is not None:
+            status = self.interruption.exit_status
+        else:
+            status = EXIT_SOME_FAILED if summary.invalid or setup.earlier_refusals(options) else EXIT_OK
         if options.summary_json is not None:
             try:
-                write_summary_json(options.summary_json, summary)
+                write_summary_json(options.summary_json, summary, status)
             except OutcomeLogError as exc:
                 print_error(str(exc))
                 return EXIT_USAGE
-        if self.interruption.exit_status is not None:
-            return self.interruption.exit_status
-        return EXIT_SOME_FAILED if summary.invalid or setup.earlier_refusals(options) else EXIT_OK
+        return status
 
     def _finish(self, setup: Setup, result: Result) -> int:
         options = self.options
@@ -254,9 +256,20 @@ class CommandRun:
             print_error(str(result.input_error))
             return EXIT_USAGE
         log_error = result.log_error
+        signalled = self.interruption.exit_status
+
+        def status() -> int:
+            return exit_status(
+                signalled=signalled,
+                fatal=result.fatal is not None,
+                log_failed=log_error is not None or result.input_error is not None,
+                summary=summary,
+                earlier_refusals=setup.earlier_refusals(options),
+            )
+
         if options.summary_json is not None:
             try:
-                write_summary_json(options.summary_json, summary)
+                write_summary_json(options.summary_json, summary, status())
             except OutcomeLogError as exc:
                 log_error = log_error or exc
         rejects = setup.rejects.path if setup.rejects is not None else None
@@ -265,9 +278,10 @@ class CommandRun:
         error_budget = describe_error_budget(summary, result.main_error)
         if error_budget is not None:
             write_line(error_budget)
-        signalled = self.interruption.exit_status
         if result.fatal is not None:
-            print_error(f"stopped by HubSpot: {result.fatal}")
+            # A run stopped by the network (no HTTP answer) is not "stopped by HubSpot": its message names the host.
+            by_hubspot = result.fatal.status is not None
+            print_error(f"stopped by HubSpot: {result.fatal}" if by_hubspot else str(result.fatal))
         if result.input_error is not None:
             print_error(f"{result.input_error}; stopped reading, and every answer received was logged")
         if log_error is not None:
@@ -283,13 +297,7 @@ class CommandRun:
             or summary.unsent
         ):
             write_line(f"cartloader: to continue after fixing the cause: {self._resume_hint()}")
-        return exit_status(
-            signalled=signalled,
-            fatal=result.fatal is not None,
-            log_failed=log_error is not None or result.input_error is not None,
-            summary=summary,
-            earlier_refusals=setup.earlier_refusals(options),
-        )
+        return status()
 
 
 def run_command(options: Options, *, argv: Sequence[str]) -> int:

@@ -116,10 +116,25 @@ def describe_summary(summary: Summary, *, log_path: str | None, rejects_path: st
         f"in {summary.elapsed_s:.1f} s: {summary.records_per_s:g} records/s; latency p50 {_ms(latency.p50)}, "
         f"p95 {_ms(latency.p95)}, p99 {_ms(latency.p99)}"
     )
+    lines.extend(describe_failures(summary))
     if log_path is not None:
         lines.append(f"  outcome log: {log_path}")
     if rejects_path is not None and (summary.failed or summary.invalid):
         lines.append(f"  rejects: {rejects_path} (errors in {rejects_path}.errors.ndjson)")
+    return lines
+
+
+def describe_failures(summary: Summary, *, most: int = 10, width: int = 160) -> list[str]:
+    """One line per failure category, the most frequent first: its count and one sample message, shortened."""
+    ranked = sorted(summary.failures_by_category.items(), key=lambda item: (-item[1], item[0]))
+    lines = ["  failed or invalid, by category:"] if ranked else []
+    for category, count in ranked[:most]:
+        sample = " ".join(summary.failure_samples.get(category, "").split())
+        line = f"    {category}: {count}" + (f", e.g. {sample}" if sample else "")
+        lines.append(line if len(line) <= width else line[: width - 3] + "...")
+    if len(ranked) > most:
+        rest = sum(count for _, count in ranked[most:])
+        lines.append(f"    ... {len(ranked) - most} more categories ({rest} records): see the outcome log")
     return lines
 
 
@@ -166,11 +181,13 @@ def describe_lines(lines: Sequence[int], *, most: int = 12) -> str:
     return shown + (f", ... ({len(ranges)} ranges)" if len(ranges) > most else "")
 
 
-def write_summary_json(path: str, summary: Summary) -> None:
-    """``--summary-json``: the summary as indented JSON (an existing file is replaced)."""
+def write_summary_json(path: str, summary: Summary, exit_status: int) -> None:
+    """``--summary-json``: the summary as indented JSON with the run's ``exit_status`` (an existing file is
+    replaced)."""
+    content = {**summary.to_dict(), "exit_status": exit_status}
     try:
         with open(path, "wb") as stream:
-            stream.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
+            stream.write(orjson.dumps(content, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     except OSError as exc:
         raise OutcomeLogError(f"cannot write summary {path}: {exc.strerror or exc}") from None
 

@@ -19,6 +19,7 @@ from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.stats import RunStats
 from cartloader.errors import AuthenticationError, DailyLimitError, FatalApiError, MissingScopesError
 from cartloader.hubspot.auth import TokenSource
+from cartloader.hubspot.details import refusal
 from cartloader.hubspot.failures import MALFORMED_2XX, Action, Rule, classify, rule_for_no_answer
 from cartloader.hubspot.protocol import Answer, MalformedAnswer, parse_answer, rate_limit_headers
 from cartloader.hubspot.transport import NoAnswer, Transport
@@ -42,24 +43,35 @@ class Exchange:
         if isinstance(error, MalformedAnswer):
             return "malformed 2xx answer"
         if isinstance(error, NoAnswer):
-            return "request timed out" if error.timed_out else error.reason
+            return describe_no_answer(error)
         return "unknown failure"
 
     def record_error(self, *, category: str | None = None) -> RecordError:
         """The error given to records that fail on this exchange."""
         answer = self.answer
         if answer is not None:
-            return RecordError(
+            return refusal(
                 category or answer.category or f"HTTP_{answer.status}",
                 answer.message or f"HubSpot answered HTTP {answer.status}",
                 answer.status,
+                answer.details,
             )
         error = self.error
         if isinstance(error, MalformedAnswer):
             return RecordError(category or "MALFORMED_RESPONSE", f"HubSpot's answer could not be read: {error}")
         if isinstance(error, NoAnswer) and error.timed_out:
-            return RecordError(category or "TIMEOUT", "the request timed out")
-        return RecordError(category or "CONNECTION_ERROR", f"the connection failed: {self.describe()}")
+            return RecordError(category or "TIMEOUT", self.describe())
+        return RecordError(category or "CONNECTION_ERROR", self.describe())
+
+
+def describe_no_answer(error: NoAnswer) -> str:
+    """What happened to a request that got no answer, naming the host: ``could not reach HOST: ...`` when the
+    connection could not be made (HubSpot was never asked)."""
+    if not error.written:
+        return f"could not reach {error.host}: {error.reason}"
+    if error.timed_out:
+        return f"the request to {error.host} timed out"
+    return f"the connection to {error.host} broke after the request was sent: {error.reason}"
 
 
 def describe_answer(answer: Answer) -> str:

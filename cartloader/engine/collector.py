@@ -25,6 +25,11 @@ from cartloader.models import (
     Summary,
 )
 
+#: Distinct failure categories counted by name; any further ones are counted together under ``OTHER_CATEGORIES``.
+MAX_CATEGORIES = 100
+OTHER_CATEGORIES = "OTHER"
+MAX_SAMPLE_CHARS = 500
+
 
 class Collector:
     """Funnels outcomes to the sinks, the callback and the stream, and counts them."""
@@ -47,6 +52,8 @@ class Collector:
         self.duplicate_risk = 0
         self.unmatched = 0
         self.in_flight = 0
+        self.failures_by_category: dict[str, int] = {}
+        self.failure_samples: dict[str, str] = {}
 
     def seen(self, count: int = 1) -> None:
         """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
@@ -69,6 +76,8 @@ class Collector:
         counts = self.counts
         for outcome, _ in results:
             counts[outcome.status] += 1
+            if outcome.error is not None:
+                self._count_failure(outcome.line, outcome.error)
             if outcome.duplicate_risk:
                 self.duplicate_risk += 1
             if outcome.unmatched:
@@ -83,6 +92,19 @@ class Collector:
         if self._stream is not None:
             for outcome, _ in results:
                 await self._stream.send(outcome)
+
+    def _count_failure(self, line: int, error: RecordError) -> None:
+        category = error.category
+        by_category = self.failures_by_category
+        if category not in by_category:
+            if len(by_category) >= MAX_CATEGORIES:
+                category = OTHER_CATEGORIES  # a bound on memory whatever a server answers
+            else:
+                message = error.message
+                prefix = f"line {line}: "
+                sample = message if message.startswith(prefix) else prefix + message
+                self.failure_samples[category] = sample[:MAX_SAMPLE_CHARS]
+        by_category[category] = by_category.get(category, 0) + 1
 
     def unsent(self, results: Sequence[Settled]) -> None:
         """Record outcomes ``unsent``: the run stops, and HubSpot provably processed none of these ``pending``
@@ -130,4 +152,6 @@ class Collector:
             pending=self.in_flight,
             unsent=counts["unsent"],
             error_responses=self.stats.error_responses,
+            failures_by_category=dict(self.failures_by_category),
+            failure_samples=dict(self.failure_samples),
         )

@@ -22,6 +22,7 @@ from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.matching import match_results
 from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
+from cartloader.hubspot.details import refusal, with_values
 from cartloader.hubspot.failures import (
     Action,
     input_status,
@@ -35,7 +36,7 @@ from cartloader.hubspot.protocol import (
     create_body,
     upsert_body,
 )
-from cartloader.hubspot.transport import Transport
+from cartloader.hubspot.transport import NoAnswer, Transport
 from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
 
 # The answers after which a record left unsent is told why: they refused the request without processing it.
@@ -213,6 +214,12 @@ class Sender:
         tripped = self._breaker.record(failure)
         if tripped is not None:
             window = self._config.breaker_window
+            if isinstance(exchange.error, NoAnswer):
+                # No answer: HubSpot did not stop the run, the network (or the host) did.
+                raise FatalApiError(
+                    f"{tripped} (most of the last {window} requests failed this way); fix the cause, then resume",
+                    category=exchange.record_error().category,
+                )
             raise FatalApiError(
                 f"stopping: most of the last {window} requests failed the same way ({tripped}); "
                 "fix the cause, then resume",
@@ -236,6 +243,8 @@ class Sender:
     ) -> Settled:
         record = item.record
         item.closed = True
+        if error is not None and error.details:
+            error = with_values(error, record.properties)
         # Positional: binding keyword arguments is noticeably slower, once per record.
         outcome = Outcome(
             record.line, status, record.key, record_id, error, item.attempts, item.duplicate_risk, unmatched
@@ -274,8 +283,8 @@ class Sender:
             for i in named:
                 if i not in failed:
                     failed.add(i)
-                    refusal = RecordError(error.category, error.message, input_status(error.category))
-                    settled.append(self._outcome(items[i], "failed", error=refusal))
+                    why = refusal(error.category, error.message, input_status(error.category), error.details)
+                    settled.append(self._outcome(items[i], "failed", error=why))
         matching = match_results(
             records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
         )
@@ -309,7 +318,7 @@ class Sender:
         """Why an input of a 2xx that has no result for it fails: the unnamed error, or a missing result."""
         if unnamed_errors:
             first = unnamed_errors[0]
-            return RecordError(first.category, first.message, input_status(first.category))
+            return refusal(first.category, first.message, input_status(first.category), first.details)
         message = "HubSpot's answer had neither a result nor an error for it"
         if answer.batch_status not in (None, "COMPLETE"):
             message += f" (batch status {answer.batch_status})"
@@ -329,7 +338,7 @@ class Sender:
             for trace_id in error.trace_ids:
                 i = index_by_key.get(trace_id)
                 if i is not None and i not in named:
-                    named[i] = RecordError(error.category, error.message, answer.status)
+                    named[i] = refusal(error.category, error.message, answer.status, error.details)
         if named:
             await self._collector.settle([self._outcome(items[i], "failed", error=e) for i, e in named.items()])
             rest = [item for i, item in enumerate(items) if i not in named]

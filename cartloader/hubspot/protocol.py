@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from cartloader._frozen import fast_init
-from cartloader.models import CartInput, RateLimitHeaders
+from cartloader.hubspot.details import property_problems
+from cartloader.models import CartInput, PropertyProblem, RateLimitHeaders
 
 #: HubSpot's object type ids, for the paths that take an id (property validations): the documented ones.
 OBJECT_TYPE_IDS = {
@@ -132,6 +133,7 @@ class ApiError:
     message: str
     trace_ids: tuple[str, ...] = ()
     context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    details: tuple[PropertyProblem, ...] = ()  # the properties it refused, if it names them
 
 
 @fast_init
@@ -160,6 +162,7 @@ class Answer:
     retry_after_s: float | None = None
     batch_status: str | None = None  # a 2xx's ``status``: COMPLETE, or PENDING/PROCESSING/CANCELED
     context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    details: tuple[PropertyProblem, ...] = ()  # the properties a whole-batch refusal names, if any
 
     def context_values(self, name: str) -> tuple[str, ...]:
         """The values of ``name`` in the top-level context and in every error's context, in order, once each."""
@@ -212,7 +215,8 @@ def _parse_errors(raw: object) -> list[ApiError]:
         message = _text(item.get("message")) or ""
         raw_context = item.get("context")
         context = _context(raw_context) if raw_context else {}
-        errors.append(ApiError(category, message, _trace_ids(raw_context), context))
+        details = property_problems(message, item.get("errors"))
+        errors.append(ApiError(category, message, _trace_ids(raw_context), context, details))
     return errors
 
 
@@ -282,6 +286,8 @@ def parse_answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer
     raw_context = data.get("context")
     if raw_context:
         answer.context = _context(raw_context)
+    if not 200 <= status < 300:
+        answer.details = property_problems(answer.message, data.get("errors"))
     if 200 <= status < 300:
         answer.results = _parse_results(data.get("results"))
         answer.batch_status = _text(data.get("status"))

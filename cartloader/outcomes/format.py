@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from cartloader.models import CartInput, Outcome, RecordError
+from cartloader.models import CartInput, Outcome, PropertyProblem, RecordError
 
 #: Every status a log line may carry, in the order of the resume index's codes (new ones only ever appended,
 #: so the codes of the others never change).
@@ -83,6 +83,7 @@ def decode(data: bytes) -> Outcome:
             _required(raw_error, "category", str),
             _required(raw_error, "message", str),
             _optional(raw_error, "status", int),
+            _details(raw_error.get("details")),
         )
     attempts = entry.get("attempts", 0)
     if type(attempts) is not int:
@@ -96,6 +97,22 @@ def decode(data: bytes) -> Outcome:
         attempts,
         entry.get("duplicate_risk") is True,
         entry.get("unmatched") is True,
+    )
+
+
+def _details(raw: object) -> tuple[PropertyProblem, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ValueError('"error.details" must be a list of objects')
+    return tuple(
+        PropertyProblem(
+            _required(item, "property", str),
+            _required(item, "code", str),
+            _required(item, "message", str),
+            _optional(item, "value", str),
+        )
+        for item in raw
     )
 
 
