@@ -107,6 +107,41 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _column_map(text: str) -> tuple[str, str | None]:
+    column, equals, target = text.partition("=")
+    if not equals or not column:
+        raise argparse.ArgumentTypeError(f"expected COLUMN=PROPERTY (or COLUMN= to drop it), not {text!r}")
+    return column, target or None
+
+
+def _column_association(text: str) -> tuple[str, int]:
+    column, equals, type_id = text.partition("=")
+    try:
+        number = int(type_id)
+    except ValueError:
+        number = 0
+    if not equals or not column or number < 1:
+        raise argparse.ArgumentTypeError(f"expected COLUMN=TYPE_ID with a numeric association type id, not {text!r}")
+    return column, number
+
+
+def _delimiter(text: str) -> str:
+    if text in ("\\t", "tab"):
+        return "\t"
+    if len(text) != 1 or text in ('"', "\r", "\n"):
+        raise argparse.ArgumentTypeError(f"expected one character such as ; or \\t, not {text!r}")
+    return text
+
+
+def input_format(path: str, given: str | None) -> str:
+    """``--format``, else from INPUT's extension: ``.csv`` and ``.csv.gz`` are CSV, anything else (stdin too)
+    NDJSON."""
+    if given is not None:
+        return given
+    name = path.lower().removesuffix(".gz")
+    return "csv" if name.endswith(".csv") else "ndjson"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The loader's argument parser (options grouped as ``--help`` shows them)."""
     parser = _Parser(
@@ -125,7 +160,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pace_options(parser.add_argument_group("pace and retries"))
     _add_run_options(parser.add_argument_group("run"))
     _add_safety_options(parser.add_argument_group("safety"))
+    _add_input_options(parser.add_argument_group("input format"))
     return parser
+
+
+def _add_input_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--format",
+        choices=("ndjson", "csv"),
+        help="input format (default: from the extension, .csv and .csv.gz are CSV, anything else NDJSON)",
+    )
+    group.add_argument(
+        "--map",
+        type=_column_map,
+        action="append",
+        default=[],
+        metavar="COLUMN=PROPERTY",
+        help="CSV: send COLUMN as PROPERTY; COLUMN= drops the column (repeatable; default: columns are sent "
+        "under their own names)",
+    )
+    group.add_argument(
+        "--associate",
+        type=_column_association,
+        action="append",
+        default=[],
+        metavar="COLUMN=TYPE_ID",
+        help="CSV: each non-empty cell of COLUMN is a target id, associated with that HUBSPOT_DEFINED type id "
+        "(repeatable)",
+    )
+    group.add_argument(
+        "--csv-delimiter",
+        type=_delimiter,
+        default=",",
+        metavar="CHAR",
+        help="CSV field separator, e.g. ; for European exports, or \\t (default ,)",
+    )
 
 
 def _add_log_options(group: argparse._ArgumentGroup) -> None:
@@ -307,6 +376,10 @@ class Options:
     budget: str | None = None
     shard: tuple[int, int] | None = None
     api_version: str = DEFAULT_API_VERSION
+    input_format: str = "ndjson"
+    column_map: tuple[tuple[str, str | None], ...] = ()
+    column_associations: tuple[tuple[str, int], ...] = ()
+    csv_delimiter: str = ","
 
     @property
     def log_mode(self) -> str:
@@ -336,6 +409,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise UsageError("--api-path needs a path such as /crm/v3/objects")
     if args.input == "":
         raise UsageError("INPUT is empty: give a path, or - for stdin")
+    fmt = _check_input_options(args)
     return Options(
         input=args.input,
         out=args.out,
@@ -364,7 +438,27 @@ def parse_options(argv: Sequence[str]) -> Options:
         budget=args.budget,
         shard=args.shard,
         api_version=args.api_version,
+        input_format=fmt,
+        column_map=tuple(args.map),
+        column_associations=tuple(args.associate),
+        csv_delimiter=args.csv_delimiter,
     )
+
+
+def _check_input_options(args: argparse.Namespace) -> str:
+    """The input format, after checking the CSV options against it; ``UsageError`` if they do not fit."""
+    fmt = input_format(args.input, args.format)
+    if fmt != "csv":
+        for name, given in (("--map", args.map), ("--associate", args.associate)):
+            if given:
+                raise UsageError(f"{name} applies to CSV input only (give --format csv for a CSV file)")
+        if args.csv_delimiter != ",":
+            raise UsageError("--csv-delimiter applies to CSV input only (give --format csv for a CSV file)")
+    columns = [column for column, _ in args.map] + [column for column, _ in args.associate]
+    for column in columns:
+        if columns.count(column) > 1:
+            raise UsageError(f"column {column!r} is given more than once in --map and --associate")
+    return str(fmt)
 
 
 def print_error(message: str) -> None:

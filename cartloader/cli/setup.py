@@ -21,8 +21,11 @@ from cartloader.cli.options import PROG, Options
 from cartloader.cli.paths import Identity, check_outputs, identity, stdin_identity
 from cartloader.config import DEFAULT_BASE_URL, LoaderConfig, TokenCallable
 from cartloader.errors import AuthenticationError, ConfigError
+from cartloader.input.csv import CsvLayout, CsvSource, csv_inputs
 from cartloader.input.meter import InputMeter
 from cartloader.input.ndjson import ndjson_inputs, open_input
+from cartloader.input.sniff import check_head, peek_head
+from cartloader.input.stdin import open_stdin
 from cartloader.models import CartInput, InvalidInput, OutcomeSink
 from cartloader.outcomes.format import RESERVED_FIELDS
 from cartloader.outcomes.log import BACKUP_SUFFIX
@@ -153,6 +156,8 @@ def _meta_options(options: Options) -> dict[str, Any]:
         "upsert_by": options.upsert_by,
         "retry_ambiguous": options.retry_ambiguous,
         "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
+        "format": options.input_format,
+        "csv": csv_layout(options).describe() if options.input_format == "csv" else None,
     }
 
 
@@ -166,6 +171,7 @@ class Setup:
     rejects: RejectsSink | None
     index: ResumeIndex | None
     sinks: list[OutcomeSink] = field(default_factory=list)
+    csv: CsvSource | None = None
 
     def flush(self) -> None:
         """Hand whatever the files hold to the operating system; errors are ignored (we are aborting)."""
@@ -224,28 +230,44 @@ def check_paths(options: Options) -> None:
     check_outputs(protected, outputs)
 
 
+def _open_stdin(options: Options) -> tuple[BinaryIO, bytes]:
+    """Stdin and its first bytes, for its fingerprint: on ``--resume``, as many as the earlier run fingerprinted."""
+    path = log_path(options)
+    if options.resume and path is not None:
+        earlier = RunMeta.read(meta_path_for(path))
+        if earlier is not None and earlier.input.kind == "stdin":
+            return open_stdin(want=earlier.input.head_bytes, wait_s=None)
+    return open_stdin()
+
+
 def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     """Open the input, the outcome log and the rejects file; ``ConfigError`` if anything is refused."""
     if options.echo is not None and options.echo in RESERVED_FIELDS:
         raise ConfigError(f"--echo {options.echo}: that name is a field of the outcome log; echo another property")
     check_paths(options)
-    stream = open_input(options.input)
-    if options.input != "-":
+    stdin_head: bytes | None = None
+    if options.input == "-":
+        stream, stdin_head = _open_stdin(options)
+    else:
+        stream = open_input(options.input)
         stack.callback(stream.close)
+    check_head(peek_head(stream), path=options.input, input_format=options.input_format)
+    csv_source = CsvSource(stream, options.input, csv_layout(options)) if options.input_format == "csv" else None
     log: LogSink | None = None
     path = log_path(options)
     if path is not None:
-        meta = RunMeta.new(options.input, _meta_options(options))
+        meta = RunMeta.new(options.input, _meta_options(options), stdin_head=stdin_head)
         echo = (options.echo,) if options.echo else ()
         log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=echo)  # type: ignore[arg-type]
         stack.callback(log.close)
     index = log.log.resume_index if log is not None and log.log.resumed else None
     rejects: RejectsSink | None = None
     if options.rejects is not None:
-        rejects = RejectsSink(options.rejects, append=index is not None)
+        header = csv_source.header if csv_source is not None else None
+        rejects = RejectsSink(options.rejects, append=index is not None, header=header)
         stack.callback(rejects.close)
     meter = InputMeter(_input_size(stream, options.input), options.limit, options.shard[1] if options.shard else 1)
-    setup = Setup(stream, meter, log, rejects, index)
+    setup = Setup(stream, meter, log, rejects, index, csv=csv_source)
     setup.sinks = [sink for sink in (log, rejects) if sink is not None]
     return setup
 
@@ -267,7 +289,14 @@ def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | 
             if isinstance(item, CartInput) and index.is_pending(item.line):
                 item.was_pending = True
 
+    if setup.csv is not None:
+        return csv_inputs(setup.csv, skip=skip, limit=options.limit, on_item=on_item)
     return ndjson_inputs(setup.stream, skip=skip, limit=options.limit, on_item=on_item)
+
+
+def csv_layout(options: Options) -> CsvLayout:
+    """The CSV layout the options describe (``--map``, ``--associate``, ``--csv-delimiter``)."""
+    return CsvLayout(options.csv_delimiter, dict(options.column_map), dict(options.column_associations))
 
 
 def _shard_skip(shard: int, shards: int, resumed: Callable[[int], bool] | None) -> Callable[[int], bool]:

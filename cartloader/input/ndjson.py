@@ -46,10 +46,11 @@ def open_input(path: str) -> BinaryIO:
             return stream  # type: ignore[return-value]
         return open(path, "rb")
     except (OSError, EOFError, zlib.error) as exc:
-        raise ConfigError(f"cannot read input {path}: {_reason(exc)}") from None
+        raise ConfigError(f"cannot read input {path}: {read_error_reason(exc)}") from None
 
 
-def _reason(exc: BaseException) -> str:
+def read_error_reason(exc: BaseException) -> str:
+    """Why reading the input failed, in a few words."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, EOFError):
@@ -89,7 +90,7 @@ async def _line_blocks(
         try:
             block = await anyio.to_thread.run_sync(read, block_size)
         except (OSError, EOFError, zlib.error) as exc:
-            raise InputReadError(f"cannot read input {getattr(stream, 'name', '')}: {_reason(exc)}") from None
+            raise InputReadError(f"cannot read input {getattr(stream, 'name', '')}: {read_error_reason(exc)}") from None
         if not block:
             break
         lines: list[tuple[int, bytes | None]] = []

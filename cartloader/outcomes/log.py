@@ -226,6 +226,12 @@ def _resumed_meta(path: str, meta_path: str, meta: RunMeta) -> RunMeta:
     problem = earlier.input.mismatch(meta.input)
     if problem:
         raise ConfigError(f"outcome log {path} belongs to another input: {problem}; use another --out or --overwrite")
+    changed = earlier.meaning_mismatch(meta)
+    if changed:
+        raise ConfigError(
+            f"outcome log {path} cannot be continued: {changed}, which changes what a line means; "
+            "resume with the same options, or use another --out or --overwrite"
+        )
     return replace(meta, run_id=earlier.run_id, started=earlier.started, resumed=(*earlier.resumed, meta.started))
 
 

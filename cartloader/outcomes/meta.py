@@ -46,7 +46,7 @@ class InputFingerprint:
         if path is None:
             return cls("iterable")
         if path == "-":
-            return cls("stdin", "-")
+            return cls("stdin", "-")  # not fingerprinted: see of_stdin
         resolved = os.path.realpath(path)
         try:
             with open(resolved, "rb") as stream:
@@ -56,10 +56,19 @@ class InputFingerprint:
             raise ConfigError(f"cannot read input {path}: {exc.strerror or exc}") from None
         return cls("file", resolved, size, len(head), hashlib.sha256(head).hexdigest())
 
+    @classmethod
+    def of_stdin(cls, head: bytes) -> InputFingerprint:
+        """The fingerprint of stdin from its first bytes (``head``, at most 64 KiB)."""
+        if not head:
+            return cls("stdin", "-")
+        return cls("stdin", "-", None, len(head), hashlib.sha256(head).hexdigest())
+
     def mismatch(self, current: InputFingerprint) -> str | None:
         """Why a log made from this input cannot be continued with ``current``, or ``None`` if it can."""
         if current.kind != self.kind:
             return f"it was made from {self._describe()}, not {current._describe()}"
+        if self.kind == "stdin":
+            return self._stdin_mismatch(current)
         if self.kind != "file":
             return None
         assert current.path is not None
@@ -76,6 +85,16 @@ class InputFingerprint:
                 return f"this input cannot be read ({exc.strerror or exc})"
         if head != self.head_sha256:
             return f"it was made from {self._describe()}, whose first bytes differ from this input's"
+        return None
+
+    def _stdin_mismatch(self, current: InputFingerprint) -> str | None:
+        # A log from before stdin was fingerprinted (or from an empty stdin) accepts any data.
+        if not self.head_bytes or self.head_sha256 is None:
+            return None
+        if current.head_bytes < self.head_bytes:
+            return f"it was made from stdin whose first {self.head_bytes} bytes this stdin does not have"
+        if current.head_bytes != self.head_bytes or current.head_sha256 != self.head_sha256:
+            return f"it was made from stdin whose first {self.head_bytes} bytes differ from this stdin's"
         return None
 
     def _describe(self) -> str:
@@ -107,6 +126,24 @@ class InputFingerprint:
         return fingerprint
 
 
+#: Options recorded in the meta file that change what a line of the input means: ``--resume`` refuses a change.
+MEANING_OPTIONS: Mapping[str, str] = {
+    "upsert_by": "--upsert-by",
+    "object_type": "--object-type",
+    "api_version": "--api-version",
+    "format": "--format",
+    "csv": "the CSV layout (--map, --associate, --csv-delimiter)",
+}
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -132,9 +169,37 @@ class RunMeta:
     version: str = field(default_factory=_version)
 
     @classmethod
-    def new(cls, input_path: str | None, options: Mapping[str, Any] | None = None) -> RunMeta:
-        """A fresh run's meta with a new run id; ``input_path`` as for ``InputFingerprint.of_input``."""
-        return cls(new_run_id(), InputFingerprint.of_input(input_path), dict(options or {}))
+    def new(
+        cls, input_path: str | None, options: Mapping[str, Any] | None = None, *, stdin_head: bytes | None = None
+    ) -> RunMeta:
+        """A fresh run's meta with a new run id; ``input_path`` as for ``InputFingerprint.of_input`` (stdin is
+        fingerprinted from ``stdin_head``, its first bytes, when given)."""
+        if input_path == "-" and stdin_head is not None:
+            fingerprint = InputFingerprint.of_stdin(stdin_head)
+        else:
+            fingerprint = InputFingerprint.of_input(input_path)
+        return cls(new_run_id(), fingerprint, dict(options or {}))
+
+    @classmethod
+    def read(cls, meta_path: str) -> RunMeta | None:
+        """The meta file at ``meta_path``, or ``None`` when it is missing or unreadable."""
+        try:
+            with open(meta_path, "rb") as stream:
+                return cls.from_json(stream.read())
+        except (OSError, ValueError):
+            return None
+
+    def meaning_mismatch(self, current: RunMeta) -> str | None:
+        """Which option that changes what a line means (``MEANING_OPTIONS``) differs between this (earlier) run and
+        ``current``, or ``None``. An option this meta file does not record (written before it existed) accepts
+        any value."""
+        for name, label in MEANING_OPTIONS.items():
+            if name not in self.options:
+                continue
+            before, now = self.options.get(name), current.options.get(name)
+            if before != now:
+                return f"it was made with {label} {_shown(before)}, and this run has {_shown(now)}"
+        return None
 
     def to_json(self) -> bytes:
         """The meta file's content."""

@@ -99,16 +99,19 @@ class RejectsSink:
     its error to ``PATH.errors.ndjson``, line for line: line k of one explains line k of the other.
 
     An input without its raw text (a line over the size limit) leaves a blank line in ``PATH``, which a
-    reload skips, so the two files stay aligned.
+    reload skips, so the two files stay aligned. For a CSV input, ``header`` (its header row) starts ``PATH``
+    (unless appending to a file that has content), so the rejects reload with the same options.
     """
 
     __slots__ = ("_errors", "_lines", "errors_path", "path")
 
-    def __init__(self, path: str, *, append: bool = False) -> None:
+    def __init__(self, path: str, *, append: bool = False, header: bytes | None = None) -> None:
         self.path = path
         self.errors_path = path + REJECTS_ERRORS_SUFFIX
         try:
             self._lines: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed by close()
+            if header is not None and self._lines.tell() == 0:
+                self._lines.write(header + b"\n")  # a CSV input's rejects are a CSV: its header comes first
         except OSError as exc:
             raise ConfigError(f"cannot write rejects file {path}: {exc.strerror or exc}") from None
         try:
