@@ -27,16 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 
-from benchmarks._harness import TOKEN, cart_record, machine, print_table, simulator, write_json
+from benchmarks._harness import TOKEN, cart_record, cpu_seconds, machine, print_table, simulator, write_json
 from cartloader import CartLoader, Outcome
-from cartloader.config import DEFAULT_LINGER_S
+from cartloader.config import DEFAULT_LINGER_S, DEFAULT_MAX_PENDING
 from cartloader.models import CartInput, Settled
 from cartloader.rate import Rate
 
 REGIMES = {"saturated": 3.0, "light": 0.2}
 MEAN_CARTS = 3.0  # uniform 1..5
+ARRIVAL_TICK_S = 0.01
 
 
 @dataclass(slots=True)
@@ -55,6 +55,9 @@ class Cell:
     cancelled: int = 0
     waits_ms: list[float] = field(default_factory=list)
     concurrency_limit: int = 0
+    cpu_share: float = 0.0  # this process's CPU seconds per second of the period (the loader and the callers)
+    budget_per_s: float = 0.0  # the pace the budget kept at the end
+    others_in_window: float = 0.0  # what the budget believed others drew from the window
 
     def row(self, capacity: float) -> tuple[object, ...]:
         per_s = self.created / self.seconds
@@ -71,6 +74,7 @@ class Cell:
             self.turned_away,
             self.rate_limited,
             self.concurrency_limit,
+            self.cpu_share,
         )
 
     def to_dict(self, capacity: float) -> dict[str, Any]:
@@ -96,6 +100,9 @@ class Cell:
             "created_in_period": self.created,
             "accepted_requests_in_period": self.accepted_requests,
             "auto_concurrency_limit": self.concurrency_limit,
+            "cpu_share": round(self.cpu_share, 3),
+            "budget_per_s": round(self.budget_per_s, 2),
+            "budget_others_in_window": self.others_in_window,
         }
 
 
@@ -137,6 +144,7 @@ async def run_cell(
     seconds: float,
     capacity: float,
     max_callers: int,
+    max_pending: int,
     seed: int,
 ) -> Cell:
     """Callers arrive for ``seconds``; the simulator's counters are read at the start and the end of that period."""
@@ -148,7 +156,7 @@ async def run_cell(
 
     async with (
         anyio.create_task_group() as callers,
-        CartLoader(TOKEN, base_url=url, linger=linger_s, submit_log=submit_log) as loader,
+        CartLoader(TOKEN, base_url=url, linger=linger_s, submit_log=submit_log, max_pending=max_pending) as loader,
     ):
 
         async def submit_caller(records: list[dict[str, Any]]) -> None:
@@ -176,32 +184,41 @@ async def run_cell(
 
         live: set[anyio.CancelScope] = set()
 
-        async def run_caller(records: list[dict[str, Any]]) -> None:
-            with anyio.CancelScope() as scope:
-                live.add(scope)
-                try:
+        async def run_caller(records: list[dict[str, Any]], scope: anyio.CancelScope) -> None:
+            try:
+                with scope:
                     await caller(records)
                     cell.callers += 1
-                finally:
-                    live.discard(scope)
+            finally:
+                live.discard(scope)
 
         before = _counters(await anyio.to_thread.run_sync(sim_stats))
         start = time.monotonic()
-        due = start
-        while True:
-            due += rng.expovariate(callers_per_s)
-            if due >= start + seconds:
-                break
-            await anyio.sleep_until(due)
-            if len(live) >= max_callers:
-                cell.turned_away += 1
-                continue
-            records = [cart_record(next(ids)) for _ in range(rng.randint(1, 5))]
-            callers.start_soon(run_caller, records)
-            await anyio.lowlevel.checkpoint()  # let it start (and count in live) before the next arrival
-        await anyio.sleep_until(start + seconds)
+        cpu_before = cpu_seconds()
+        end = start + seconds
+        due = start + rng.expovariate(callers_per_s)
+        while due < end:
+            # Wake once per tick and start every caller due by then: one timer per arrival (1,900 a second when
+            # saturated) would cost the event loop the loader shares more than the callers themselves.
+            await anyio.sleep_until(min(due + ARRIVAL_TICK_S, end))
+            now = time.monotonic()
+            while due <= now and due < end:
+                if len(live) >= max_callers:
+                    cell.turned_away += 1
+                else:
+                    records = [cart_record(next(ids)) for _ in range(rng.randint(1, 5))]
+                    scope = anyio.CancelScope()
+                    live.add(scope)
+                    callers.start_soon(run_caller, records, scope)
+                due += rng.expovariate(callers_per_s)
+        await anyio.sleep_until(end)
         after = _counters(await anyio.to_thread.run_sync(sim_stats))
-        cell.concurrency_limit = loader.statistics().concurrency.limit
+        cell.cpu_share = (cpu_seconds() - cpu_before) / (time.monotonic() - start)
+        statistics = loader.statistics()
+        cell.concurrency_limit = statistics.concurrency.limit
+        if statistics.budget is not None:
+            cell.budget_per_s = statistics.budget.effective_per_s
+            cell.others_in_window = statistics.budget.others_in_window
         cell.cancelled = len(live)
         for scope in list(live):
             scope.cancel()
@@ -224,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regimes", default="saturated,light", help="saturated, light or both (default)")
     parser.add_argument("--modes", default="submit,create", help="submit, create or both (default)")
     parser.add_argument("--max-callers", type=int, default=1000, help="callers waiting at once at most (1000)")
+    parser.add_argument(
+        "--max-pending", type=int, default=DEFAULT_MAX_PENDING, help="the loader's max_pending (library default)"
+    )
     parser.add_argument("--pause", type=float, default=11.0, help="seconds between cells for the window to empty")
     args = parser.parse_args(argv)
     rate: Rate = args.rate
@@ -258,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     capacity=capacity,
                     max_callers=args.max_callers,
+                    max_pending=args.max_pending,
                     seed=n + 1,
                 ),
                 backend="asyncio",
@@ -283,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             "turned away",
             "429",
             "auto limit",
+            "CPU",
         ),
         [cell.row(capacity) for cell in cells],
     )
@@ -303,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms": args.latency_ms,
         "seconds": args.seconds,
         "max_callers": args.max_callers,
+        "max_pending": args.max_pending,
         "cells": [cell.to_dict(capacity) for cell in cells],
         "submit_over_create": ratios,
     }

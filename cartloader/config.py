@@ -20,7 +20,7 @@ Concurrency = int | Literal["auto"]
 """Requests in flight at most: a fixed number, or ``"auto"`` (rate x observed latency, with headroom)."""
 DEFAULT_CONCURRENCY: Concurrency = "auto"
 MAX_AUTO_CONCURRENCY = 128  # auto never goes above this (nor below 1)
-DEFAULT_LINGER_S = 0.1  # from benchmarks.service (docs/library.md): the longest a record waits for its batch to fill
+DEFAULT_LINGER_S = 0.1  # longest a record waits for its batch to fill; benchmarks.service (docs/benchmarks.md)
 DEFAULT_MAX_PENDING = 1000  # records submitted and not yet sent, before submit() waits
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0

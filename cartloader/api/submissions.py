@@ -79,7 +79,13 @@ class Submissions:
     async def submit(self, record: object) -> Outcome:
         """Queue ``record`` and wait for its outcome; see ``CartLoader.submit``."""
         self._check_open()
-        await self._room.acquire()
+        room = self._room
+        try:
+            # No checkpoint when there is room: the caller suspends once, for its outcome (a service submits
+            # thousands of records a second, and each extra trip through the event loop costs).
+            room.acquire_nowait()
+        except anyio.WouldBlock:
+            await room.acquire()
         closed = self._closed
         if closed is not None:  # closed while this caller waited for room
             self._room.release()
@@ -130,8 +136,18 @@ class Submissions:
         self._fail_all(self._abort_cause or LoaderClosedError("the loader closed before this record was sent"))
 
     async def _records(self) -> AsyncIterator[CartInput | InvalidInput]:
-        async with self._receive:
-            async for item in self._receive:
+        receive = self._receive
+        async with receive:
+            while True:
+                try:  # what is already queued is taken without a trip through the event loop per record
+                    item = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        item = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 if isinstance(item, CartInput) and item.withdrawn:
                     continue
                 yield item
