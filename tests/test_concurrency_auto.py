@@ -26,7 +26,7 @@ def test_the_limit_covers_rate_times_latency_within_1_to_128(rate: float, latenc
     assert needed >= rate * latency or needed == MAX_AUTO_CONCURRENCY
     mean = rate * latency
     # Headroom for the tail: three standard deviations of a Poisson count around the mean, plus one.
-    assert needed == MAX_AUTO_CONCURRENCY or mean + 3 * math.sqrt(mean) + 1 <= needed < mean + 3 * math.sqrt(mean) + 2
+    assert needed == MAX_AUTO_CONCURRENCY or mean + 3 * math.sqrt(mean) + 1 <= needed <= mean + 3 * math.sqrt(mean) + 2
 
 
 @given(rate=st.floats(0.01, 1000), latency=st.floats(0.0, 30.0), more=st.floats(1.0, 10.0))
