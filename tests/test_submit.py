@@ -4,6 +4,7 @@ over real loopback HTTP. Waits use ``wait_all_tasks_blocked()`` and the simulato
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,6 +16,7 @@ from cartloader import CartLoader, LoaderClosedError, MissingScopesError, Outcom
 from cartloader.config import Backoff
 from cartloader.models import CartInput, Settled
 from cartloader.simulator import Simulator
+from tests.test_pipeline import read_log
 
 pytestmark = pytest.mark.anyio
 
@@ -260,3 +262,19 @@ async def test_submit_outside_the_async_with_block_is_refused() -> None:
     loader = CartLoader("sim-token", base_url="http://127.0.0.1:9")
     with pytest.raises(RuntimeError, match="async with"):
         await loader.submit(cart(1))
+
+
+async def test_submit_log_is_an_outcome_log_of_the_submitted_records_in_submission_order(tmp_path: Path) -> None:
+    log = tmp_path / "submitted.outcomes.ndjson"
+    async with (
+        Simulator(seed=14) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=0, submit_log=log) as loader,
+    ):
+        outcomes = [await loader.submit(cart(i)) for i in range(1, 4)]
+    entries, meta = read_log(log)
+    run_id = meta["run_id"]
+    finals = {e["line"]: e for e in entries if e["status"] != "pending"}
+    assert sorted(finals) == [1, 2, 3]
+    for outcome in outcomes:
+        assert finals[outcome.line]["id"] == outcome.id
+        assert finals[outcome.line]["key"] == outcome.key == f"{run_id}-{outcome.line}"

@@ -150,8 +150,8 @@ class CartLoader:
             raise LoaderClosedError("a CartLoader is entered once: make a new one")
         if isinstance(self.budget, SharedBudget):
             await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
-        await self._transport.open()
         self._submit_sinks, self._submit_run_id = _sinks(self._submit_stack, self._submit_log)
+        await self._transport.open()
         # The task group that runs submit()'s pipeline, started by the first submission.
         group = anyio.create_task_group()
         await group.__aenter__()
