@@ -17,11 +17,12 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from cartloader.api.loader import CartLoader
 from cartloader.budget.base import Budget
 from cartloader.budget.quota import DailyQuotaWatch
+from cartloader.cli import console
 from cartloader.cli.dryrun import dry_run
 from cartloader.cli.options import (
     EXIT_FATAL_API,
@@ -35,13 +36,13 @@ from cartloader.cli.options import (
     Options,
     print_error,
 )
+from cartloader.cli.progress import EstimateLine, report_progress
 from cartloader.cli.report import (
     ProgressBar,
     describe_dry_run,
     describe_error_budget,
     describe_summary,
     unlogged_note,
-    write_line,
     write_summary_json,
 )
 from cartloader.cli.setup import Setup, input_records, join_budget, loader_config, prepare, resume_command, token_source
@@ -72,9 +73,10 @@ class Interruption:
             return
         self.signum = signum
         again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
-        write_line(
-            f"cartloader: {signal.Signals(signum).name}: stopping; waiting for the requests already sent "
-            f"to be answered and logged ({again} aborts at once)"
+        console.emit(
+            f"{signal.Signals(signum).name}: stopping; waiting for the requests already sent "
+            f"to be answered and logged ({again} aborts at once)",
+            event="signal",
         )
         if self.scope is not None:
             self.scope.cancel()
@@ -127,11 +129,15 @@ class CommandRun:
         self.argv = list(argv)
         self.setup: Setup | None = None
         self.interruption = Interruption(self._abort)
+        self._group: TaskGroup | None = None  # the run's task group (signals, progress lines)
 
     def _abort(self, signum: int) -> None:
         if self.setup is not None:
             self.setup.flush()
-        write_line(f"cartloader: {signal.Signals(signum).name} again: aborted; to continue: {self._resume_hint()}")
+        hint = self._resume_hint()
+        console.emit(
+            f"{signal.Signals(signum).name} again: aborted; to continue: {hint}", event="aborted", resume_command=hint
+        )
         sys.stderr.flush()
         os._exit(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
 
@@ -143,6 +149,7 @@ class CommandRun:
         """Run with SIGINT/SIGTERM handled; return the exit status."""
         self.interruption.scope = anyio.CancelScope()
         async with anyio.create_task_group() as group:
+            self._group = group
             await group.start(self._receive_signals)
             try:
                 return await self._main()
@@ -208,13 +215,18 @@ class CommandRun:
 
             advice = "the run will stop (exit 3) when it is spent; continue tomorrow with --resume"
             sinks.append(DailyQuotaWatch(loader.budget, unsent, config.batch_size, advice=advice))
-            bar = None if options.no_progress or not sys.stderr.isatty() else ProgressBar(meter)
+            sinks.append(EstimateLine(loader.budget, meter, config.batch_size))
+            terminal = sys.stderr.isatty() and not console.is_json()
+            bar = None if options.no_progress or not terminal else ProgressBar(meter)
             if bar is not None:
                 sinks.append(bar)
             collector = Collector(sinks)
             collector.skipped = setup.skipped(options)
             assert setup.log is not None
             result = Result(collector.summary())
+            ticker = anyio.CancelScope()
+            if not options.no_progress and not terminal and self._group is not None:
+                self._group.start_soon(report_progress, collector, meter, options.progress_interval_s, ticker)
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
@@ -226,6 +238,7 @@ class CommandRun:
             except InputReadError as exc:
                 result.input_error = exc
             finally:
+                ticker.cancel()
                 if bar is not None:
                     bar.close()
                 result.summary = collector.summary()
@@ -234,12 +247,12 @@ class CommandRun:
 
     def _finish_dry_run(self, setup: Setup, summary: Summary, valid: int) -> int:
         options = self.options
-        for line in describe_dry_run(summary, valid=valid, log_path=setup.log.path if setup.log else None):
-            write_line(line)
         if self.interruption.exit_status is not None:
             status = self.interruption.exit_status
         else:
             status = EXIT_SOME_FAILED if summary.invalid or setup.earlier_refusals(options) else EXIT_OK
+        lines = describe_dry_run(summary, valid=valid, log_path=setup.log.path if setup.log else None)
+        console.block(lines, event="summary", dry_run=True, valid=valid, summary=summary.to_dict(), exit_status=status)
         if options.summary_json is not None:
             try:
                 write_summary_json(options.summary_json, summary, status)
@@ -273,11 +286,19 @@ class CommandRun:
             except OutcomeLogError as exc:
                 log_error = log_error or exc
         rejects = setup.rejects.path if setup.rejects is not None else None
-        for line in describe_summary(summary, log_path=setup.log.path if setup.log else None, rejects_path=rejects):
-            write_line(line)
+        log_path = setup.log.path if setup.log else None
+        lines = describe_summary(summary, log_path=log_path, rejects_path=rejects)
+        console.block(
+            lines,
+            event="summary",
+            summary=summary.to_dict(),
+            exit_status=status(),
+            outcome_log=log_path,
+            rejects=rejects,
+        )
         error_budget = describe_error_budget(summary, result.main_error)
         if error_budget is not None:
-            write_line(error_budget)
+            console.warning(error_budget)
         if result.fatal is not None:
             # A run stopped by the network (no HTTP answer) is not "stopped by HubSpot": its message names the host.
             by_hubspot = result.fatal.status is not None
@@ -288,7 +309,8 @@ class CommandRun:
             print_error(str(log_error) + unlogged_note(setup.log))
         if signalled is not None:
             name = signal.Signals(self.interruption.signum or signal.SIGINT).name
-            write_line(f"cartloader: stopped by {name}; to continue: {self._resume_hint()}")
+            hint = self._resume_hint()
+            console.emit(f"stopped by {name}; to continue: {hint}", event="resume", resume_command=hint)
         elif (
             result.fatal is not None
             or result.input_error is not None
@@ -296,7 +318,8 @@ class CommandRun:
             or summary.pending
             or summary.unsent
         ):
-            write_line(f"cartloader: to continue after fixing the cause: {self._resume_hint()}")
+            hint = self._resume_hint()
+            console.emit(f"to continue after fixing the cause: {hint}", event="resume", resume_command=hint)
         return status()
 
 

@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from cartloader.cli import console
 from cartloader.cli.options import EXIT_OK, EXIT_SIGINT, EXIT_USAGE, PROG, UsageError, parse_options, print_error
 from cartloader.cli.report import StderrLogHandler
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cartloader.simulator.cli import main as simulator_main
 
         return simulator_main(args[1:])
+    console.use_json(console.wants_json(args))
     try:
         options = parse_options(args)
     except UsageError as exc:

@@ -8,12 +8,12 @@ Exit statuses (docs/cli.md): 0 all loaded, 1 some records failed or invalid, 2 u
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 from cartloader.budget.url import BudgetUrl
+from cartloader.cli import console
 from cartloader.config import (
     API_VERSIONS,
     DEFAULT_API_VERSION,
@@ -28,6 +28,7 @@ from cartloader.errors import ConfigError
 from cartloader.rate import Rate
 
 PROG = "python -m cartloader"
+DEFAULT_PROGRESS_INTERVAL_S = 30.0
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -321,7 +322,24 @@ def _add_run_options(group: argparse._ArgumentGroup) -> None:
         "writes a log only if --out is given",
     )
     group.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (it is also off when stderr is not a terminal)"
+        "--no-progress",
+        action="store_true",
+        help="no progress bar and no progress lines (default: a bar when stderr is a terminal, else lines)",
+    )
+    group.add_argument(
+        "--progress-interval",
+        type=_positive_float,
+        metavar="SECONDS",
+        default=DEFAULT_PROGRESS_INTERVAL_S,
+        help="when stderr is not a terminal (or --log-format json), one progress line every SECONDS "
+        f"(default {DEFAULT_PROGRESS_INTERVAL_S:g})",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: every stderr line is one JSON object (progress, warnings, errors including usage errors, "
+        "the summary), for log shippers (default text)",
     )
 
 
@@ -380,6 +398,8 @@ class Options:
     column_map: tuple[tuple[str, str | None], ...] = ()
     column_associations: tuple[tuple[str, int], ...] = ()
     csv_delimiter: str = ","
+    progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S
+    log_format: str = "text"
 
     @property
     def log_mode(self) -> str:
@@ -442,6 +462,8 @@ def parse_options(argv: Sequence[str]) -> Options:
         column_map=tuple(args.map),
         column_associations=tuple(args.associate),
         csv_delimiter=args.csv_delimiter,
+        progress_interval_s=args.progress_interval,
+        log_format=args.log_format,
     )
 
 
@@ -462,5 +484,5 @@ def _check_input_options(args: argparse.Namespace) -> str:
 
 
 def print_error(message: str) -> None:
-    """Print one ``cartloader: error: ...`` line on stderr."""
-    print(f"cartloader: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    """Print one ``cartloader: error: ...`` line on stderr (a JSON object with ``--log-format json``)."""
+    console.error(message)

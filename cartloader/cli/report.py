@@ -13,6 +13,7 @@ from typing import TextIO
 import orjson
 from tqdm import tqdm
 
+from cartloader.cli import console
 from cartloader.errors import OutcomeLogError
 from cartloader.input.meter import InputMeter
 from cartloader.models import CartInput, Settled, Summary
@@ -64,20 +65,14 @@ class ProgressBar:
         self._bar.close()
 
 
-def write_line(text: str) -> None:
-    """Write one line to stderr without tearing a progress bar that may be showing."""
-    tqdm.write(text, file=sys.stderr)
-
-
 class StderrLogHandler(logging.Handler):
     """Shows the library's warnings (logger ``"cartloader"``) as one ``cartloader: warning: ...`` line each."""
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record as one line."""
         try:
-            message = " ".join(record.getMessage().split())
             level = record.levelname.lower()
-            write_line(f"cartloader: {level}: {message}")
+            console.emit(record.getMessage(), level=level, event=level)
         except Exception:  # a broken stderr must not break the run
             self.handleError(record)
 
@@ -143,12 +138,13 @@ ERROR_GUIDELINE = 0.05
 
 
 def describe_error_budget(summary: Summary, main_error: tuple[str, int] | None) -> str | None:
-    """The end-of-run warning when error responses exceeded HubSpot's 5% guideline, naming the main cause."""
+    """The end-of-run warning (without its ``cartloader: warning:`` prefix) when error responses exceeded HubSpot's
+    5% guideline, naming the main cause."""
     if not summary.requests or summary.error_responses <= ERROR_GUIDELINE * summary.requests:
         return None
     share = summary.error_responses / summary.requests
     line = (
-        f"cartloader: warning: {summary.error_responses} of {summary.requests} requests ({share:.0%}) were "
+        f"{summary.error_responses} of {summary.requests} requests ({share:.0%}) were "
         "error responses, above HubSpot's 5% guideline"
     )
     if main_error is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from cartloader.cli.report import write_line
+from cartloader.cli import console
 from cartloader.errors import ConfigError
 from cartloader.simulator import Simulator
 from cartloader.simulator.config import DEFAULT_TOKEN
@@ -28,5 +28,5 @@ async def start_simulator(stack: AsyncExitStack) -> tuple[str, str]:
     except OSError as exc:
         raise ConfigError(f"cannot start the simulator: {exc.strerror or exc}") from None
     stack.push_async_callback(simulator.stop)
-    write_line(f"cartloader: simulating HubSpot at {simulator.url} ({SIMULATED_RATE}, no account needed)")
+    console.emit(f"simulating HubSpot at {simulator.url} ({SIMULATED_RATE}, no account needed)", event="simulator")
     return simulator.url, DEFAULT_TOKEN
