@@ -278,3 +278,27 @@ async def test_submit_log_is_an_outcome_log_of_the_submitted_records_in_submissi
     for outcome in outcomes:
         assert finals[outcome.line]["id"] == outcome.id
         assert finals[outcome.line]["key"] == outcome.key == f"{run_id}-{outcome.line}"
+
+
+async def test_a_refused_record_fails_alone_while_the_other_callers_of_its_batch_get_their_carts() -> None:
+    outcomes: list[Outcome] = []
+    async with Simulator(whole_batch_400=1.0, seed=15) as sim:
+        async with (
+            anyio.create_task_group() as group,
+            CartLoader("sim-token", base_url=sim.url, rate=FAST, batch_size=5, linger=60) as loader,
+        ):
+            for i in range(1, 5):
+                group.start_soon(submit_into, outcomes, loader, i)
+            group.start_soon(submit_record, outcomes, loader, {"hs_cart_name": "bad", "no_such_property": "x"})
+            await wait_all_tasks_blocked()  # all five submitted before the loader closes
+        by_line = {o.line: o for o in outcomes}
+        assert len(by_line) == 5
+        refused = [o for o in outcomes if o.status == "failed"]
+        assert len(refused) == 1
+        assert refused[0].error is not None and refused[0].error.category == "VALIDATION_ERROR"
+        assert "no_such_property" in refused[0].error.message
+        assert refused[0].attempts > 1  # refused with its batch, then on its own
+        created = [o for o in outcomes if o.status == "created"]
+        names = {sim.objects[o.id or ""].properties["hs_cart_name"] for o in created}
+        assert names == {f"cart {i}" for i in range(1, 5)}
+        assert sim.stats().by_status.get(400, 0) >= 1  # the whole batch was refused once, then split
