@@ -45,12 +45,22 @@ from cartloader.cli.report import (
     unlogged_note,
     write_summary_json,
 )
-from cartloader.cli.setup import Setup, input_records, join_budget, loader_config, prepare, resume_command, token_source
+from cartloader.cli.setup import (
+    Setup,
+    input_records,
+    join_budget,
+    loader_config,
+    prepare,
+    program_name,
+    resume_command,
+    token_source,
+)
 from cartloader.config import LoaderConfig, TokenCallable
 from cartloader.engine.collector import Collector
 from cartloader.engine.pipeline import first_cause
 from cartloader.errors import ConfigError, FatalApiError, InputReadError, OutcomeLogError
 from cartloader.models import OutcomeSink, Summary
+from cartloader.outcomes.log import STDOUT
 
 
 class Interruption:
@@ -142,7 +152,9 @@ class CommandRun:
         os._exit(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
 
     def _resume_hint(self) -> str:
-        command = resume_command(self.argv)
+        if self.options.out == STDOUT:
+            return "none: the outcome log went to stdout (give --out PATH to be able to resume)"
+        command = resume_command(self.argv, program_name())
         return command + " < INPUT" if self.options.input == "-" else command
 
     async def main(self) -> int:
@@ -299,6 +311,13 @@ class CommandRun:
         error_budget = describe_error_budget(summary, result.main_error)
         if error_budget is not None:
             console.warning(error_budget)
+        if setup.log is not None and setup.log.log.echo_checked:
+            for name in options.echo:
+                if name in setup.log.log.echo_unseen:
+                    console.warning(
+                        f"--echo {name}: no record had this property, so no outcome carries it "
+                        "(check the name; for CSV input, the property name after --map)"
+                    )
         if result.fatal is not None:
             # A run stopped by the network (no HTTP answer) is not "stopped by HubSpot": its message names the host.
             by_hubspot = result.fatal.status is not None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from importlib import metadata
+from typing import Any, NoReturn
 
 from cartloader.budget.url import BudgetUrl
 from cartloader.cli import console
@@ -28,6 +29,7 @@ from cartloader.errors import ConfigError
 from cartloader.rate import Rate
 
 PROG = "python -m cartloader"
+TOKEN_ENV_NAME = "HUBSPOT_ACCESS_TOKEN"
 DEFAULT_PROGRESS_INTERVAL_S = 30.0
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -39,15 +41,49 @@ EXIT_SIGTERM = 143
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in cartloader, reported as one line
 
 
+def package_version() -> str:
+    """The installed cartloader's version."""
+    try:
+        return metadata.version("cartloader")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
+        from cartloader import __version__
+
+        return __version__
+
+
 class UsageError(Exception):
     """A bad option or argument (exit 2); ``str()`` is the one-line message."""
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argument parser that raises instead of printing usage and exiting, so every error is one line."""
+    """An argument parser that raises instead of printing usage and exiting, so every error is one line; long
+    options are never abbreviated (``--token x`` must not be read as ``--token-file x``), and an unknown argument's
+    value is never shown (it may be a token)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def parse_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            raise UsageError(_unknown_arguments(unknown))
+        return parsed
+
+
+def _unknown_arguments(unknown: Sequence[str]) -> str:
+    """``unrecognized arguments: --token`` without the values (a token typed on the command line stays unseen)."""
+    names = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-") and arg != "-"]
+    values = len(unknown) - len(names)
+    shown = " ".join(names) if names else "a value"
+    message = f"unrecognized arguments: {shown}"
+    if names and values:
+        message += f" (and {values} value{'s' if values > 1 else ''}, not shown)"
+    if any(name.startswith("--token") and name != "--token-file" for name in names):
+        message += f"; the token never comes from the command line: set {TOKEN_ENV_NAME} or give --token-file PATH"
+    return message
 
 
 def _positive_int(text: str) -> int:
@@ -147,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The loader's argument parser (options grouped as ``--help`` shows them)."""
     parser = _Parser(
         prog=PROG,
-        description="Load cart records (NDJSON, one JSON object per line) into HubSpot's CRM through "
+        description="Load cart records (NDJSON, one JSON object per line, or CSV) into HubSpot's CRM through "
         "batch/create: fast, rate-limited, resumable, with one outcome per input line. The token comes from "
         "--token-file or the environment variable HUBSPOT_ACCESS_TOKEN, never from the command line.",
         epilog="Exit status: 0 all loaded, 1 some records failed or invalid, 2 usage or configuration error, "
@@ -155,7 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
         "130/143 interrupted (SIGINT/SIGTERM). Details: docs/cli.md. "
         f"Run `{PROG} simulator --help` for the built-in HubSpot simulator.",
     )
-    parser.add_argument("input", metavar="INPUT", help='NDJSON file to load ("-" for stdin; *.gz is decompressed)')
+    parser.add_argument(
+        "input", metavar="INPUT", help='NDJSON or CSV file to load ("-" for stdin; *.gz is decompressed)'
+    )
+    parser.add_argument("--version", action="version", version=f"cartloader {package_version()}")
     _add_log_options(parser.add_argument_group("outcome log"))
     _add_api_options(parser.add_argument_group("HubSpot"))
     _add_pace_options(parser.add_argument_group("pace and retries"))
@@ -203,7 +242,8 @@ def _add_log_options(group: argparse._ArgumentGroup) -> None:
         "--out",
         metavar="PATH",
         help="outcome log, one JSON line per record (default: <input stem>.outcomes.ndjson in the current "
-        "folder; outcomes.ndjson for stdin). An existing log is refused unless --resume or --overwrite",
+        "folder; outcomes.ndjson for stdin; - writes it to stdout). An existing log is refused unless --resume "
+        "or --overwrite",
     )
     group.add_argument(
         "--resume",
@@ -220,7 +260,11 @@ def _add_log_options(group: argparse._ArgumentGroup) -> None:
         "error to PATH.errors.ndjson, line for line",
     )
     group.add_argument(
-        "--echo", metavar="PROPERTY", help="copy this input property into each outcome (to join with your own ids)"
+        "--echo",
+        metavar="PROPERTY",
+        action="append",
+        default=[],
+        help="copy this input property into each outcome (to join with your own ids); repeatable",
     )
     group.add_argument("--summary-json", metavar="PATH", help="write the final summary as JSON to PATH")
 
@@ -373,7 +417,7 @@ class Options:
     retry_failed: bool
     overwrite: bool
     rejects: str | None
-    echo: str | None
+    echo: tuple[str, ...]
     summary_json: str | None
     base_url: str | None
     api_path: str | None
@@ -418,8 +462,10 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise UsageError("--simulate loads into the built-in simulator: leave out --base-url")
     if args.batch_size > MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size must be 1..{MAX_BATCH_SIZE}, not {args.batch_size}")
-    if args.echo is not None and not args.echo:
+    if any(not name for name in args.echo):
         raise UsageError("--echo needs a property name")
+    if args.out == "-" and args.resume:
+        raise UsageError("--out - writes the outcome log to stdout, which cannot be resumed: give --out PATH")
     for name in ("out", "rejects", "summary_json"):
         if getattr(args, name) == "":
             raise UsageError(f"--{name.replace('_', '-')} needs a path")
@@ -437,7 +483,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         retry_failed=args.retry_failed,
         overwrite=args.overwrite,
         rejects=args.rejects,
-        echo=args.echo,
+        echo=tuple(dict.fromkeys(args.echo)),
         summary_json=args.summary_json,
         base_url=args.base_url,
         api_path=args.api_path,

@@ -29,10 +29,9 @@ def identity(path: str) -> Identity | None:
     return ("file", status.st_dev, status.st_ino)
 
 
-def stdin_identity() -> Identity | None:
-    """The file stdin was redirected from (``< carts.ndjson``), or ``None`` for a pipe or a terminal."""
+def _stream_identity(stream: object) -> Identity | None:
     try:
-        status = os.fstat(sys.stdin.fileno())
+        status = os.fstat(stream.fileno())  # type: ignore[attr-defined]
     except (OSError, ValueError, AttributeError):
         return None
     if not stat.S_ISREG(status.st_mode):
@@ -40,17 +39,31 @@ def stdin_identity() -> Identity | None:
     return ("file", status.st_dev, status.st_ino)
 
 
-def check_outputs(protected: Sequence[tuple[str, Identity | None]], outputs: Sequence[tuple[str, str]]) -> None:
+def stdin_identity() -> Identity | None:
+    """The file stdin was redirected from (``< carts.ndjson``), or ``None`` for a pipe or a terminal."""
+    return _stream_identity(sys.stdin)
+
+
+def stdout_identity() -> Identity | None:
+    """The file stdout was redirected to (``> log.ndjson``), or ``None`` for a pipe or a terminal."""
+    return _stream_identity(sys.stdout)
+
+
+def check_outputs(
+    protected: Sequence[tuple[str, Identity | None]], outputs: Sequence[tuple[str, str | Identity]]
+) -> None:
     """Refuse (``ConfigError``, exit 2) any output that is one of the ``protected`` files (the input, the token
-    file) or the same file as another output. ``outputs`` are ``(what, path)`` pairs, ``what`` naming the option."""
+    file) or the same file as another output. ``outputs`` are ``(what, path)`` pairs, ``what`` naming the option
+    (or ``(what, identity)`` for an open stream such as stdout)."""
     seen: list[tuple[str, Identity]] = [(what, ident) for what, ident in protected if ident is not None]
-    for what, path in outputs:
-        ident = identity(path)
+    for what, target in outputs:
+        ident = identity(target) if isinstance(target, str) else target
         if ident is None:
             continue
+        named = f"{what} {target}" if isinstance(target, str) else what
         for other, other_ident in seen:
             if ident == other_ident:
                 raise ConfigError(
-                    f"{what} {path} is the same file as {other}: writing it would destroy that; choose another path"
+                    f"{named} is the same file as {other}: writing it would destroy that; choose another path"
                 )
-        seen.append((f"{what} {path}", ident))
+        seen.append((named, ident))

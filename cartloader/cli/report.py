@@ -113,7 +113,7 @@ def describe_summary(summary: Summary, *, log_path: str | None, rejects_path: st
     )
     lines.extend(describe_failures(summary))
     if log_path is not None:
-        lines.append(f"  outcome log: {log_path}")
+        lines.append(f"  outcome log: {'stdout' if log_path == '-' else log_path}")
     if rejects_path is not None and (summary.failed or summary.invalid):
         lines.append(f"  rejects: {rejects_path} (errors in {rejects_path}.errors.ndjson)")
     return lines

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import stat
+import sys
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from cartloader.budget.base import Budget
 from cartloader.budget.shared import SharedBudget
 from cartloader.budget.url import mask_password
 from cartloader.cli.options import PROG, Options
-from cartloader.cli.paths import Identity, check_outputs, identity, stdin_identity
+from cartloader.cli.paths import Identity, check_outputs, identity, stdin_identity, stdout_identity
 from cartloader.config import DEFAULT_BASE_URL, LoaderConfig, TokenCallable
 from cartloader.errors import AuthenticationError, ConfigError
 from cartloader.input.csv import CsvLayout, CsvSource, csv_inputs
@@ -28,7 +30,7 @@ from cartloader.input.sniff import check_head, peek_head
 from cartloader.input.stdin import open_stdin
 from cartloader.models import CartInput, InvalidInput, OutcomeSink
 from cartloader.outcomes.format import RESERVED_FIELDS
-from cartloader.outcomes.log import BACKUP_SUFFIX
+from cartloader.outcomes.log import BACKUP_SUFFIX, STDOUT
 from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex
 from cartloader.outcomes.sinks import REJECTS_ERRORS_SUFFIX, LogSink, RejectsSink, open_log_sink
@@ -56,12 +58,33 @@ def default_log_path(input_path: str, shard: tuple[int, int] | None = None) -> s
     return f"{stem}.{part}outcomes.ndjson"
 
 
-def resume_command(argv: Sequence[str]) -> str:
-    """The command that continues this run: the same arguments, ``--overwrite`` replaced by ``--resume``."""
+def program_name(argv0: str | None = None, executable: str | None = None) -> str:
+    """The command the user ran, as the shell will find it again: ``cartloader`` (the console script) or
+    ``python3 -m cartloader``, each as typed when the PATH finds that very file, else by its full path."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    executable = sys.executable if executable is None else executable
+    if os.path.basename(argv0) in ("cartloader", "cartloader.exe"):
+        return _as_found(argv0)
+    if not executable:
+        return PROG
+    return f"{_as_found(executable)} -m cartloader"
+
+
+def _as_found(path: str) -> str:
+    name = os.path.basename(path)
+    found = shutil.which(name)
+    if found is not None and os.path.abspath(found) == os.path.abspath(path):
+        return name
+    return shlex.quote(os.path.abspath(path))
+
+
+def resume_command(argv: Sequence[str], program: str = PROG) -> str:
+    """The command that continues this run: ``program`` (how the user ran it) with the same arguments,
+    ``--overwrite`` replaced by ``--resume``."""
     args = [mask_password(arg) for arg in argv if arg != "--overwrite"]
     if "--resume" not in args:
         args.append("--resume")
-    return f"{PROG} {shlex.join(args)}"
+    return f"{program} {shlex.join(args)}"
 
 
 def token_source(options: Options) -> str | TokenCallable:
@@ -149,7 +172,7 @@ def _meta_options(options: Options) -> dict[str, Any]:
         "api_version": options.api_version,
         "object_type": options.object_type,
         "batch_size": options.batch_size,
-        "echo": options.echo,
+        "echo": list(options.echo),
         "limit": options.limit,
         "retry_failed": options.retry_failed,
         "dry_run": options.dry_run,
@@ -212,7 +235,11 @@ def check_paths(options: Options) -> None:
         protected.append((f"--token-file {options.token_file}", identity(options.token_file)))
     outputs: list[tuple[str, str]] = []
     log = log_path(options)
-    if log is not None:
+    if log == STDOUT:
+        written_to = stdout_identity()
+        if written_to is not None:
+            check_outputs(protected, [("--out - (stdout)", written_to)])
+    elif log is not None:
         meta = meta_path_for(log)
         outputs += [("--out", log), ("the meta file of --out", meta)]
         if options.overwrite and os.path.exists(log):
@@ -242,8 +269,9 @@ def _open_stdin(options: Options) -> tuple[BinaryIO, bytes]:
 
 def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     """Open the input, the outcome log and the rejects file; ``ConfigError`` if anything is refused."""
-    if options.echo is not None and options.echo in RESERVED_FIELDS:
-        raise ConfigError(f"--echo {options.echo}: that name is a field of the outcome log; echo another property")
+    for name in options.echo:
+        if name in RESERVED_FIELDS:
+            raise ConfigError(f"--echo {name}: that name is a field of the outcome log; echo another property")
     check_paths(options)
     stdin_head: bytes | None = None
     if options.input == "-":
@@ -257,8 +285,7 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     path = log_path(options)
     if path is not None:
         meta = RunMeta.new(options.input, _meta_options(options), stdin_head=stdin_head)
-        echo = (options.echo,) if options.echo else ()
-        log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=echo)  # type: ignore[arg-type]
+        log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=options.echo)  # type: ignore[arg-type]
         stack.callback(log.close)
     index = log.log.resume_index if log is not None and log.log.resumed else None
     rejects: RejectsSink | None = None

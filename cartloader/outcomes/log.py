@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -27,6 +28,8 @@ from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex, scan_log
 
 OpenMode = Literal["new", "overwrite", "resume"]
+#: ``--out -``: the log goes to stdout.
+STDOUT = "-"
 #: ``--overwrite`` keeps the replaced log and meta file under their names plus this suffix.
 BACKUP_SUFFIX = ".1"
 _WRITE_BUFFER = 1 << 20
@@ -39,7 +42,7 @@ class OutcomeLog:
     meta as written (on resume: the earlier run id and start, with this start added to ``resumed``).
     """
 
-    __slots__ = ("_echo", "_failed", "_file", "meta", "path", "resume_index", "resumed")
+    __slots__ = ("_echo", "_failed", "_file", "echo_checked", "echo_unseen", "meta", "path", "resume_index", "resumed")
 
     def __init__(
         self, path: str, file: BinaryIO, meta: RunMeta, index: ResumeIndex, echo: tuple[str, ...], resumed: bool
@@ -51,6 +54,9 @@ class OutcomeLog:
         self._file = file
         self._echo = echo
         self._failed = False
+        # --echo names no record logged so far had (once a record was logged: echo_checked), for a warning.
+        self.echo_unseen = set(echo)
+        self.echo_checked = False
 
     @classmethod
     def open(cls, path: str, *, mode: OpenMode, meta: RunMeta, echo: Sequence[str] = ()) -> OutcomeLog:
@@ -95,6 +101,14 @@ class OutcomeLog:
             raise
         return cls(path, file, meta, index, tuple(echo), resumed)
 
+    @classmethod
+    def to_stdout(cls, *, meta: RunMeta, echo: Sequence[str] = ()) -> OutcomeLog:
+        """A log written to stdout (``--out -``): no meta file, no lock, nothing to resume; closing only flushes."""
+        for name in echo:
+            if name in RESERVED_FIELDS:
+                raise ConfigError(f"--echo {name}: that name is a field of the outcome log; echo another property")
+        return cls(STDOUT, sys.stdout.buffer, meta, ResumeIndex(), tuple(echo), False)
+
     def write_pending(self, records: Sequence[CartInput]) -> None:
         """Log ``pending`` for records about to be sent (each with its ``key`` assigned), and flush.
 
@@ -115,9 +129,13 @@ class OutcomeLog:
             self._write(b"".join([encode_outcome(outcome) for outcome, _ in results]))
             return
         lines = []
+        unseen = self.echo_unseen
         for outcome, record in results:
             properties = record.properties if isinstance(record, CartInput) else {}
             echoed = {name: properties[name] for name in echo if name in properties}
+            if unseen and isinstance(record, CartInput):
+                self.echo_checked = True
+                unseen.difference_update(echoed)
             lines.append(encode_outcome(outcome, echoed))
         self._write(b"".join(lines))
 
@@ -133,6 +151,9 @@ class OutcomeLog:
         if self._file.closed:
             return
         try:
+            if self.path == STDOUT:
+                self._file.flush()  # stdout stays open for whoever writes after us
+                return
             self._file.close()
         except OSError as exc:
             if not self._failed:

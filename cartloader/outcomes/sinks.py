@@ -14,7 +14,7 @@ import orjson
 
 from cartloader.errors import ConfigError, OutcomeLogError
 from cartloader.models import CartInput, Settled
-from cartloader.outcomes.log import OpenMode, OutcomeLog
+from cartloader.outcomes.log import STDOUT, OpenMode, OutcomeLog
 from cartloader.outcomes.meta import RunMeta
 
 REJECTS_ERRORS_SUFFIX = ".errors.ndjson"
@@ -85,7 +85,10 @@ class LogSink:
 
 
 def open_log_sink(path: str, *, mode: OpenMode, meta: RunMeta, echo: Sequence[str] = ()) -> LogSink:
-    """Open the outcome log at ``path`` (see ``OutcomeLog.open``) as a sink; ``ConfigError`` if it must not be."""
+    """Open the outcome log at ``path`` (see ``OutcomeLog.open``; ``-`` is stdout) as a sink; ``ConfigError`` if
+    it must not be."""
+    if path == STDOUT:
+        return LogSink(OutcomeLog.to_stdout(meta=meta, echo=echo))
     return LogSink(OutcomeLog.open(path, mode=mode, meta=meta, echo=echo))
 
 
