@@ -11,7 +11,7 @@ This module only re-exports the public API; docs/library.md describes it and doc
 packages behind it.
 """
 
-from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.api.loader import CartLoader, OutcomeStream, bulk_create
 from cartloader.api.metrics import LoaderMetrics
 from cartloader.api.statistics import LoaderStatistics
 from cartloader.budget.base import Budget, BudgetStatistics
@@ -62,6 +62,7 @@ __all__ = [
     "Outcome",
     "OutcomeLogError",
     "OutcomeSink",
+    "OutcomeStream",
     "PropertyProblem",
     "Rate",
     "RateBudget",

@@ -3,7 +3,7 @@ headers advertise. No I/O here; every layer of the loader may use them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -92,7 +92,8 @@ class Outcome:
     ``objectWriteTraceId`` sent, ``id`` the HubSpot id of that record, ``attempts`` how many
     requests carried it. ``duplicate_risk`` marks a record resent after HubSpot may already have
     processed it. ``unmatched`` marks a created result that could not be matched to its input
-    (a bug, never a guess).
+    (a bug, never a guess). ``echoed`` holds the record's values of the properties named by ``echo=`` (``None``
+    without ``echo=``): how ``on_outcome`` and ``stream()`` tell which of your records an outcome is about.
     """
 
     line: int
@@ -103,6 +104,7 @@ class Outcome:
     attempts: int = 0
     duplicate_risk: bool = False
     unmatched: bool = False
+    echoed: Mapping[str, str] | None = field(default=None, hash=False)
 
     @property
     def is_final(self) -> bool:

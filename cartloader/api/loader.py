@@ -44,7 +44,9 @@ from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.transport import Transport
 from cartloader.input.normalize import normalized
 from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, Summary
+from cartloader.outcomes.format import RESERVED_FIELDS
 from cartloader.outcomes.meta import new_run_id
+from cartloader.outcomes.resume import ResumeIndex
 from cartloader.outcomes.sinks import open_library_log
 from cartloader.rate import Rate
 
@@ -52,13 +54,15 @@ Records = Iterable[Any] | AsyncIterable[Any]
 OutcomeLogTarget = str | os.PathLike[str] | OutcomeSink
 
 
-def _records(records: Records) -> AsyncIterator[CartInput | InvalidInput]:
+def _records(records: Records, index: ResumeIndex | None = None) -> AsyncIterator[CartInput | InvalidInput]:
     if isinstance(records, str | bytes | dict):
         raise ConfigError(
             f"records must be an iterable of records (dicts), not a {type(records).__name__}: "
             "to load a file, use the command line or iterate its lines"
         )
-    return normalized(records)
+    if index is None:
+        return normalized(records)
+    return normalized(records, skip=lambda line: not index.should_send(line), pending=index.is_pending)
 
 
 def _rate(rate: str | Rate | None) -> Rate | None:
@@ -101,6 +105,7 @@ class CartLoader:
         linger: float = DEFAULT_LINGER_S,
         max_pending: int = DEFAULT_MAX_PENDING,
         submit_log: OutcomeLogTarget | None = None,
+        echo: str | Sequence[str] | None = None,
         config: LoaderConfig | None = None,
     ) -> None:
         if config is None:
@@ -122,6 +127,7 @@ class CartLoader:
                 max_pending=max_pending,
             )
         self.config = config
+        self._echo = _echo(echo)
         self._token = TokenSource(token)
         # A budget URL (redis://HOST:PORT/DB?key=NAME) makes a shared budget this loader connects and closes.
         self._own_budget: SharedBudget | None = None
@@ -150,7 +156,7 @@ class CartLoader:
             raise LoaderClosedError("a CartLoader is entered once: make a new one")
         if isinstance(self.budget, SharedBudget):
             await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
-        self._submit_sinks, self._submit_run_id = _sinks(self._submit_stack, self._submit_log)
+        self._submit_sinks, self._submit_run_id, _ = self._sinks(self._submit_stack, self._submit_log)
         await self._transport.open()
         # The task group that runs submit()'s pipeline, started by the first submission.
         group = anyio.create_task_group()
@@ -276,18 +282,23 @@ class CartLoader:
         *,
         outcome_log: OutcomeLogTarget | None = None,
         on_outcome: Callable[[Outcome], object] | None = None,
+        resume: bool = False,
     ) -> Summary:
         """Load ``records`` (dicts in HubSpot's shape or flat) and return the summary.
 
-        Per-record failures are outcomes, never exceptions; ``on_outcome`` sees each final outcome.
+        Per-record failures are outcomes, never exceptions; ``on_outcome`` sees each final outcome (with
+        ``echoed`` values when the loader has ``echo=``). ``resume=True`` continues the outcome log at
+        ``outcome_log`` (a path): records it settled are skipped, the others sent, as ``--resume`` does.
         Safe to call from many tasks at once. When ``records`` has a length, a warning goes to the
         "cartloader" logger once HubSpot's remaining daily requests cannot cover the rest.
         """
         self._check_open()
         async with AsyncExitStack() as stack:
-            sinks, run_id = _sinks(stack, outcome_log)
-            collector = Collector([*sinks, *self._quota_watch(records)], on_outcome=on_outcome)
-            return await self._run(_records(records), collector, run_id=run_id)
+            sinks, run_id, index = self._sinks(stack, outcome_log, resume=resume)
+            collector = Collector([*sinks, *self._quota_watch(records)], on_outcome=on_outcome, echo=self._echo)
+            if index is not None:
+                collector.skipped = index.counts().skipped(retry_failed=False)
+            return await self._run(_records(records, index), collector, run_id=run_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _quota_watch(self, records: Records) -> list[OutcomeSink]:
@@ -298,21 +309,26 @@ class CartLoader:
 
     @asynccontextmanager
     async def stream(
-        self, records: Records, *, outcome_log: OutcomeLogTarget | None = None
-    ) -> AsyncIterator[ObjectReceiveStream[Outcome]]:
-        """Yield a receive stream of final outcomes as they come.
+        self, records: Records, *, outcome_log: OutcomeLogTarget | None = None, resume: bool = False
+    ) -> AsyncIterator[OutcomeStream]:
+        """Yield a receive stream of final outcomes as they come; after the block, its ``summary`` is the run's.
 
             async with loader.stream(records) as outcomes:
                 async for outcome in outcomes: ...
+            print(outcomes.summary.created)
 
-        Leaving the block early cancels the run: requests already sent are answered and logged.
+        Leaving the block early cancels the run: requests already sent are answered and logged. ``resume`` as
+        for ``create()``.
         """
         self._check_open()
-        source = _records(records)
         send, receive = anyio.create_memory_object_stream[Outcome](self.config.batch_size)
+        outcomes = OutcomeStream(receive)
         async with AsyncExitStack() as stack:
-            sinks, run_id = _sinks(stack, outcome_log)
-            collector = Collector(sinks, stream=send)
+            sinks, run_id, index = self._sinks(stack, outcome_log, resume=resume)
+            source = _records(records, index)
+            collector = Collector(sinks, stream=send, echo=self._echo)
+            if index is not None:
+                collector.skipped = index.counts().skipped(retry_failed=False)
 
             async def produce() -> None:
                 async with send:
@@ -322,26 +338,66 @@ class CartLoader:
                 async with anyio.create_task_group() as group, receive:
                     group.start_soon(produce)
                     try:
-                        yield receive
+                        yield outcomes
                     finally:
                         group.cancel_scope.cancel()
             except BaseExceptionGroup as errors:
                 raise first_cause(errors) from None
+            finally:
+                outcomes.summary = collector.summary()
+
+    def _sinks(
+        self, stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None, *, resume: bool = False
+    ) -> tuple[Sequence[OutcomeSink], str | None, ResumeIndex | None]:
+        """The sinks for ``outcome_log``, the run id its meta file names (so generated keys agree with it), and
+        with ``resume`` what the log already holds."""
+        if outcome_log is None or not isinstance(outcome_log, str | os.PathLike):
+            if resume:
+                raise ConfigError("resume=True continues an outcome log: give outcome_log as a path")
+            if outcome_log is None:
+                return (), None, None
+            _check_sink(outcome_log)
+            return (outcome_log,), None, None
+        options = {
+            "object_type": self.config.object_type,
+            "upsert_by": self.config.upsert_by,
+            "api_version": self.config.api_version,
+            "echo": list(self._echo),
+        }
+        log = open_library_log(os.fspath(outcome_log), resume=resume, options=options, echo=self._echo)
+        stack.callback(log.close)
+        index = log.log.resume_index if log.log.resumed else None
+        return (log,), log.log.meta.run_id, index
 
     def __repr__(self) -> str:
         return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self._capacity!r}, {self.budget!r})"
 
 
-def _sinks(stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None) -> tuple[Sequence[OutcomeSink], str | None]:
-    """The sinks for ``outcome_log``, and the run id its meta file names (so generated keys agree with it)."""
-    if outcome_log is None:
-        return (), None
-    if isinstance(outcome_log, str | os.PathLike):
-        log = open_library_log(os.fspath(outcome_log))
-        stack.callback(log.close)
-        return (log,), log.log.meta.run_id
-    _check_sink(outcome_log)
-    return (outcome_log,), None
+class OutcomeStream(ObjectReceiveStream[Outcome]):
+    """The outcomes of a ``stream()`` call as they come (``async for outcome in outcomes``); ``summary`` is the
+    run's ``Summary`` once the ``async with`` block has ended (``None`` until then)."""
+
+    def __init__(self, receive: ObjectReceiveStream[Outcome]) -> None:
+        self._receive = receive
+        self.summary: Summary | None = None
+
+    async def receive(self) -> Outcome:
+        """The next outcome; ``anyio.EndOfStream`` when the run is over."""
+        return await self._receive.receive()
+
+    async def aclose(self) -> None:
+        """Stop receiving (the run is cancelled when the block ends)."""
+        await self._receive.aclose()
+
+
+def _echo(echo: str | Sequence[str] | None) -> tuple[str, ...]:
+    names = (echo,) if isinstance(echo, str) else tuple(echo or ())
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ConfigError("echo names properties: a non-empty string or a list of them")
+        if name in RESERVED_FIELDS:
+            raise ConfigError(f"echo {name!r}: that name is a field of the outcome log; echo another property")
+    return names
 
 
 def _check_sink(sink: object) -> None:
@@ -370,6 +426,8 @@ async def bulk_create(
     backoff: Backoff | None = None,
     api_version: str = DEFAULT_API_VERSION,
     linger: float = DEFAULT_LINGER_S,
+    echo: str | Sequence[str] | None = None,
+    resume: bool = False,
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
@@ -378,7 +436,9 @@ async def bulk_create(
     source waits for its batch to fill; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap;
     ``budget`` a
     ``Budget`` or a URL ``redis://HOST:PORT/DB?key=NAME`` shared with every process using that key
-    (extra ``cartloader[redis]``). The other options are those of :class:`CartLoader`.
+    (extra ``cartloader[redis]``); ``echo`` a property name (or names) whose values each outcome carries in
+    ``echoed`` (and the outcome log); ``resume=True`` continues the outcome log at ``outcome_log`` (a path).
+    The other options are those of :class:`CartLoader`.
     """
     async with CartLoader(
         token,
@@ -397,5 +457,6 @@ async def bulk_create(
         budget=budget,
         backoff=backoff,
         linger=linger,
+        echo=echo,
     ) as loader:
-        return await loader.create(records, outcome_log=outcome_log, on_outcome=on_outcome)
+        return await loader.create(records, outcome_log=outcome_log, on_outcome=on_outcome, resume=resume)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from anyio.abc import ObjectSendStream
 
@@ -32,7 +33,8 @@ MAX_SAMPLE_CHARS = 500
 
 
 class Collector:
-    """Funnels outcomes to the sinks, the callback and the stream, and counts them."""
+    """Funnels outcomes to the sinks, the callback and the stream, and counts them. With ``echo`` (property names),
+    the outcomes the callback and the stream get carry the record's values of those properties (``echoed``)."""
 
     def __init__(
         self,
@@ -40,8 +42,10 @@ class Collector:
         *,
         on_outcome: Callable[[Outcome], object] | None = None,
         stream: ObjectSendStream[Outcome] | None = None,
+        echo: Sequence[str] = (),
     ) -> None:
         self._sinks = tuple(sinks)
+        self._echo = tuple(echo)
         self._on_outcome = on_outcome
         self._stream = stream
         self.stats = RunStats()
@@ -86,12 +90,20 @@ class Collector:
             self.in_flight -= len(results)
         for sink in self._sinks:
             sink.settled(results)
+        if self._on_outcome is None and self._stream is None:
+            return
+        outcomes = [outcome for outcome, _ in results] if not self._echo else [self._echoed(*pair) for pair in results]
         if self._on_outcome is not None:
-            for outcome, _ in results:
+            for outcome in outcomes:
                 self._on_outcome(outcome)
         if self._stream is not None:
-            for outcome, _ in results:
+            for outcome in outcomes:
                 await self._stream.send(outcome)
+
+    def _echoed(self, outcome: Outcome, record: CartInput | InvalidInput) -> Outcome:
+        """The outcome carrying the record's values of the ``echo`` properties (``echo=``)."""
+        properties = record.properties if isinstance(record, CartInput) else {}
+        return replace(outcome, echoed={name: properties[name] for name in self._echo if name in properties})
 
     def _count_failure(self, line: int, error: RecordError) -> None:
         category = error.category

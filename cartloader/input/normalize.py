@@ -7,7 +7,7 @@ iterable or async iterable. Reading files is the job of the readers beside this 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -239,14 +239,31 @@ def _quote(name: object) -> str:
     return orjson.dumps(text).decode()
 
 
-async def normalized(source: Iterable[object] | AsyncIterable[object]) -> AsyncIterator[CartInput | InvalidInput]:
-    """Normalize the objects of an iterable or async iterable, numbered 1, 2, ... by position."""
+async def normalized(
+    source: Iterable[object] | AsyncIterable[object],
+    *,
+    skip: Callable[[int], bool] | None = None,
+    pending: Callable[[int], bool] | None = None,
+) -> AsyncIterator[CartInput | InvalidInput]:
+    """Normalize the objects of an iterable or async iterable, numbered 1, 2, ... by position.
+
+    Resuming a library outcome log: a position for which ``skip`` is true is passed over unread, and a record
+    for which ``pending`` is true is marked ``was_pending`` (it may exist in HubSpot already).
+    """
     line = 0
     if isinstance(source, AsyncIterable):
         async for obj in source:
             line += 1
-            yield normalize(obj, line)
+            if skip is None or not skip(line):
+                yield _mark(normalize(obj, line), pending)
     else:
         for obj in source:
             line += 1
-            yield normalize(obj, line)
+            if skip is None or not skip(line):
+                yield _mark(normalize(obj, line), pending)
+
+
+def _mark(item: CartInput | InvalidInput, pending: Callable[[int], bool] | None) -> CartInput | InvalidInput:
+    if pending is not None and isinstance(item, CartInput) and pending(item.line):
+        item.was_pending = True
+    return item

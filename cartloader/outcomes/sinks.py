@@ -7,8 +7,8 @@ request leaves (design rule 6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -92,9 +92,12 @@ def open_log_sink(path: str, *, mode: OpenMode, meta: RunMeta, echo: Sequence[st
     return LogSink(OutcomeLog.open(path, mode=mode, meta=meta, echo=echo))
 
 
-def open_library_log(path: str) -> LogSink:
-    """The outcome log of a library call (``outcome_log="path"``): a new log; an existing one is refused."""
-    return open_log_sink(path, mode="new", meta=RunMeta.new(None))
+def open_library_log(
+    path: str, *, resume: bool = False, options: Mapping[str, Any] | None = None, echo: Sequence[str] = ()
+) -> LogSink:
+    """The outcome log of a library call (``outcome_log="path"``): a new log (an existing one is refused), or
+    with ``resume`` the log continued (checked against ``options``, as ``--resume`` checks them)."""
+    return open_log_sink(path, mode="resume" if resume else "new", meta=RunMeta.new(None, options), echo=echo)
 
 
 class RejectsSink:
