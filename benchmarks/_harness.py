@@ -5,6 +5,8 @@ Every benchmark compares figures measured in the same run (the machine is shared
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from cartloader.config import Concurrency
 
 TOKEN = "sim-token"
 CREATE_PATH = "/crm/v3/objects/carts/batch/create"
@@ -232,9 +236,33 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def write_json(name: str, data: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/NAME.json`` and return its path."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+#: The concurrency of benchmarks that need a number (threads, the aiohttp floor): cartloader's fixed default
+#: before ``auto``, from benchmarks.tune.
+FIXED_CONCURRENCY = 32
+
+
+def concurrency_arg(text: str) -> Concurrency:
+    """``--concurrency auto|N`` of a benchmark, as the command line takes it."""
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number of at least 1, not {text!r}")
+    return value
+
+
+def require_extra(module: str, what: str) -> None:
+    """Exit with one line naming the extra to install when ``module`` (from the ``bench`` extra) is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise SystemExit(f"{what} needs {module}: install the benchmark extra, pip install -e '.[bench]'")
+
+
+def write_json(name: str, data: dict[str, Any], path: Path | None = None) -> Path:
+    """Write ``benchmarks/results/NAME.json`` (or ``path``) and return its path."""
+    path = path or RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
     return path

@@ -14,6 +14,7 @@ import anyio
 
 from benchmarks._harness import TOKEN, cart_record, median
 from cartloader import bulk_create
+from cartloader.config import Concurrency
 from cartloader.models import Summary
 
 _ids = itertools.count(1)
@@ -71,7 +72,7 @@ async def _stats(session: aiohttp.ClientSession, url: str) -> tuple[int, int]:
 async def paced_load(
     url: str,
     *,
-    concurrency: int,
+    concurrency: Concurrency,
     limit: int,
     window_s: float,
     windows: int,

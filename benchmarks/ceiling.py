@@ -22,9 +22,9 @@ from typing import Any
 import aiohttp
 import anyio
 
-from benchmarks._harness import CREATE_PATH, TOKEN, machine, median, print_table, simulator, write_json
+from benchmarks._harness import CREATE_PATH, TOKEN, concurrency_arg, machine, median, print_table, simulator, write_json
 from benchmarks._paced import WindowedRun, paced_load, simulated_latency
-from cartloader.config import DEFAULT_CONCURRENCY
+from cartloader.config import DEFAULT_CONCURRENCY, Concurrency
 from cartloader.rate import Rate
 
 GOAL_FILL = 0.97
@@ -65,7 +65,7 @@ class SteadyClient:
 
 
 async def _shared(
-    url: str, fast: Rate, concurrency: int, windows: int, other: float, batch_size: int
+    url: str, fast: Rate, concurrency: Concurrency, windows: int, other: float, batch_size: int
 ) -> tuple[WindowedRun, SteadyClient]:
     client = SteadyClient(url, other * fast.requests / fast.window_s)
     result: list[WindowedRun] = []
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speedup", type=float, default=10.0, help="time compression factor (default 10)")
     parser.add_argument("--windows", type=int, default=30, help="measured windows per run (default 30)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each kind; figures are medians (default 3)")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="cartloader's concurrency")
+    parser.add_argument(
+        "--concurrency", type=concurrency_arg, default=DEFAULT_CONCURRENCY, help="cartloader's concurrency (auto|N)"
+    )
     parser.add_argument("--other", type=float, default=0.3, help="the other client's share of the limit (0.3)")
     parser.add_argument("--batch-size", type=int, default=10, help="inputs per request (default 10, see tune)")
     args = parser.parse_args(argv)

@@ -29,6 +29,7 @@ import orjson
 
 from benchmarks._harness import (
     CREATE_PATH,
+    FIXED_CONCURRENCY,
     RESULTS_DIR,
     TOKEN,
     cart_record,
@@ -38,13 +39,13 @@ from benchmarks._harness import (
     machine,
     median,
     print_table,
+    require_extra,
     run_child,
     simulator,
     write_input,
     write_json,
 )
 from cartloader import bulk_create
-from cartloader.config import DEFAULT_CONCURRENCY
 
 UNBOUNDED_RATE = "1000000/1s"  # far above what one simulator process serves: the budget never waits
 BATCH = 100
@@ -167,11 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     # One round of 1,000,000 records takes about 2-4 minutes on a shared 2-core machine (floor, bulk_create and
     # the CLI in turn), so the default is one round, whose ratios are measured side by side; --runs 3 for medians.
     parser.add_argument("--runs", type=int, default=1, help="rounds; figures are medians (default 1, see above)")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="requests in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=FIXED_CONCURRENCY, help=f"requests in flight (default {FIXED_CONCURRENCY})"
+    )
     parser.add_argument("--profile-records", type=int, default=100_000, help="records in the profiled CLI run")
     parser.add_argument("--no-profile", action="store_true", help="skip the profile")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI variant")
     args = parser.parse_args(argv)
+    if not args.no_profile:
+        require_extra("pyinstrument", "the profile of python -m benchmarks.overhead (or give --no-profile)")
 
     info = machine()
     rows: dict[str, list[tuple[float, float]]] = {"floor": [], "bulk_create": [], "cli": []}

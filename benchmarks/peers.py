@@ -19,9 +19,18 @@ from typing import Any
 
 import anyio
 
-from benchmarks._harness import TOKEN, cart_record, machine, median, print_table, simulator, write_json
+from benchmarks._harness import (
+    FIXED_CONCURRENCY,
+    TOKEN,
+    cart_record,
+    machine,
+    median,
+    print_table,
+    require_extra,
+    simulator,
+    write_json,
+)
 from cartloader import bulk_create
-from cartloader.config import DEFAULT_CONCURRENCY
 from cartloader.rate import Rate
 
 LATENCY_MS = 300.0
@@ -140,13 +149,19 @@ def _scenario(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.peers", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs; figures are medians (default 3)")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="threads and cartloader")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=FIXED_CONCURRENCY,
+        help=f"threads and cartloader (default {FIXED_CONCURRENCY})",
+    )
     parser.add_argument("--batches", type=int, default=150, help="batches per parallel run without a limit")
     parser.add_argument("--limited-batches", type=int, default=400, help="batches per parallel run under the limit")
     parser.add_argument("--sequential-batches", type=int, default=15, help="batches of the sequential loop")
     parser.add_argument("--speedup", type=float, default=10.0, help="time compression of the limited run (10)")
     parser.add_argument("--rate", type=Rate.parse, default=Rate.parse("190/10s"), help="the limit (190/10s)")
     args = parser.parse_args(argv)
+    require_extra("hubspot", "python -m benchmarks.peers (the official client, hubspot-api-client)")
 
     info = machine()
     results: dict[str, Any] = {}

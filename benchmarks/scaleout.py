@@ -33,9 +33,19 @@ from typing import Any
 
 import anyio
 
-from benchmarks._harness import REPO_ROOT, TOKEN, cart_record, machine, median, print_table, simulator, write_json
+from benchmarks._harness import (
+    REPO_ROOT,
+    TOKEN,
+    cart_record,
+    concurrency_arg,
+    machine,
+    median,
+    print_table,
+    simulator,
+    write_json,
+)
 from benchmarks._paced import simulated_latency
-from cartloader.config import DEFAULT_CONCURRENCY
+from cartloader.config import DEFAULT_CONCURRENCY, Concurrency
 from cartloader.rate import Rate
 
 GOAL_FILL = 0.9
@@ -80,7 +90,9 @@ def redis_server() -> Iterator[str]:
 # -- one loader process ----------------------------------------------------------------------------
 
 
-async def _work(url: str, budget: str | None, rate: str | None, concurrency: int, batch_size: int, first: int) -> None:
+async def _work(
+    url: str, budget: str | None, rate: str | None, concurrency: Concurrency, batch_size: int, first: int
+) -> None:
     from cartloader import bulk_create
 
     stop = anyio.Event()
@@ -116,7 +128,7 @@ def _worker(argv: list[str]) -> int:
     parser.add_argument("url")
     parser.add_argument("--budget")
     parser.add_argument("--rate")
-    parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--concurrency", type=concurrency_arg, required=True)
     parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--first", type=int, default=0)
     args = parser.parse_args(argv)
@@ -142,7 +154,7 @@ def _run(
     fast: Rate,
     latency: tuple[float, float],
     windows: int,
-    concurrency: int,
+    concurrency: Concurrency,
     batch_size: int,
     seed: int,
 ) -> dict[str, Any]:
@@ -211,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=10, help="measured windows per run (default 10)")
     parser.add_argument("--runs", type=int, default=2, help="runs per process count; figures are medians (2)")
     parser.add_argument(
-        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="each process's concurrency (the default)"
+        "--concurrency",
+        type=concurrency_arg,
+        default=DEFAULT_CONCURRENCY,
+        help="each process's concurrency (the default)",
     )
     parser.add_argument(
         "--processes", default=",".join(map(str, PROCESS_COUNTS)), help="process counts to run (1,2,4,8)"

@@ -6,8 +6,9 @@ carts at each concurrency of ``--concurrency`` for ``--windows`` windows after o
 compressed by ``--speedup`` (window and latency divided by the same factor: the concurrency needed is rate x
 latency either way), so the sweep takes minutes. Per point: admitted requests/s over the ceiling (median
 window), 429s per request the loader sent, p50/p95 request latency (from the loader's Summary, scaled back to
-real time). Recommends the smallest concurrency reaching 97% of the ceiling, prints the table, writes JSON and
-draws the chart (``--chart``, default docs/tuning.png).
+real time). Recommends the smallest concurrency reaching 97% of the ceiling, prints the table, writes JSON
+(``--json``, default benchmarks/results/tune.json) and draws the chart (``--chart``, default
+benchmarks/results/tune.png) when matplotlib is installed (``pip install -e '.[bench]'``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from benchmarks._harness import REPO_ROOT, machine, print_table, simulator, write_json
+from benchmarks._harness import RESULTS_DIR, machine, print_table, simulator, write_json
 from benchmarks._paced import paced_load, simulated_latency
 from cartloader.rate import Rate
 
@@ -98,9 +99,15 @@ def sweep_latency(
     return points
 
 
-def draw(points: list[dict[str, Any]], rate: Rate, path: Path) -> None:
-    """Throughput over the ceiling against concurrency, one line per latency."""
-    import matplotlib
+CHART_HINT = "pip install -e '.[bench]' (matplotlib), then run again"
+
+
+def draw(points: list[dict[str, Any]], rate: Rate, path: Path) -> bool:
+    """Throughput over the ceiling against concurrency, one line per latency; False when matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -129,6 +136,7 @@ def draw(points: list[dict[str, Any]], rate: Rate, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     plt.close(figure)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         help="inputs per request (default 10: the limit counts requests, and small batches keep the CPU out of "
         "the measurement; the simulated latency is scaled so that each request still takes the given latency)",
     )
-    parser.add_argument("--chart", type=Path, default=REPO_ROOT / "docs" / "tuning.png", help="PNG to draw")
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=RESULTS_DIR / "tune.png",
+        help="PNG to draw, if matplotlib is installed (default benchmarks/results/tune.png)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS_DIR / "tune.json",
+        help="JSON to write (default benchmarks/results/tune.json)",
+    )
     args = parser.parse_args(argv)
     latencies: list[tuple[float, float]] = args.latency_ms or list(DEFAULT_LATENCIES)
     concurrencies = [int(value) for value in args.concurrency.split(",")]
@@ -194,8 +213,6 @@ def main(argv: list[str] | None = None) -> int:
         low, high = key.split(",")
         verdict = f"concurrency {best}" if best is not None else f"none of {concurrencies} reached {TARGET:.0%}"
         print(f"recommendation at p50 {low} ms, p95 {high} ms: {verdict}")
-    draw(points, rate, args.chart)
-    print(f"chart: {args.chart}")
     data = {
         "benchmark": "tune",
         "machine": info,
@@ -207,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         "recommendations": recommendations,
         "points": points,
     }
-    print(f"wrote {write_json('tune', data)}")
+    print(f"wrote {write_json('tune', data, args.json)}")
+    if draw(points, rate, args.chart):
+        print(f"chart: {args.chart}")
+    else:
+        print(f"chart: not drawn, matplotlib is not installed: {CHART_HINT} (the table and the JSON hold every figure)")
     return 0
 
 
