@@ -175,3 +175,19 @@ def test_the_resume_index_sends_unsent_lines_again_as_never_pending(tmp_path: Pa
     assert [index.is_pending(n) for n in (1, 3)] == [False, True]
     assert index.counts() == ResumeCounts(pending=1, created=1, unsent=1)
     assert len(index) == 3
+
+
+def test_a_migration_477_too_long_to_wait_for_leaves_its_records_unsent(tmp_path: Path, simulator: Start) -> None:
+    sim = simulator(faults_at={1: "migration_477"}, retry_after_s=3600)
+    source = tmp_path / "carts.ndjson"
+    write_carts(source, 20)
+    log = tmp_path / "carts.outcomes.ndjson"
+    args = (source, "--base-url", sim.url, "--batch-size", "20", "--concurrency", "1")
+    stopped = run_cli(*args, cwd=tmp_path)
+    assert stopped.returncode == 3, stopped.stderr
+    assert {(entry["status"], entry["error"]["status"]) for entry in last_entries(log).values()} == {("unsent", 477)}
+
+    resumed = run_cli(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not any(entry.get("duplicate_risk") for entry in last_entries(log).values())
+    assert len(sim.objects()) == 20

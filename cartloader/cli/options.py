@@ -208,7 +208,7 @@ def _add_input_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--format",
         choices=("ndjson", "csv"),
-        help="input format (default: from the extension, .csv and .csv.gz are CSV, anything else NDJSON)",
+        help="input format (default: from the extension (.csv, .csv.gz), else NDJSON)",
     )
     group.add_argument(
         "--map",
@@ -248,11 +248,15 @@ def _add_log_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--resume",
         action="store_true",
-        help="continue the log: lines with a final outcome are skipped; pending lines (flagged duplicate_risk) "
-        "and lines never reached are sent. Without a log yet: start fresh",
+        help="continue the log: lines with a final outcome are skipped; pending lines (flagged duplicate_risk), "
+        "unsent lines and lines never reached are sent. Without a log yet: start fresh",
     )
     group.add_argument("--retry-failed", action="store_true", help="with --resume, also resend lines that failed")
-    group.add_argument("--overwrite", action="store_true", help="replace an existing log")
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing log; the replaced log and its meta file are kept as NAME.1",
+    )
     group.add_argument(
         "--rejects",
         metavar="PATH",
