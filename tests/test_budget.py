@@ -85,13 +85,13 @@ async def test_two_concurrent_create_calls_share_one_budget_without_429s() -> No
             results = []
 
             async def create(prefix: str) -> None:
-                results.append(await loader.create(carts(600, prefix)))
+                results.append(await loader.create(carts(300, prefix)))
 
             async with anyio.create_task_group() as group:
                 group.start_soon(create, "a")
                 group.start_soon(create, "b")
         stats = sim.stats()
-    assert sorted(s.created for s in results) == [600, 600]
+    assert sorted(s.created for s in results) == [300, 300]
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 1
     assert stats.peak_concurrency <= 8
 

@@ -75,7 +75,7 @@ async def _two_loaders(budgets: tuple[RecordingBudget, RecordingBudget], url: st
 
     async def load(budget: RecordingBudget, prefix: str) -> None:
         async with CartLoader("sim-token", base_url=url, budget=budget, batch_size=5, concurrency=4) as loader:
-            created.append((await loader.create(carts(150, prefix))).created)
+            created.append((await loader.create(carts(100, prefix))).created)
 
     async with anyio.create_task_group() as group:
         group.start_soon(load, budgets[0], "a")
@@ -89,13 +89,13 @@ async def test_one_rate_budget_shared_by_two_loaders_holds_their_requests_togeth
     async with Simulator(seed=5) as sim:  # no limit at the simulator: the budget alone paces
         created = await _two_loaders((shared, shared), sim.url)
         requests = sim.stats().requests
-    assert created == [150, 150]
-    assert len(shared.granted) == requests == 60  # every request of both loaders took a slot of the one budget
+    assert created == [100, 100]
+    assert len(shared.granted) == requests == 40  # every request of both loaders took a slot of the one budget
     assert most_in_any_window(shared.granted, limit.window_s) <= limit.requests
 
     # The contrast that gives the check its teeth: a budget each, and together they draw twice the limit.
     separate = (RecordingBudget(limit), RecordingBudget(limit))
     async with Simulator(seed=6) as sim:
-        assert await _two_loaders(separate, sim.url) == [150, 150]
+        assert await _two_loaders(separate, sim.url) == [100, 100]
     together = separate[0].granted + separate[1].granted
     assert most_in_any_window(together, limit.window_s) > limit.requests

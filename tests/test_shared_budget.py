@@ -180,11 +180,11 @@ async def test_four_processes_sharing_a_budget_keep_within_the_limit_and_create_
 ) -> None:
     async with Simulator(rate=SIM_RATE) as sim:
         summaries = await run_loaders(
-            sim.url, processes=4, records_each=80, budget=redis_server.url("four"), rate=SIM_RATE, batch_size=4
+            sim.url, processes=4, records_each=48, budget=redis_server.url("four"), rate=SIM_RATE, batch_size=4
         )
         stats = sim.stats()
-        assert _created_once(sim, 320)
-    assert sum(s["created"] for s in summaries) == 320
+        assert _created_once(sim, 192)
+    assert sum(s["created"] for s in summaries) == 192
     # Over the limit only by an arrival at the window's edge (a loaded machine delays some sends), never by
     # the share: four separate budgets draw far more (the next test).
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= EDGE_429S
@@ -193,9 +193,9 @@ async def test_four_processes_sharing_a_budget_keep_within_the_limit_and_create_
 @pytest.mark.timing
 async def test_four_processes_each_on_its_own_budget_draw_over_5_percent_429s() -> None:
     async with Simulator(rate=SIM_RATE) as sim:
-        await run_loaders(sim.url, processes=4, records_each=80, budget=None, rate=SIM_RATE, batch_size=4)
+        await run_loaders(sim.url, processes=4, records_each=48, budget=None, rate=SIM_RATE, batch_size=4)
         stats = sim.stats()
-        assert _created_once(sim, 320)
+        assert _created_once(sim, 192)
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) > 0.05 * stats.requests
 
 
@@ -209,19 +209,19 @@ async def test_redis_killed_and_restarted_mid_run_loses_no_record_and_never_exce
         async def load() -> None:
             summaries.extend(
                 await run_loaders(
-                    sim.url, processes=4, records_each=120, budget=redis_server.url("kill"), rate=SIM_RATE, batch_size=4
+                    sim.url, processes=4, records_each=72, budget=redis_server.url("kill"), rate=SIM_RATE, batch_size=4
                 )
             )
 
         async with anyio.create_task_group() as group:
             group.start_soon(load)
-            await eventually(lambda: sim.stats().objects_created >= 120, timeout_s=30)
+            await eventually(lambda: sim.stats().objects_created >= 72, timeout_s=30)
             # In a thread: the simulator serves from this event loop and must not stall.
             await anyio.to_thread.run_sync(redis_server.kill)
             await anyio.sleep(1.0)
             await anyio.to_thread.run_sync(redis_server.start)
         stats = sim.stats()
-        assert _created_once(sim, 480)
+        assert _created_once(sim, 288)
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= EDGE_429S
     for summary in summaries:
         assert "lost Redis" in str(summary["stderr"])

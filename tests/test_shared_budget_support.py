@@ -15,7 +15,6 @@ from typing import Any
 
 import anyio
 import orjson
-import pytest
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -73,6 +72,8 @@ class RedisServer:
 def require_redis_server() -> None:
     """Skip the calling test when Debian's ``redis-server`` is not installed."""
     if REDIS_SERVER is None:
+        import pytest  # here, not at the top: the loader processes started from this module never need it
+
         pytest.skip("redis-server is not installed (apt-get install redis-server; .ci/run installs it)")
 
 
