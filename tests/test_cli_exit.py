@@ -14,7 +14,7 @@ from tests.test_cli_support import (
     EXAMPLES,
     Start,
     assert_one_line,
-    cli_env,
+    capped_env,
     created_count,
     run_cli,
     start_cli,
@@ -169,7 +169,7 @@ def test_an_outcome_log_that_becomes_unwritable_mid_run_exits_4(tmp_path: Path, 
         "--concurrency",
         "1",
         cwd=tmp_path,
-        env=cli_env(),
+        env=capped_env(),
         preexec_fn=_limit_file_size(30_000),
     )
     assert result.returncode == 4, result.stderr

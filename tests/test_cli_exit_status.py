@@ -14,7 +14,16 @@ import pytest
 
 from cartloader.cli.command import exit_status
 from cartloader.models import LatencyPercentiles, Summary
-from tests.test_cli_support import TOKEN, Start, assert_one_line, cli_env, last_entries, run_cli, write_carts
+from tests.test_cli_support import (
+    TOKEN,
+    Start,
+    assert_one_line,
+    capped_env,
+    cli_env,
+    last_entries,
+    run_cli,
+    write_carts,
+)
 
 # --- 70: a bug is one line, never a traceback (unless asked for) ---------------------------------------
 
@@ -123,7 +132,7 @@ def test_a_log_failure_exits_4_although_some_lines_were_invalid(tmp_path: Path, 
     source = tmp_path / "carts.ndjson"
     _with_invalid_first_line(source, 400)
     args = (source, "--base-url", sim.url, "--batch-size", "20", "--concurrency", "1")
-    result = run_cli(*args, cwd=tmp_path, preexec_fn=_limit_file_size(6_000))
+    result = run_cli(*args, cwd=tmp_path, env=capped_env(), preexec_fn=_limit_file_size(6_000))
     assert result.returncode == 4, result.stderr
     assert_one_line(result.stderr, "cannot write outcome log", "File too large")
     assert 0 < len(sim.objects()) < 400

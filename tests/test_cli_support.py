@@ -94,6 +94,15 @@ def cli_env(token: str | None = TOKEN, **extra: str) -> dict[str, str]:
     return env
 
 
+def capped_env(token: str | None = TOKEN) -> dict[str, str]:
+    """``cli_env`` for a child whose file sizes are capped (RLIMIT_FSIZE): without coverage's subprocess
+    measurement (``pytest --cov``), whose data file the cap would also break at the child's exit."""
+    env = cli_env(token)
+    env.pop("COVERAGE_PROCESS_CONFIG", None)
+    env.pop("COVERAGE_PROCESS_START", None)
+    return env
+
+
 def command(*args: str | Path) -> list[str]:
     """``python -m cartloader ARGS``."""
     return [sys.executable, "-m", "cartloader", *(str(arg) for arg in args)]

@@ -276,3 +276,40 @@ def test_no_results_leave_every_open_input_over_in_order() -> None:
     matching = match_results(inputs, [], exclude=frozenset({1}))
     assert matching.leftover == [0, 2]
     assert matching.pairs == [] and matching.unmatched_results == []
+
+
+def test_an_empty_or_blank_property_value_is_matched_like_any_other() -> None:
+    inputs = [cart(1, hs_cart_name="", hs_currency_code="EUR"), cart(2, hs_cart_name="  ", hs_currency_code="USD")]
+    results = [
+        result("2", hs_cart_name="", hs_currency_code="USD"),
+        result("1", hs_cart_name="", hs_currency_code="EUR"),
+    ]
+    assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]
+
+
+def test_a_result_without_the_key_never_takes_the_input_whose_key_reads_none() -> None:
+    inputs = [cart(1, hs_external_cart_id="None", hs_cart_name="a"), cart(2, hs_cart_name="b")]
+    results = [result("2", hs_cart_name="b"), result("1", hs_external_cart_id="None", hs_cart_name="a")]
+    assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]
+
+
+def test_larger_property_sets_are_tried_first_whatever_their_names() -> None:
+    # By name, ("b",) sorts after ("a", "b"); by size it comes second, as it must.
+    inputs = [cart(1, b="1"), cart(2, a="x", b="1")]
+    results = [result("2", a="x", b="1"), result("1", b="1")]
+    assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]
+
+
+def test_the_same_associations_written_in_another_key_order_are_the_same() -> None:
+    first = [{"types": [{"associationTypeId": 1, "associationCategory": "HUBSPOT_DEFINED"}], "to": {"id": "1"}}]
+    second = [{"to": {"id": "1"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]
+    inputs = [cart(1, hs_cart_name="same", associations=first), cart(2, hs_cart_name="same", associations=second)]
+    matching = match_results(inputs, [result("a", hs_cart_name="same"), result("b", hs_cart_name="same")])
+    assert pairs(matching) == [(0, "a"), (1, "b")]
+    assert matching.ambiguous == []
+
+
+def test_inputs_not_yet_given_a_trace_id_are_matched_by_properties_never_by_a_missing_one() -> None:
+    inputs = [CartInput(1, {"hs_cart_name": "a"}), CartInput(2, {"hs_cart_name": "b"})]
+    results = [result("2", hs_cart_name="b"), result("1", hs_cart_name="a")]
+    assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]

@@ -13,6 +13,7 @@ import orjson
 from tests.test_cli_support import (
     Start,
     assert_one_line,
+    capped_env,
     ids_by_external_id,
     last_entries,
     run_cli,
@@ -169,7 +170,7 @@ def test_log_write_failure_mid_run_stops_sending_exits_4_and_names_the_lines_sen
     # From line 10 on, 20 pending entries take 960 bytes and 20 created ones 1,600: the log holds 8,604
     # bytes once the fourth batch is pending, and 10,204 once it is settled. A cap between the two fails
     # the write of the fourth batch's outcomes, after its request was answered.
-    result = run_cli(*args, cwd=tmp_path, preexec_fn=_limit_file_size(9_400))
+    result = run_cli(*args, cwd=tmp_path, env=capped_env(), preexec_fn=_limit_file_size(9_400))
     assert result.returncode == 4, result.stderr
     assert_one_line(result.stderr, "cannot write outcome log carts.outcomes.ndjson", "File too large")
     named = _named_lines(result.stderr)
