@@ -15,13 +15,14 @@ from cartloader.budget.local import RateBudget
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 
-pytestmark = [pytest.mark.anyio, pytest.mark.timing]
+pytestmark = pytest.mark.anyio
 
 
 def carts(count: int, prefix: str = "c") -> list[dict[str, Any]]:
     return [{"hs_cart_name": f"{prefix} {i}", "hs_external_cart_id": f"{prefix}-{i}"} for i in range(count)]
 
 
+@pytest.mark.timing
 async def test_requests_are_evenly_spaced_never_in_a_burst() -> None:
     budget = RateBudget(Rate(20, 1.0), margin=1.0)
     stamps: list[float] = []
@@ -55,6 +56,7 @@ async def test_a_pause_holds_every_waiting_worker() -> None:
     assert min(released) >= 0.29
 
 
+@pytest.mark.timing
 async def test_a_rolling_limit_is_held_with_under_one_percent_429s_and_learned_from_headers() -> None:
     async with Simulator(rate="40/400ms", seed=1) as sim:
         async with CartLoader("sim-token", base_url=sim.url, concurrency=8, batch_size=10) as loader:
@@ -79,6 +81,7 @@ async def test_a_hard_cap_below_the_advertised_limit_is_kept() -> None:
     assert elapsed >= 0.9
 
 
+@pytest.mark.timing
 async def test_two_concurrent_create_calls_share_one_budget_without_429s() -> None:
     async with Simulator(rate="30/500ms", seed=3) as sim:
         async with CartLoader("sim-token", base_url=sim.url, concurrency=8, batch_size=10) as loader:
@@ -96,6 +99,7 @@ async def test_two_concurrent_create_calls_share_one_budget_without_429s() -> No
     assert stats.peak_concurrency <= 8
 
 
+@pytest.mark.timing
 async def test_the_budget_gives_way_to_another_client_drawing_on_the_same_window() -> None:
     async with Simulator(rate="100/1s", seed=4) as sim:
         other_sent = 0

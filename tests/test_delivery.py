@@ -13,11 +13,15 @@ import pytest
 
 from cartloader.api.loader import bulk_create
 from cartloader.budget.local import RateBudget
+from cartloader.cli.main import main
 from cartloader.config import Backoff
-from cartloader.errors import AuthenticationError
-from cartloader.models import Outcome, RecordError, Summary
+from cartloader.errors import AuthenticationError, FatalApiError
+from cartloader.models import CartInput, Outcome, RecordError, Summary
+from cartloader.outcomes.log import OutcomeLog
+from cartloader.outcomes.meta import RunMeta
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
+from tests.test_cli_support import Start, write_carts
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +40,7 @@ async def load(sim: Simulator, records: list[dict[str, Any]], **options: Any) ->
     summary = await bulk_create(records, token="sim-token", base_url=sim.url, on_outcome=outcomes.append, **options)
     by_line = {o.line: o for o in outcomes}
     assert len(by_line) == len(outcomes)  # one final outcome per line
+    assert sorted(by_line) == list(range(1, len(records) + 1))  # and none missing
     return by_line, summary
 
 
@@ -47,9 +52,11 @@ async def test_created_records_carry_their_own_ids_and_one_attempt() -> None:
     async with Simulator(seed=1, echo_trace_ids="never") as sim:
         outcomes, summary = await load(sim, carts(12), batch_size=5)
         held = ids_by_line(sim)
+        keys = {int(o.properties["hs_external_cart_id"].removeprefix("ext-")): o.trace_id for o in sim.objects.values()}
     assert {line: (o.status, o.id, o.attempts, o.duplicate_risk, o.error) for line, o in outcomes.items()} == {
         line: ("created", held[line], 1, False, None) for line in range(1, 13)
     }
+    assert {line: o.key for line, o in outcomes.items()} == keys  # the trace id each record was sent with
     assert (summary.requests, summary.retries, summary.created) == (3, 0, 12)
 
 
@@ -69,6 +76,7 @@ async def test_a_partial_failure_fails_the_named_inputs_with_their_error_and_400
     records[2]["hs_total_price"] = "not a number"
     async with Simulator(seed=3) as sim:
         outcomes, _ = await load(sim, records, api_version="v3")
+        assert sim.stats().by_status == {207: 1}  # the v3 path: a partial failure is a 207
     bad = outcomes[3]
     assert bad.status == "failed" and bad.attempts == 1 and not bad.duplicate_risk
     assert bad.error is not None and (bad.error.category, bad.error.status) == ("VALIDATION_ERROR", 400)
@@ -130,12 +138,14 @@ async def test_a_2xx_whose_status_is_not_complete_fails_its_inputs_naming_the_st
 async def test_untraced_errors_resend_the_inputs_left_without_a_result_then_fail_them_with_that_error() -> None:
     records = carts(4)
     records[0]["hs_total_price"] = "bad"
+    records[2]["hs_total_price"] = "worse"
     async with Simulator(seed=8, faults={"errors_untraced": 1.0}) as sim:
         outcomes, summary = await load(sim, records, api_version="v3", max_attempts=3)
-    bad = outcomes[1]
-    assert bad.status == "failed" and bad.attempts == 3 and not bad.duplicate_risk
-    assert bad.error is not None and (bad.error.category, bad.error.status) == ("VALIDATION_ERROR", 400)
-    assert {outcomes[line].status for line in (2, 3, 4)} == {"created"}
+    for bad in (outcomes[1], outcomes[3]):
+        assert bad.status == "failed" and bad.attempts == 3 and not bad.duplicate_risk
+        assert bad.error is not None and (bad.error.category, bad.error.status) == ("VALIDATION_ERROR", 400)
+        assert "hs_total_price" in bad.error.message
+    assert {outcomes[line].status for line in (2, 4)} == {"created"}
     assert summary.requests == 3
 
 
@@ -205,3 +215,68 @@ async def test_attempts_run_out_after_max_attempts_with_the_last_error() -> None
     assert {(o.status, o.attempts, o.duplicate_risk) for o in outcomes.values()} == {("failed", 2, False)}
     assert {o.error.status if o.error else None for o in outcomes.values()} == {503}
     assert summary.requests == 2
+
+
+async def test_an_api_path_overrides_the_api_versions_path() -> None:
+    records = carts(3)
+    records[0]["hs_total_price"] = "bad"
+    async with Simulator(seed=15) as sim:
+        outcomes, _ = await load(sim, records, api_path="/crm/v3/objects", api_version="2026-09")
+        assert sim.stats().by_status == {207: 1}
+    assert outcomes[1].status == "failed"
+
+
+async def test_a_whole_batch_404_stops_the_run_naming_the_object_type_and_the_url() -> None:
+    async with Simulator(seed=16) as sim:
+        with pytest.raises(
+            FatalApiError, match=r"object type 'wagons' at http://127\.0\.0\.1:[0-9]+/.*/wagons/batch/create"
+        ):
+            await load(sim, carts(2), object_type="wagons")
+
+
+async def test_identical_records_with_different_associations_are_created_but_flagged_unmatched() -> None:
+    records: list[dict[str, Any]] = [
+        {"properties": {"hs_cart_name": "same"}, "associations": [association(contact)]}
+        for contact in ("123456789", "987654321")
+    ]
+    async with Simulator(seed=17, echo_trace_ids="never") as sim:
+        outcomes, summary = await load(sim, records)
+        assert len(sim.objects) == 2
+    assert {(o.status, o.id, o.unmatched, o.error) for o in outcomes.values()} == {("created", None, True, None)}
+    assert summary.unmatched == 2
+
+
+def association(target: str) -> dict[str, Any]:
+    return {"to": {"id": target}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 586}]}
+
+
+async def test_a_401_after_settled_batches_leaves_only_the_unsettled_ones_unsent(tmp_path: Path) -> None:
+    log = tmp_path / "out.ndjson"
+    async with Simulator(seed=18) as sim:
+        with pytest.raises(AuthenticationError):
+            await bulk_create(carts(4), token="sim-token", base_url=sim.url, outcome_log=str(log), batch_size=2,
+                              concurrency=1, budget=ExpiringBudget(sim, 2), backoff=QUICK)  # fmt: skip
+    entries = [orjson.loads(line) for line in log.read_bytes().splitlines()]
+    statuses = sorted((e["line"], e["status"]) for e in entries)
+    assert statuses == [
+        (1, "created"), (1, "pending"), (2, "created"), (2, "pending"),
+        (3, "pending"), (3, "unsent"), (4, "pending"), (4, "unsent"),
+    ]  # fmt: skip
+
+
+def test_a_resumed_record_that_was_pending_stays_pending_when_a_401_stops_the_run(
+    tmp_path: Path, simulator: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In process (the command line's main), so that the mutation run reaches the delivery it drives.
+    sim = simulator()
+    source = tmp_path / "carts.ndjson"
+    write_carts(source, 3)
+    log = tmp_path / "carts.outcomes.ndjson"
+    with OutcomeLog.open(str(log), mode="new", meta=RunMeta.new(str(source))) as earlier:
+        earlier.write_pending([CartInput(1, {}, key="r-1"), CartInput(2, {}, key="r-2")])  # a run stopped here
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "not-the-token")
+    assert main([str(source), "--base-url", sim.url, "--resume", "--no-progress"]) == 3
+    last = {e["line"]: e["status"] for e in map(orjson.loads, log.read_bytes().splitlines())}
+    # Lines 1 and 2 may exist in HubSpot from the earlier run: still pending. Line 3 was provably not processed.
+    assert last == {1: "pending", 2: "pending", 3: "unsent"}

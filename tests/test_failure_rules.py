@@ -193,14 +193,28 @@ def test_a_2xx_gives_its_results_with_ids_properties_trace_ids_and_new() -> None
     ("body", "reason"),
     [
         (b"{not json", "invalid JSON"),
-        (b"[]", "body is not a JSON object"),
-        (b'{"results": {}}', "results is not a list"),
-        (b'{"results": [1]}', "a result is not an object"),
+        (b"[]", "body is not a JSON object$"),
+        (b'{"results": {}}', "results is not a list$"),
+        (b'{"results": [1]}', "a result is not an object$"),
     ],
 )
 def test_a_2xx_that_cannot_be_read_is_malformed(body: bytes, reason: str) -> None:
-    with pytest.raises(MalformedAnswer, match=reason):
-        parse_answer(201, {}, body)
+    for status in (200, 201, 299):
+        with pytest.raises(MalformedAnswer, match=f"^{reason}"):
+            parse_answer(status, {}, body)
+    assert parse_answer(300, {}, body).status == 300  # only a 2xx must be readable
+
+
+def test_an_empty_2xx_body_is_not_a_json_object() -> None:
+    with pytest.raises(MalformedAnswer, match=r"^body is not a JSON object$"):
+        parse_answer(201, {}, b"")
+
+
+def test_only_a_2xx_has_results_and_a_batch_status() -> None:
+    body = {"status": "COMPLETE", "results": [{"id": "1"}]}
+    assert [r.id for r in parse(200, body).results] == ["1"]
+    assert parse(200, body).batch_status == "COMPLETE"
+    assert parse(300, body).results == [] and parse(300, body).batch_status is None
 
 
 def test_a_2xx_without_a_results_list_has_no_results() -> None:
@@ -305,9 +319,15 @@ def test_rate_limit_headers_are_read_each_optional() -> None:
         "X-HubSpot-RateLimit-Remaining": "185",
         "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
         "X-HubSpot-RateLimit-Daily": "625000",
-        "X-HubSpot-RateLimit-Daily-Remaining": "many",
+        "X-HubSpot-RateLimit-Daily-Remaining": "624000",
     }
     assert rate_limit_headers(headers) == RateLimitHeaders(
-        max=190, remaining=185, interval_ms=10000, daily=625000, daily_remaining=None
+        max=190, remaining=185, interval_ms=10000, daily=625000, daily_remaining=624000
     )
+    assert rate_limit_headers({"X-HubSpot-RateLimit-Max": "many"}).max is None
     assert rate_limit_headers({}) == RateLimitHeaders(None, None, None, None, None)
+
+
+def test_an_error_context_keeps_strings_and_integers_only() -> None:
+    answer = parse(400, {"errors": [{"category": "C", "context": {"names": ["a", 7, 1.5, None, True, {"x": 1}]}}]})
+    assert answer.errors[0].context == {"names": ("a", "7")}

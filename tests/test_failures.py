@@ -134,7 +134,6 @@ async def test_no_retry_ambiguous_fails_the_batch_as_ambiguous_after_one_request
     assert all(o.error is not None and o.error.category == "AMBIGUOUS" and o.attempts == 1 for o in outcomes)
 
 
-@pytest.mark.timing
 async def test_locked_423_waits_at_least_two_seconds_before_resending() -> None:
     async with Simulator(faults={"locked_423": 1.0}, seed=5) as sim:
         started = time.monotonic()
@@ -145,7 +144,6 @@ async def test_locked_423_waits_at_least_two_seconds_before_resending() -> None:
     assert not any(o.duplicate_risk for o in outcomes)
 
 
-@pytest.mark.timing
 async def test_ten_secondly_429_is_resent_after_a_pause_without_duplicate_risk_and_never_uses_up_attempts() -> None:
     async with Simulator(rate="5/1s", seed=6) as sim:
         # Another integration on the same app has just spent the whole window.

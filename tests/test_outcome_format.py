@@ -5,6 +5,7 @@ tests/test_outcome_log.py covers the file itself)."""
 from __future__ import annotations
 
 import io
+import tracemalloc
 from dataclasses import replace
 
 import orjson
@@ -321,3 +322,35 @@ def test_the_last_entry_of_a_line_wins_within_one_block() -> None:
     data = b'{"line":1,"status":"created"}\n{"line":1,"status":"pending"}\n'
     assert scanned(data)[0][1] == "pending"
     assert orjson.loads(data.splitlines()[0])["line"] == 1
+
+
+class RecordingStream(io.BytesIO):
+    """A log whose reads are noted, to check the scan never asks for more than a block at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int | None] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.asked.append(size)
+        return super().read(size)
+
+
+def test_a_log_is_scanned_a_block_at_a_time() -> None:
+    stream = RecordingStream(LOG * 20)
+    scan_log(stream, block_size=64)
+    assert set(stream.asked) == {64}
+
+
+def test_the_index_takes_half_a_byte_per_line_in_pages_where_lines_exist() -> None:
+    tracemalloc.start()
+    try:
+        index = ResumeIndex()
+        for line in range(1, 200_001):  # pages 0..3 of 65,536 lines
+            index.record(line, "created")
+        index.record(10**12, "created")  # one more page, far away
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(index) == 200_001
+    assert peak < 5 * 32 * 1024 + 16 * 1024, peak  # five pages of 32 KiB, and the dict holding them

@@ -124,7 +124,6 @@ async def test_a_limit_learned_by_one_participant_holds_for_all(redis_server: Re
         assert second.limit == Rate(40, 2.0)
 
 
-@pytest.mark.timing
 async def test_a_pause_after_a_429_in_one_participant_holds_the_others(redis_server: RedisServer) -> None:
     url = redis_server.url("pause")
     async with SharedBudget.from_url(url, rate="50/1s") as first, SharedBudget.from_url(url, rate="50/1s") as second:
