@@ -27,6 +27,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_BATCH_SIZE = 100
 INITIAL_RATE = Rate(100, 10.0)  # HubSpot's lowest tier, until its headers say more
+PACES = ("burst", "even")  # how the rate budget spends the rolling window (cartloader/budget/pacing.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,11 @@ class LoaderConfig:
 
     ``api_path`` overrides the objects path that ``api_version`` implies (``/crm/v3/objects`` or
     ``/crm/objects/VERSION``).
-    ``concurrency`` is a number or ``"auto"``; ``rate`` is a hard cap (``None``: start at 100/10s and follow
-    HubSpot's headers); ``linger_s`` is the longest a record waits for its batch to fill; ``max_pending`` the
-    records ``submit()`` holds unsent before it makes callers wait;
+    ``concurrency`` is a number or ``"auto"``; ``rate`` is a hard cap (``None``: at most ten requests before
+    HubSpot's first answer, then follow its headers); ``pace`` is ``"burst"`` (use what the rolling window holds
+    free at once, then keep the trailing count within the limit) or ``"even"`` (evenly spaced requests, never a
+    burst); ``linger_s`` is the longest a record waits for its batch to fill; ``max_pending`` the records
+    ``submit()`` holds unsent before it makes callers wait;
     ``max_attempts`` is the number of requests a batch may take before its records fail
     (``--max-retries``); ``retry_ambiguous=False`` never resends a batch HubSpot may have processed.
     """
@@ -84,6 +87,7 @@ class LoaderConfig:
     api_version: str = DEFAULT_API_VERSION
     linger_s: float = DEFAULT_LINGER_S
     max_pending: int = DEFAULT_MAX_PENDING
+    pace: str = "burst"
 
     def __post_init__(self) -> None:
         url = urlsplit(self.base_url)
@@ -117,6 +121,8 @@ class LoaderConfig:
             raise ConfigError(f"invalid API path {self.api_path!r}")
         if not 0 < self.breaker_threshold <= 1 or self.breaker_window < 1:
             raise ConfigError("invalid circuit breaker settings")
+        if self.pace not in PACES:
+            raise ConfigError(f"invalid pace {self.pace!r}: expected one of {', '.join(PACES)}")
 
     @property
     def connections(self) -> int:

@@ -23,8 +23,8 @@ def carts(count: int, prefix: str = "c") -> list[dict[str, Any]]:
 
 
 @pytest.mark.timing
-async def test_requests_are_evenly_spaced_never_in_a_burst() -> None:
-    budget = RateBudget(Rate(20, 1.0), margin=1.0)
+async def test_the_even_pace_spaces_requests_evenly_never_in_a_burst() -> None:
+    budget = RateBudget(Rate(20, 1.0), pace="even", margin=1.0)
     stamps: list[float] = []
 
     async def take() -> None:
@@ -68,17 +68,30 @@ async def test_a_rolling_limit_is_held_with_under_one_percent_429s_and_learned_f
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= 0.01 * stats.requests
 
 
-async def test_a_hard_cap_below_the_advertised_limit_is_kept() -> None:
+async def test_a_hard_cap_below_the_advertised_limit_is_kept_in_every_rolling_window() -> None:
+    budget = _RecordingBudget(Rate(20, 1.0))
     async with (
         Simulator(rate="100/1s", seed=2) as sim,
-        CartLoader("sim-token", base_url=sim.url, rate="20/1s", batch_size=10) as loader,
+        CartLoader("sim-token", base_url=sim.url, budget=budget, batch_size=10) as loader,
     ):
-        started = time.monotonic()
-        await loader.create(carts(200))
-        elapsed = time.monotonic() - started
+        await loader.create(carts(600))
         assert loader.budget.limit == Rate(20, 1.0)
-    # 20 requests at 20/s, evenly spaced: the first goes at once, the last about 0.95 s later.
-    assert elapsed >= 0.9
+    stamps = budget.stamps
+    assert len(stamps) == 60
+    # Whatever the pace, no trailing second holds more than 20 of the loader's requests.
+    assert max(sum(1 for t in stamps if end - 1.0 < t <= end) for end in stamps) == 20
+
+
+class _RecordingBudget(RateBudget):
+    """A RateBudget that notes when each slot was given."""
+
+    def __init__(self, cap: Rate) -> None:
+        super().__init__(cap)
+        self.stamps: list[float] = []
+
+    async def acquire(self) -> None:
+        await super().acquire()
+        self.stamps.append(time.monotonic())
 
 
 @pytest.mark.timing

@@ -10,6 +10,7 @@ from collections import Counter
 
 import anyio
 import pytest
+import redis
 
 from cartloader import ConfigError, Rate, bulk_create
 from cartloader.budget.shared import SharedBudget
@@ -92,10 +93,13 @@ async def test_wrong_password_is_a_config_error_that_hides_it() -> None:
 
 
 @pytest.mark.timing
-async def test_two_participants_share_one_evenly_spaced_budget(redis_server: RedisServer) -> None:
+async def test_two_participants_share_one_evenly_spaced_budget_under_the_even_pace(redis_server: RedisServer) -> None:
     url = redis_server.url("pair")
     slots: list[float] = []
-    async with SharedBudget.from_url(url, rate="20/1s") as first, SharedBudget.from_url(url, rate="20/1s") as second:
+    async with (
+        SharedBudget.from_url(url, rate="20/1s", pace="even") as first,
+        SharedBudget.from_url(url, rate="20/1s", pace="even") as second,
+    ):
 
         async def draw(budget: SharedBudget) -> None:
             for _ in range(8):
@@ -208,19 +212,25 @@ async def test_redis_killed_and_restarted_mid_run_loses_no_record_and_never_exce
         async def load() -> None:
             summaries.extend(
                 await run_loaders(
-                    sim.url, processes=4, records_each=72, budget=redis_server.url("kill"), rate=SIM_RATE, batch_size=4
+                    sim.url, processes=4, records_each=240, budget=redis_server.url("kill"), rate=SIM_RATE, batch_size=4
                 )
             )
 
         async with anyio.create_task_group() as group:
             group.start_soon(load)
-            await eventually(lambda: sim.stats().objects_created >= 72, timeout_s=30)
+            # Every process has joined (each heartbeats into the members set): the load is under way.
+            members = redis.Redis.from_url(redis_server.url("kill").partition("?")[0], socket_timeout=1)
+            with members:
+                await eventually(
+                    lambda: members.zcard("cartloader:budget:{kill}:members") == 4,
+                    timeout_s=30,
+                )
             # In a thread: the simulator serves from this event loop and must not stall.
             await anyio.to_thread.run_sync(redis_server.kill)
             await anyio.sleep(1.0)
             await anyio.to_thread.run_sync(redis_server.start)
         stats = sim.stats()
-        assert _created_once(sim, 288)
+        assert _created_once(sim, 960)
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= EDGE_429S
     for summary in summaries:
         assert "lost Redis" in str(summary["stderr"])

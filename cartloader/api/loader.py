@@ -107,6 +107,7 @@ class CartLoader:
         submit_log: OutcomeLogTarget | None = None,
         echo: str | Sequence[str] | None = None,
         config: LoaderConfig | None = None,
+        pace: str = "burst",
     ) -> None:
         if config is None:
             config = LoaderConfig(
@@ -125,6 +126,7 @@ class CartLoader:
                 backoff=backoff or Backoff(),
                 linger_s=linger,
                 max_pending=max_pending,
+                pace=pace,
             )
         self.config = config
         self._echo = _echo(echo)
@@ -132,8 +134,8 @@ class CartLoader:
         # A budget URL (redis://HOST:PORT/DB?key=NAME) makes a shared budget this loader connects and closes.
         self._own_budget: SharedBudget | None = None
         if isinstance(budget, str):
-            budget = self._own_budget = SharedBudget.from_url(budget, rate=config.rate)
-        self.budget: Budget = budget if budget is not None else RateBudget(config.rate)
+            budget = self._own_budget = SharedBudget.from_url(budget, rate=config.rate, pace=config.pace)
+        self.budget: Budget = budget if budget is not None else RateBudget(config.rate, pace=config.pace)
         self._breaker = CircuitBreaker(config.breaker_window, config.breaker_threshold)
         self._capacity = InFlightLimit(config.concurrency, self.budget)
         self._transport = Transport(
@@ -428,12 +430,14 @@ async def bulk_create(
     linger: float = DEFAULT_LINGER_S,
     echo: str | Sequence[str] | None = None,
     resume: bool = False,
+    pace: str = "burst",
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
     ``records`` is any iterable or async iterable of dicts; ``token`` a string or an async callable
     returning one; ``concurrency`` a number or ``"auto"``; ``linger`` the longest (seconds) a record of a slow
     source waits for its batch to fill; ``rate=None`` follows HubSpot's headers, ``"190/10s"`` is a hard cap;
+    ``pace="even"`` spaces requests evenly instead of using what the rolling window holds free at once;
     ``budget`` a
     ``Budget`` or a URL ``redis://HOST:PORT/DB?key=NAME`` shared with every process using that key
     (extra ``cartloader[redis]``); ``echo`` a property name (or names) whose values each outcome carries in
@@ -458,5 +462,6 @@ async def bulk_create(
         backoff=backoff,
         linger=linger,
         echo=echo,
+        pace=pace,
     ) as loader:
         return await loader.create(records, outcome_log=outcome_log, on_outcome=on_outcome, resume=resume)

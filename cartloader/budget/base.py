@@ -36,3 +36,7 @@ class BudgetStatistics:
     others_in_window: float
     paused_for_s: float
     daily_remaining: int | None
+    #: ``"burst"`` or ``"even"``.
+    pace: str = "burst"
+    #: How many requests go at once into a window empty of ours (1 under the even pace).
+    burst: int = 1

@@ -1,26 +1,42 @@
-"""The per-process rate budget: requests spaced so that no rolling window sees more than HubSpot allows.
+"""The per-process rate budget: requests paced so that no rolling window sees more than HubSpot allows.
 
 HubSpot's 10-second limit is a rolling window per app, shared with every other integration of that
-app. The spacing and the share left to others are computed by :mod:`cartloader.budget.pacing` (which says
-why a fixed slot grid, and not a leaky bucket).
+app. When a request may go, and the share left to others, are computed by :mod:`cartloader.budget.pacing`
+(which says why a window count or a fixed slot grid, and not a leaky bucket).
 
-The limit starts at the hard cap (or 100/10s, HubSpot's lowest tier) and follows
-``X-HubSpot-RateLimit-Max`` and ``-Interval-Milliseconds``; what others draw from the same window (read
-off ``-Remaining``) is left to them. A TEN_SECONDLY_ROLLING 429 pauses every worker at once.
+Before HubSpot's first answer at most ten requests go. Then the limit is the hard cap, lowered to what
+``X-HubSpot-RateLimit-Max`` and ``-Interval-Milliseconds`` advertise (100/10s, HubSpot's lowest tier, while
+neither is known); what others draw from the same window (read off ``-Remaining``) is left to them. A
+TEN_SECONDLY_ROLLING 429 pauses every worker at once.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections import deque
 from collections.abc import Callable
 
 import anyio
 
 from cartloader.budget.base import BudgetStatistics
-from cartloader.budget.pacing import SAFETY_MARGIN, measured_others, next_slot, smoothed_others, spacing_s
-from cartloader.config import INITIAL_RATE
+from cartloader.budget.pacing import (
+    BEFORE_FIRST_ANSWER,
+    SAFETY_MARGIN,
+    burst_capacity,
+    first_others,
+    guard_s,
+    highest_lower,
+    lower_others,
+    measured_others,
+    next_burst_slot,
+    next_slot,
+    smoothed_others,
+    spacing_s,
+)
+from cartloader.budget.places import HeldPlaces
+from cartloader.config import INITIAL_RATE, PACES
+from cartloader.errors import ConfigError
 from cartloader.models import RateLimitHeaders
 from cartloader.rate import Rate
 
@@ -30,20 +46,31 @@ _RESPACE_TOLERANCE = 0.02  # smaller moves of the interval are header noise
 
 
 class RateBudget:
-    """A per-process rolling-window budget. Share one instance between loaders to share the limit."""
+    """A per-process rolling-window budget. Share one instance between loaders to share the limit.
+
+    ``cap`` is a hard cap on our own requests (``None``: follow HubSpot's headers). ``pace="burst"`` lets
+    out at once what the window holds free, then frees each place a window after it was taken;
+    ``pace="even"`` spaces requests evenly, never in a burst.
+    """
 
     __slots__ = (
         "_advertised",
+        "_answered",
+        "_before_first_answer",
         "_cap",
         "_clock",
         "_daily_remaining",
+        "_horizon_s",
         "_interval",
         "_lock",
+        "_lowers",
         "_margin",
         "_observed_at",
         "_others",
+        "_pace",
         "_paused_until",
-        "_sent",
+        "_places",
+        "_rules",
         "_tat",
     )
 
@@ -51,21 +78,34 @@ class RateBudget:
         self,
         cap: Rate | None = None,
         *,
+        pace: str = "burst",
         margin: float = SAFETY_MARGIN,
         clock: Callable[[], float] = time.monotonic,
+        before_first_answer: int | None = BEFORE_FIRST_ANSWER,
     ) -> None:
+        if pace not in PACES:
+            raise ConfigError(f"invalid pace {pace!r}: expected one of {', '.join(PACES)}")
         self._cap = cap
+        self._pace = pace
         self._advertised: Rate | None = None
         self._margin = margin
         self._clock = clock
         self._others = 0.0
-        self._observed_at = 0.0
+        self._observed_at: float | None = None  # when others' draw was last measured
+        self._lowers = (0.0, -math.inf, 0.0)  # burst pace: see pacing.highest_lower
         self._paused_until = 0.0
-        self._tat = 0.0  # the theoretical time of the next slot
+        self._tat = 0.0  # even pace: the theoretical time of the next slot
         self._daily_remaining: int | None = None
-        self._sent: deque[float] = deque()
+        self._places = HeldPlaces()
         self._lock = anyio.Lock()
-        self._interval = self._target_interval()
+        self._before_first_answer = before_first_answer
+        self._answered = anyio.Event()
+        if before_first_answer is None:
+            self._answered.set()
+        self._rules: tuple[tuple[float, int], ...] = ()
+        self._horizon_s = 0.0
+        self._interval = 0.0
+        self._respace()
 
     @property
     def limit(self) -> Rate:
@@ -79,70 +119,135 @@ class RateBudget:
         return cap
 
     @property
+    def pace(self) -> str:
+        """``"burst"`` or ``"even"``."""
+        return self._pace
+
+    @property
     def daily_remaining(self) -> int | None:
         """The last ``X-HubSpot-RateLimit-Daily-Remaining`` seen."""
         return self._daily_remaining
 
-    def _target_interval(self) -> float:
-        return spacing_s(self.limit, self._others, self._margin)
-
     async def acquire(self) -> None:
-        """Wait for the next slot on the grid (and for any shared pause to end)."""
+        """Wait until one more request keeps every rolling window within the budget (and any pause is over)."""
         async with self._lock:
             slot = None
             while True:
                 now = self._clock()
-                target = max(self._tat, self._paused_until)
+                target = self._next(now)
                 if target <= now:
                     break
                 slot = target
-                await anyio.sleep(target - now)
-            self._tat = next_slot(slot, now, self._interval)
-            sent = self._sent
-            sent.append(now)
-            horizon = now - 2 * self.limit.window_s
-            while sent[0] < horizon:
-                sent.popleft()
+                if self._answered.is_set():
+                    await anyio.sleep(target - now)
+                else:
+                    with anyio.move_on_after(target - now):
+                        await self._answered.wait()  # the first answer tells what the window holds
+            if self._pace == "even":
+                self._tat = next_slot(slot, now, self._interval)
+            places = self._places
+            places.take(now)
+            if places.sent[0] < now - 2 * self._horizon_s:
+                places.forget_before(now - self._horizon_s)
+
+    def _next(self, now: float) -> float:
+        """The earliest time from ``now`` that one more request may go."""
+        target = max(now, self._paused_until)
+        if self._pace == "even":
+            target = max(target, self._tat)
+        held = self._places.held
+        for span, capacity in self._rules:
+            target = max(target, next_burst_slot(held, now, span, capacity))
+        return target
 
     def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
         """Follow the advertised limit and leave room for what others draw from the same window."""
+        self._answered.set()
+        # Under the burst pace our requests are counted from the latest they can have reached HubSpot.
+        places = self._places
+        now = self._clock()
+        if self._pace == "burst":
+            places.answered(sent_at, now)
         if headers.daily_remaining is not None:
             self._daily_remaining = headers.daily_remaining
         if headers.max is None or headers.max <= 0:
+            self._respace()
             return
         window_s = headers.interval_ms / 1000 if headers.interval_ms else self.limit.window_s
-        advertised = Rate(headers.max, window_s)
-        if advertised != self._advertised:
-            self._advertised = advertised
+        self._advertised = Rate(headers.max, window_s)
         if headers.remaining is not None:
-            measured = measured_others(headers.max, headers.remaining, self._ours_in_window(sent_at, window_s))
-            now = self._clock()
-            self._others = smoothed_others(self._others, measured, now - self._observed_at, window_s)
+            if self._pace == "even":
+                ours = places.between(places.sent, sent_at - window_s, sent_at)
+                measured = measured_others(headers.max, headers.remaining, ours)
+                elapsed = now - (self._observed_at if self._observed_at is not None else now)
+                self._others = smoothed_others(self._others, measured, elapsed, window_s)
+            else:
+                if self._observed_at is None:
+                    measured = first_others(headers.max, headers.remaining)
+                else:
+                    ours = places.between(places.held, sent_at - window_s, math.inf)
+                    measured = lower_others(headers.max, headers.remaining, ours)
+                self._lowers = highest_lower(self._lowers, measured, now, window_s)
+                self._others = max(self._lowers[0], self._lowers[2])
             self._observed_at = now
         self._respace()
 
-    def _ours_in_window(self, at: float, window_s: float) -> int:
-        return sum(1 for t in self._sent if at - window_s < t <= at)
-
     def _respace(self) -> None:
-        interval = self._target_interval()
-        if abs(interval - self._interval) > _RESPACE_TOLERANCE * self._interval:
-            logger.debug("rate budget: spacing %.1f ms -> %.1f ms", self._interval * 1000, interval * 1000)
-            self._interval = interval
+        """Recompute what the budget allows after the limit or the others' draw moved."""
+        margin = self._margin
+        cap = self._cap
+        # HubSpot's window: advertised, or its lowest tier while nothing is known and no cap was given.
+        hubspot = self._advertised or (None if cap is not None else INITIAL_RATE)
+        rules: list[tuple[float, int]] = []
+        windows = [limit.window_s for limit in (hubspot, cap) if limit is not None]
+        if self._pace == "burst":
+            if hubspot is not None:
+                span = hubspot.window_s + guard_s(hubspot.window_s, margin)
+                rules.append((span, burst_capacity(hubspot, self._others, margin)))
+            if cap is not None:
+                rules.append((cap.window_s + guard_s(cap.window_s, margin), burst_capacity(cap, 0.0, margin)))
+        else:
+            interval = spacing_s(self.limit, self._others, margin)
+            if not self._interval or abs(interval - self._interval) > _RESPACE_TOLERANCE * self._interval:
+                if self._interval:
+                    logger.debug("rate budget: spacing %.1f ms -> %.1f ms", self._interval * 1000, interval * 1000)
+                self._interval = interval
+        if not self._answered.is_set() and self._before_first_answer is not None:
+            first = self.limit
+            capacity = min([self._before_first_answer, *(c for _, c in rules)])
+            rules.append((first.window_s + guard_s(first.window_s, margin), max(1, capacity)))
+        self._rules = tuple(rules)
+        self._horizon_s = 2 * max(windows)
 
     def pause(self, seconds: float) -> None:
         """Hold every worker for ``seconds``; overlapping pauses do not add up."""
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
+    @property
+    def burst(self) -> int:
+        """How many requests go at once into a window empty of ours (1 under the even pace)."""
+        if self._pace == "even":
+            return 1
+        return min(capacity for _, capacity in self._rules)
+
+    def _per_second(self) -> float:
+        if self._pace == "even":
+            return 1 / self._interval
+        return min(capacity / span for span, capacity in self._rules)
+
     def statistics(self) -> BudgetStatistics:
         """A snapshot of the budget's state."""
         return BudgetStatistics(
             limit=self.limit,
-            effective_per_s=1 / self._interval,
+            effective_per_s=self._per_second(),
             others_in_window=round(self._others, 1),
             paused_for_s=max(0.0, self._paused_until - self._clock()),
             daily_remaining=self._daily_remaining,
+            pace=self._pace,
+            burst=self.burst,
         )
 
     def __repr__(self) -> str:
-        return f"RateBudget(limit={self.limit}, every {self._interval * 1000:.1f} ms)"
+        if self._pace == "even":
+            return f"RateBudget(limit={self.limit}, even, every {self._interval * 1000:.1f} ms)"
+        return f"RateBudget(limit={self.limit}, burst of {self.burst}, {len(self._places.sent)} recent)"

@@ -13,13 +13,15 @@ One Lua script is the whole protocol, so every step is atomic and timed by Redis
   (``X-HubSpot-RateLimit-Max`` / ``-Interval-Milliseconds``), the share other integrations of the
   app draw (``-Remaining`` minus the requests all participants made in that window), and a pause
   after a TEN_SECONDLY_ROLLING 429 (a pause-until key every participant honours);
-- reserves the next evenly spaced slot (GCRA: one interval after the last slot handed out, never
-  earlier than now, so no burst is saved up) and answers how long to wait.
+- takes a request slot by the rule :class:`~cartloader.budget.local.RateBudget` keeps for one process
+  (:mod:`cartloader.budget.pacing`), counting every participant's slots: under the burst pace, a slot that
+  keeps every rolling window within what it holds for us, now or never (the answer then says how long to
+  wait before asking again); under the even pace, the next evenly spaced slot (GCRA: one interval after the
+  last slot handed out, never earlier than now), reserved ahead. Before HubSpot's first answer to any
+  participant, a few requests at most.
 
-The interval is the same one :class:`~cartloader.budget.local.RateBudget` uses for one process
-(:mod:`cartloader.budget.pacing`): the window over the limit less a reserve and less the others' share.
-Each process takes one slot at a time (a local lock), so reservations never run more than one round of participants
-ahead and a pause reaches everybody within a round.
+Each process takes one slot at a time (a local lock), so even-paced reservations never run more than one round
+of participants ahead and a pause reaches everybody within a round.
 
 Redis trouble: unreachable when the budget connects -> ``ConfigError`` (the CLI exits 2). Lost
 mid-run -> each participant falls back to a local ``RateBudget`` of 1/N of the limit (N: the
@@ -37,6 +39,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -44,10 +47,18 @@ from typing import TYPE_CHECKING, Any, Self
 import anyio
 
 from cartloader.budget.local import RateBudget
-from cartloader.budget.pacing import EDGE_NOISE, MIN_RESERVE, SAFETY_MARGIN, reserve
+from cartloader.budget.pacing import (
+    BEFORE_FIRST_ANSWER,
+    EDGE_NOISE,
+    MIN_RESERVE,
+    SAFETY_MARGIN,
+    guard_s,
+    reserve,
+)
+from cartloader.budget.places import HeldPlaces
 from cartloader.budget.script import SCRIPT
 from cartloader.budget.url import BudgetUrl
-from cartloader.config import INITIAL_RATE
+from cartloader.config import INITIAL_RATE, PACES
 from cartloader.errors import ConfigError
 from cartloader.models import RateLimitHeaders
 from cartloader.rate import Rate
@@ -64,6 +75,9 @@ HEARTBEAT_TTL_S = 5.0
 REJOIN_AFTER_S = 1.0
 #: Socket timeouts towards Redis: a slow Redis must not hold requests longer than this.
 REDIS_TIMEOUT_S = 1.0
+#: Under the burst pace, a participant told to wait asks again after at most this share of the window (others
+#: may have freed places, or HubSpot's first answer may have come to another participant).
+POLL_SHARE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +91,10 @@ class SharedBudgetStatistics:
     paused_for_s: float
     fallback: bool
     daily_remaining: int | None
+    #: ``"burst"`` or ``"even"``.
+    pace: str = "burst"
+    #: How many requests go at once into a window empty of the participants' (1 under the even pace).
+    burst: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +105,8 @@ class _Answer:
     interval_s: float
     others: float
     paused_s: float
+    granted: bool = True
+    burst: int = 1
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:
@@ -104,17 +124,20 @@ class SharedBudget:
             summary = await bulk_create(records, token=..., budget=budget)
 
     ``bulk_create(..., budget="redis://...")`` and ``CartLoader(budget="redis://...")`` build, connect and
-    close one for you. ``cap`` is a hard cap like ``rate=`` (lowered when HubSpot advertises less).
+    close one for you. ``cap`` is a hard cap like ``rate=`` (lowered when HubSpot advertises less); ``pace`` is
+    ``"burst"`` or ``"even"`` (every participant of one key should use the same).
     """
 
     __slots__ = (
         "_answer",
+        "_answered",
         "_cap",
         "_client",
         "_clock",
         "_daily_remaining",
         "_expected",
         "_fallback",
+        "_holds",
         "_id",
         "_keys",
         "_last_slot",
@@ -123,10 +146,13 @@ class SharedBudget:
         "_next_rejoin",
         "_not_before",
         "_observation",
+        "_pace",
         "_paused_until",
         "_pending_pause",
+        "_places",
         "_rejoin_after",
         "_script",
+        "_seq",
         "_timeout",
         "url",
     )
@@ -136,19 +162,28 @@ class SharedBudget:
         url: BudgetUrl,
         *,
         cap: Rate | None = None,
+        pace: str = "burst",
         margin: float = SAFETY_MARGIN,
         rejoin_after_s: float = REJOIN_AFTER_S,
         timeout_s: float = REDIS_TIMEOUT_S,
     ) -> None:
+        if pace not in PACES:
+            raise ConfigError(f"invalid pace {pace!r}: expected one of {', '.join(PACES)}")
         self.url = url
         self._cap = cap
+        self._pace = pace
+        self._answered = False
+        self._seq = 0
+        self._places = HeldPlaces()  # burst pace: this participant's requests, named by their slot numbers
+        self._holds: list[tuple[Hashable, int]] = []  # (slot number, microseconds later) not yet sent to Redis
         self._margin = margin
         self._rejoin_after = rejoin_after_s
         self._timeout = timeout_s
         self._clock = time.monotonic
         self._id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         prefix = f"cartloader:budget:{{{url.key}}}"  # one hash tag: every key on one cluster slot
-        self._keys = [f"{prefix}:{name}" for name in ("last", "state", "pause", "members", "sent", "expected")]
+        names = ("last", "state", "pause", "members", "sent", "expected", "held")
+        self._keys = [f"{prefix}:{name}" for name in names]
         self._client: Redis | None = None
         self._script: AsyncScript | None = None
         self._lock = anyio.Lock()
@@ -166,7 +201,8 @@ class SharedBudget:
 
     @classmethod
     def from_url(cls, url: str, *, rate: str | Rate | None = None, **options: Any) -> SharedBudget:
-        """A budget for ``redis://HOST:PORT/DB?key=NAME`` (or ``rediss://``); ``rate`` is a hard cap."""
+        """A budget for ``redis://HOST:PORT/DB?key=NAME`` (or ``rediss://``); ``rate`` is a hard cap; ``options``
+        are the constructor's (``pace``, ...)."""
         cap = Rate.parse(rate) if isinstance(rate, str) else rate
         return cls(BudgetUrl.parse(url), cap=cap, **options)
 
@@ -202,7 +238,7 @@ class SharedBudget:
         script = client.register_script(SCRIPT)
         self._client, self._script = client, script
         try:
-            self._adopt(await self._call(reserve=False))
+            self._adopt(await self._call(take=False))
         except _redis_errors() as exc:
             self._client = self._script = None
             await client.aclose()
@@ -211,12 +247,19 @@ class SharedBudget:
 
     async def aclose(self) -> None:
         """Leave the budget (so the others stop counting this participant) and close the connection."""
-        client, self._client, self._script = self._client, None, None
-        if client is None:
+        client, script = self._client, self._script
+        self._client = self._script = None
+        if client is None or script is None:
             return
         with anyio.CancelScope(shield=True):
             try:
                 if self._fallback is None:
+                    if self._holds:  # our last requests' places stay held as long as they must
+                        self._client, self._script = client, script
+                        try:
+                            await self._call(take=False)
+                        finally:
+                            self._client = self._script = None
                     with anyio.fail_after(self._timeout):
                         await client.zrem(self._keys[3], self._id)
             except _redis_errors():
@@ -266,19 +309,30 @@ class SharedBudget:
                     return
                 asked_pause = self._pending_pause
                 try:
-                    answer = await self._call(reserve=True)
+                    answer = await self._call(take=True)
                 except _redis_errors() as exc:
                     self._fall_back(exc)
                     continue
                 self._adopt(answer)
+                if not answer.granted:
+                    await anyio.sleep(min(answer.wait_s, max(0.001, POLL_SHARE * answer.limit.window_s)))
+                    continue
                 await anyio.sleep(answer.wait_s)
                 if self._pending_pause == asked_pause:
                     self._last_slot = self._clock()
+                    if self._pace == "burst":
+                        places = self._places
+                        places.take(self._last_slot, self._seq)
+                        if places.sent[0] < self._last_slot - 4 * answer.limit.window_s:
+                            places.forget_before(self._last_slot - 2 * answer.limit.window_s)
                     return
                 # A 429 arrived while this slot was waiting: publish the pause before sending.
 
     def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
         """Learn from an answer's rate-limit headers; shared with the others on the next slot request."""
+        self._answered = True
+        if self._pace == "burst":
+            self._hold_until_arrived(sent_at)
         if headers.daily_remaining is not None:
             self._daily_remaining = headers.daily_remaining
         if headers.max is None or headers.max <= 0:
@@ -293,6 +347,13 @@ class SharedBudget:
                 self._answer = _replace_limit(self._answer, advertised)
                 self._fallback = self._local_budget()
 
+    def _hold_until_arrived(self, sent_at: float) -> None:
+        """RateBudget's rule for this participant's request sent at ``sent_at``: its place (and any other one a
+        faster answer moves) is held in Redis from the latest it can have reached HubSpot, moved on the next
+        call."""
+        _, moves = self._places.answered(sent_at, self._clock())
+        self._holds += [(number, round(later * 1e6)) for number, later in moves]
+
     def pause(self, seconds: float) -> None:
         """Hold every participant for ``seconds`` (after a TEN_SECONDLY_ROLLING 429 seen here)."""
         until = self._clock() + seconds
@@ -303,7 +364,7 @@ class SharedBudget:
 
     # -- Redis ------------------------------------------------------------------------------------
 
-    async def _call(self, *, reserve: bool) -> _Answer:
+    async def _call(self, *, take: bool) -> _Answer:
         script = self._script
         if script is None:
             raise ConfigError("the shared budget is closed")
@@ -321,9 +382,10 @@ class SharedBudget:
         pause_us = max(0, round((self._pending_pause - now) * 1e6))
         min_wait_us = max(0, round((self._not_before - now) * 1e6))
         ttl_us = round(max(HEARTBEAT_TTL_S, 2 * self.limit.window_s) * 1e6)
+        self._seq += 1
         args: list[str | int | float] = [
             self._id,
-            int(reserve),
+            int(take),
             cap.requests,
             round(cap.window_s * 1e6),
             int(self._cap is not None),
@@ -338,7 +400,14 @@ class SharedBudget:
             ttl_us,
             MIN_RESERVE,
             EDGE_NOISE,
+            int(self._pace == "burst"),
+            int(self._answered),
+            BEFORE_FIRST_ANSWER,
+            self._seq,
         ]
+        holds, self._holds = self._holds, []
+        for number, later_us in holds:
+            args += [f"{self._id}:{number}", later_us]
         started = self._clock()
         try:
             with anyio.fail_after(self._timeout):
@@ -346,10 +415,11 @@ class SharedBudget:
         except BaseException:
             if observation is not None and self._observation is None:
                 self._observation = observation  # not delivered: keep it for the next try
+            self._holds[:0] = holds
             raise
         # The wait is counted from Redis's "now", about half a round trip ago.
         elapsed = self._clock() - started
-        wait_us, req, win_us, members, interval_us, others_milli, paused_us = (int(v) for v in raw)
+        wait_us, req, win_us, members, interval_us, others_milli, paused_us, granted, burst = (int(v) for v in raw)
         return _Answer(
             wait_s=max(0.0, wait_us / 1e6 - elapsed / 2),
             limit=Rate(req, win_us / 1e6),
@@ -357,6 +427,8 @@ class SharedBudget:
             interval_s=interval_us / 1e6,
             others=others_milli / 1000,
             paused_s=paused_us / 1e6,
+            granted=bool(granted),
+            burst=burst,
         )
 
     def _adopt(self, answer: _Answer) -> None:
@@ -383,7 +455,9 @@ class SharedBudget:
         # each keeps one request of its share as its own reserve.
         share = max(1.0, (limit.requests - reserved - self._answer.others) / n - 1)  # requests per window
         # A fine-grained window so that RateBudget's own reserve of 2 requests costs only 0.2 %.
-        budget = RateBudget(Rate(1000, 1000 * limit.window_s / share), margin=1.0)
+        budget = RateBudget(
+            Rate(1000, 1000 * limit.window_s / share), pace="even", margin=1.0, before_first_answer=None
+        )
         remaining = self._paused_until - self._clock()
         if remaining > 0:
             budget.pause(remaining)
@@ -392,8 +466,13 @@ class SharedBudget:
     def _fall_back(self, exc: BaseException) -> None:
         self._fallback = self._local_budget()
         n = self._answer.participants
-        # Until the others notice, slots were handed out round-robin: keep our place in the round.
-        self._not_before = self._last_slot + n * self._answer.interval_s
+        if self._pace == "even":
+            # Until the others notice, slots were handed out round-robin: keep our place in the round.
+            self._not_before = self._last_slot + n * self._answer.interval_s
+        else:
+            # A burst may have filled the window, and who took how much of it is in Redis: start once it is over.
+            window = self.limit.window_s
+            self._not_before = self._clock() + window + guard_s(window, self._margin)
         self._next_rejoin = self._clock() + self._rejoin_after
         reason = self.url.scrub(str(exc) or type(exc).__name__)
         logger.warning(
@@ -411,7 +490,7 @@ class SharedBudget:
         # Our own requests keep their spacing across the switch.
         self._not_before = max(self._not_before, self._last_slot + 1 / fallback.statistics().effective_per_s)
         try:
-            answer = await self._call(reserve=False)
+            answer = await self._call(take=False)
         except _redis_errors():
             self._next_rejoin = self._clock() + self._rejoin_after
             return
@@ -436,6 +515,8 @@ class SharedBudget:
         fallback = self._fallback
         if fallback is not None:
             effective = fallback.statistics().effective_per_s
+        elif self._pace == "burst":
+            effective = answer.burst / (answer.limit.window_s + guard_s(answer.limit.window_s, self._margin))
         else:
             effective = 1 / answer.interval_s if answer.interval_s > 0 else math.inf
         return SharedBudgetStatistics(
@@ -446,6 +527,8 @@ class SharedBudget:
             paused_for_s=max(0.0, self._paused_until - self._clock()),
             fallback=fallback is not None,
             daily_remaining=self._daily_remaining,
+            pace=self._pace,
+            burst=1 if fallback is not None else answer.burst,
         )
 
     def __repr__(self) -> str:
@@ -454,4 +537,13 @@ class SharedBudget:
 
 
 def _replace_limit(answer: _Answer, limit: Rate) -> _Answer:
-    return _Answer(answer.wait_s, limit, answer.participants, answer.interval_s, answer.others, answer.paused_s)
+    return _Answer(
+        answer.wait_s,
+        limit,
+        answer.participants,
+        answer.interval_s,
+        answer.others,
+        answer.paused_s,
+        answer.granted,
+        answer.burst,
+    )

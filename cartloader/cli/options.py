@@ -23,6 +23,7 @@ from cartloader.config import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_S,
     MAX_BATCH_SIZE,
+    PACES,
     Concurrency,
 )
 from cartloader.errors import ConfigError
@@ -322,7 +323,15 @@ def _add_pace_options(group: argparse._ArgumentGroup) -> None:
         type=_rate,
         metavar="N/DURATION",
         help="request budget, e.g. 190/10s, 20/1s, 5/500ms: a hard cap, lowered when HubSpot advertises less "
-        "(default: start at 100/10s, then follow HubSpot's rate-limit headers)",
+        "(default: at most 10 requests before HubSpot's first answer, then follow what its rate-limit headers "
+        "advertise, Max and Remaining)",
+    )
+    group.add_argument(
+        "--pace",
+        choices=PACES,
+        default="burst",
+        help="burst: use the capacity the rolling window holds free, then keep the trailing count under the "
+        "limit; even: evenly spaced requests, never a burst (default burst)",
     )
     group.add_argument(
         "--batch-size",
@@ -448,6 +457,7 @@ class Options:
     csv_delimiter: str = ","
     progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S
     log_format: str = "text"
+    pace: str = "burst"
 
     @property
     def log_mode(self) -> str:
@@ -514,6 +524,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         csv_delimiter=args.csv_delimiter,
         progress_interval_s=args.progress_interval,
         log_format=args.log_format,
+        pace=args.pace,
     )
 
 

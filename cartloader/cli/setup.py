@@ -140,6 +140,7 @@ def loader_config(options: Options) -> LoaderConfig:
         upsert_by=options.upsert_by,
         retry_ambiguous=options.retry_ambiguous,
         allow_insecure=options.allow_insecure,
+        pace=options.pace,
     )
 
 
@@ -147,7 +148,7 @@ async def join_budget(options: Options, stack: AsyncExitStack) -> Budget | None:
     """``--budget``: join the shared budget before the log is opened; Redis unreachable is ``ConfigError``."""
     if options.budget is None:
         return None
-    budget = SharedBudget.from_url(options.budget, rate=options.rate)
+    budget = SharedBudget.from_url(options.budget, rate=options.rate, pace=options.pace)
     await budget.connect()
     stack.push_async_callback(budget.aclose)
     return budget
