@@ -119,11 +119,13 @@ async def test_cancelling_one_caller_withdraws_its_unsent_record_and_leaves_the_
 
 
 async def test_a_record_withdrawn_while_its_batch_waits_for_a_rate_slot_is_never_sent() -> None:
-    # 3/1s less the budget's reserve of two leaves one request a second: the second batch waits for its slot
-    # inside the delivery, already taken by a worker, when its caller is cancelled.
+    # Evenly paced, 3/1s less the budget's reserve of two leaves one request a second: the second batch waits for
+    # its slot inside the delivery, already taken by a worker, when its caller is cancelled.
     outcomes: list[Outcome] = []
     async with Simulator(seed=13) as sim:
-        async with CartLoader("sim-token", base_url=sim.url, rate="3/1s", batch_size=1, linger=0) as loader:
+        async with CartLoader(
+            "sim-token", base_url=sim.url, rate="3/1s", pace="even", batch_size=1, linger=0
+        ) as loader:
             with anyio.fail_after(30):
                 async with anyio.create_task_group() as group:
                     await submit_into(outcomes, loader, 1)
