@@ -1,13 +1,18 @@
-"""``python -m benchmarks.ceiling``: does cartloader fill HubSpot's rolling window without drawing 429s?
+"""``python -m benchmarks.ceiling``: does cartloader use HubSpot's rolling window to the last slot without drawing
+429s?
 
-The simulator runs in its own process under ``--rate`` (default 190/10s), time-compressed by ``--speedup``
-(window and latency divided by the same factor), with latency p50 300 ms, p95 1000 ms. Cartloader (default
-concurrency, following HubSpot's headers as the CLI does by default) loads carts for ``--windows`` windows
-after one of warm-up. Measured per window at the simulator: admitted requests over the ceiling; from the
-loader: 429s per request. A second run adds another client on the same token drawing a steady ``--other``
-share of the limit (another integration of the same app): cartloader must give way, so the window stays
-full but not over-full. Goal: at least 0.97 of the ceiling (of what the other client leaves, in the shared
-run) with under 1% 429s. Median of ``--runs`` runs.
+By default, the load-size sweep (:mod:`benchmarks._loadsize`): N = 2, 5 and 50 windows' worth of requests under
+190/10s compressed x10 with a fixed latency of 30 ms, each against the shortest time the window allows, alone,
+beside another client drawing 30% of the window, and as four processes on one Redis budget.
+
+With ``--fill``, the long-load measurement: the simulator runs in its own process under ``--rate`` (default
+190/10s), time-compressed by ``--speedup`` (window and latency divided by the same factor), with latency p50 300 ms,
+p95 1000 ms. Cartloader (default concurrency, following HubSpot's headers as the CLI does by default) loads carts
+for ``--windows`` windows after one of warm-up. Measured per window at the simulator: admitted requests over the
+ceiling; from the loader: 429s per request. A second run adds another client on the same token drawing a steady
+``--other`` share of the limit (another integration of the same app): cartloader must give way, so the window stays
+full but not over-full. Goal: at least 0.97 of the ceiling (of what the other client leaves, in the shared run) with
+under 1% 429s. Median of ``--runs`` runs.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import os
 import sys
 import time
 from typing import Any
@@ -22,6 +28,7 @@ from typing import Any
 import aiohttp
 import anyio
 
+from benchmarks import _loadsize
 from benchmarks._harness import CREATE_PATH, TOKEN, concurrency_arg, machine, median, print_table, simulator, write_json
 from benchmarks._paced import WindowedRun, paced_load, simulated_latency
 from cartloader.config import DEFAULT_CONCURRENCY, Concurrency
@@ -90,7 +97,13 @@ async def _shared(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ceiling", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:
+        return _loadsize.worker_main(argv[1:])
+    if "--fill" not in argv:
+        return sweep_main(argv)
+    argv = [arg for arg in argv if arg != "--fill"]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ceiling --fill", description=__doc__)
     parser.add_argument("--rate", type=Rate.parse, default=Rate.parse("190/10s"), help="rolling limit (190/10s)")
     parser.add_argument("--speedup", type=float, default=10.0, help="time compression factor (default 10)")
     parser.add_argument("--windows", type=int, default=30, help="measured windows per run (default 30)")
@@ -194,6 +207,85 @@ def main(argv: list[str] | None = None) -> int:
         "goal_met": met,
     }
     print(f"wrote {write_json('ceiling', data)}")
+    return 0
+
+
+def sweep_main(argv: list[str]) -> int:
+    """The load-size sweep: print the table, write ``benchmarks/results/ceiling-sweep.json``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ceiling", description=__doc__)
+    parser.add_argument("--rate", type=Rate.parse, default=Rate.parse("190/10s"), help="rolling limit (190/10s)")
+    parser.add_argument("--speedup", type=float, default=10.0, help="time compression factor (default 10)")
+    parser.add_argument("--sizes", default="380,950,9500", help="requests per load (default 380,950,9500)")
+    parser.add_argument("--settings", default=",".join(_loadsize.SETTINGS), help="alone,beside,four (all)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per point; figures are medians (default 3)")
+    parser.add_argument("--latency-ms", type=float, default=300.0, help="fixed latency, real time (300: 30 ms x10)")
+    parser.add_argument("--concurrency", type=concurrency_arg, default=DEFAULT_CONCURRENCY, help="auto or N")
+    parser.add_argument("--pace", default="burst", choices=("burst", "even"), help="the budget's pace (burst)")
+    parser.add_argument("--other", type=float, default=0.3, help="the other client's share of the limit (0.3)")
+    parser.add_argument("--batch-size", type=int, default=10, help="inputs per request (default 10)")
+    args = parser.parse_args(argv)
+    rate: Rate = args.rate
+    fast = Rate(rate.requests, rate.window_s / args.speedup)
+    latency_s = args.latency_ms / 1000 / args.speedup
+    info = machine()
+    started = time.monotonic()
+    points = _loadsize.sweep(
+        fast=fast,
+        sizes=[int(size) for size in args.sizes.split(",")],
+        settings=args.settings.split(","),
+        runs=args.runs,
+        latency_s=latency_s,
+        simulator_latency_ms=simulated_latency((args.latency_ms, args.latency_ms), args.speedup, args.batch_size)[0],
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        pace=args.pace,
+        other_share=args.other,
+        client_factory=SteadyClient,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    load_end = os.getloadavg()[0]
+    print(
+        f"\nceiling, load-size sweep: {rate.requests}/{rate.window_s:g}s compressed x{args.speedup:g} "
+        f"({fast.requests} per {fast.window_s:g} s), fixed latency {latency_s * 1000:g} ms, batch {args.batch_size}, "
+        f"concurrency {args.concurrency}, pace {args.pace}, median of {args.runs} runs; load average "
+        f"{info['load_1min_at_start']:.2f} at the start, {load_end:.2f} at the end"
+    )
+    rows = []
+    met = True
+    for point in points:
+        target = _loadsize.goal(point)
+        ok = point["ratio"] >= target and point["loader_429_share"] < GOAL_429
+        met = met and ok
+        rows.append(
+            (
+                point["setting"],
+                point["requests"],
+                point["minimum_s"],
+                point["actual_s"],
+                point["ratio"],
+                f">= {target:g}" if target else "-",
+                point["loader_429_share"],
+                "met" if ok else "MISSED",
+            )
+        )
+    print_table(("setting", "requests", "minimum s", "actual s", "minimum / actual", "goal", "429/request", ""), rows)
+    print(f"goals: {'met' if met else 'MISSED'}")
+    data = {
+        "benchmark": "ceiling-sweep",
+        "machine": info,
+        "load_1min_at_end": load_end,
+        "duration_s": round(time.monotonic() - started, 1),
+        "rate": f"{rate.requests}/{rate.window_s:g}s",
+        "speedup": args.speedup,
+        "latency_ms": args.latency_ms,
+        "batch_size": args.batch_size,
+        "concurrency": args.concurrency,
+        "pace": args.pace,
+        "other_share": args.other,
+        "points": points,
+        "goal_met": met,
+    }
+    print(f"wrote {write_json('ceiling-sweep', data)}")
     return 0
 
 

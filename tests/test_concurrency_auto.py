@@ -105,7 +105,8 @@ async def test_a_loaded_run_keeps_in_flight_under_the_limit_auto_derives_from_ra
     samples: list[tuple[int, float | None, int]] = []
     async with (
         Simulator(latency_ms=(200.0, 200.0), seed=1) as sim,  # ~70 ms for a batch of five
-        CartLoader("sim-token", base_url=sim.url, rate="400/1s", batch_size=5) as loader,
+        # Evenly paced: under the burst pace auto also makes room for the whole burst (test_concurrency_burst.py).
+        CartLoader("sim-token", base_url=sim.url, rate="400/1s", batch_size=5, pace="even") as loader,
     ):
 
         def sample(_: Outcome) -> None:

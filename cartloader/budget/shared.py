@@ -289,6 +289,12 @@ class SharedBudget:
         return self._daily_remaining
 
     @property
+    def burst(self) -> int:
+        """How many requests go at once into a window empty of the participants' (1 under the even pace, or alone
+        after losing Redis)."""
+        return 1 if self._fallback is not None or self._pace == "even" else self._answer.burst
+
+    @property
     def participants(self) -> int:
         """How many participants shared the budget when this one last heard from Redis."""
         return self._answer.participants
@@ -528,7 +534,7 @@ class SharedBudget:
             fallback=fallback is not None,
             daily_remaining=self._daily_remaining,
             pace=self._pace,
-            burst=1 if fallback is not None else answer.burst,
+            burst=self.burst,
         )
 
     def __repr__(self) -> str:

@@ -6,8 +6,10 @@ law). The count around that mean moves from moment to moment (at most like a Poi
 deviation is the square root of its mean), and a request that finds no free place leaves a hole in the window
 for good. So the limit is the mean plus three standard deviations plus one, taken from the budget's rate and the
 mean latency of the last answers, kept within 1..128. It rises at once when more is needed and falls only when
-a quarter fewer would do, so it does not flap. Workers follow the limit (see :mod:`cartloader.engine.pipeline`),
-so records held in memory follow it too: about one batch per place.
+a quarter fewer would do, so it does not flap. Under the burst pace (:mod:`cartloader.budget.pacing`) the budget
+lets every free place of the window go at once, so the limit is at least that many (``budget.burst``, within the
+same 1..128): a window's worth leaves within a latency or two instead of over the whole window. Workers follow the
+limit (see :mod:`cartloader.engine.pipeline`), so records held in memory follow it too: about one batch per place.
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class InFlightLimit:
         needed = needed_in_flight(
             self._budget.limit.per_second, self._latency_sum / len(latencies), maximum=self._maximum
         )
+        # A burst-paced budget lets a window's free places go at once: enough places to send them in one latency.
+        needed = max(needed, min(self._maximum, int(getattr(self._budget, "burst", 1))))
         limit = self.limit
         if needed > limit or needed < limit * SHRINK_BELOW:
             self._limiter.total_tokens = needed
