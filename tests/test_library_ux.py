@@ -92,7 +92,11 @@ async def test_resume_after_a_refused_token_sends_the_unsent_records_without_dup
 
 
 async def test_stream_exposes_the_runs_summary_after_the_block() -> None:
-    async with Simulator() as sim, CartLoader("sim-token", base_url=sim.url, echo="hs_external_cart_id") as loader:
+    # Evenly paced, so that the second stream is left while most of its records are still unsent.
+    async with (
+        Simulator() as sim,
+        CartLoader("sim-token", base_url=sim.url, echo="hs_external_cart_id", pace="even") as loader,
+    ):
         async with loader.stream(carts(250)) as outcomes:
             assert outcomes.summary is None
             seen = [outcome async for outcome in outcomes]

@@ -32,7 +32,9 @@ def test_a_load_without_a_terminal_prints_a_progress_line_every_interval(tmp_pat
     assert result.returncode == 0, result.stderr
     progress = [line for line in result.stderr.splitlines() if line.startswith("cartloader: progress: ")]
     assert len(progress) >= 3, result.stderr  # 30 requests at 10/s: about three seconds
-    assert "of about 300 records" in progress[-1]
+    # An estimate from what was read so far: the last line may come before the whole file was read.
+    estimate = re.search(r"of about (\d+) records", progress[-1])
+    assert estimate is not None and 290 <= int(estimate.group(1)) <= 310, progress[-1]
     assert " created, " in progress[-1] and "records/s" in progress[-1]
 
     quiet = run_cli(*args, "--progress-interval", "0.5", "--no-progress", "--overwrite", cwd=tmp_path)
