@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,9 +79,11 @@ async def paced_load(
     warmup_windows: float = 1.0,
     rate: str | None = None,
     batch_size: int = 100,
+    halfway: Callable[[aiohttp.ClientSession], Awaitable[None]] | None = None,
 ) -> WindowedRun:
     """Load carts into the simulator at ``url`` for ``warmup_windows + windows`` windows, then stop reading
-    input and let the loader drain. ``rate`` is the loader's hard cap (None: follow HubSpot's headers)."""
+    input and let the loader drain. ``rate`` is the loader's hard cap (None: follow HubSpot's headers);
+    ``halfway`` runs when half the measured windows are over (to change the simulator's latency, say)."""
     run = WindowedRun(limit, window_s)
     stop = anyio.Event()
 
@@ -105,6 +107,8 @@ async def paced_load(
             run.admitted.append(after[0] - before[0])
             run.refused.append(after[1] - before[1])
             before = after
+            if halfway is not None and n == windows // 2:
+                await halfway(session)
         stop.set()
     return run
 

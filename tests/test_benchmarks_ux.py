@@ -20,7 +20,7 @@ _WITHOUT_MATPLOTLIB = (
 
 
 def test_the_tune_sweep_without_matplotlib_prints_writes_json_and_says_how_to_get_the_chart(tmp_path: Path) -> None:
-    args = ["--latency-ms", "50", "--concurrency", "2,4", "--windows", "1", "--speedup", "50"]
+    args = ["--latency-ms", "50", "--concurrency", "2,4", "--windows", "1", "--speedup", "50", "--no-move"]
     json_path, chart = tmp_path / "tune.json", tmp_path / "tune.png"
     completed = subprocess.run(
         [sys.executable, "-c", _WITHOUT_MATPLOTLIB, *args, "--json", str(json_path), "--chart", str(chart)],

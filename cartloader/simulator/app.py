@@ -115,6 +115,7 @@ class SimulatedHubSpot:
         add_get("/_sim/stats", self._sim_stats)
         add_get("/_sim/objects", self._sim_objects)
         add_post("/_sim/reset-stats", self._sim_reset_stats)
+        add_post("/_sim/latency", self._sim_latency)
         for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
             add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
             add_get(objects + "/{object_type}/{object_id}", self._counted(self._get_object))
@@ -142,6 +143,19 @@ class SimulatedHubSpot:
     async def _sim_reset_stats(self, request: web.Request) -> web.Response:
         self.stats.reset()
         return _json(200, self.snapshot().to_json())
+
+    async def _sim_latency(self, request: web.Request) -> web.Response:
+        """Change the processing time from now on (a benchmark's latency that moves mid-run):
+        ``{"p50_ms": P50, "p95_ms": P95}``; ``{"p50_ms": 0}`` for none."""
+        try:
+            body = await request.json()
+            p50, p95 = float(body["p50_ms"]), float(body.get("p95_ms", body["p50_ms"]))
+        except (ValueError, KeyError, TypeError):
+            return _json(400, {"status": "error", "message": 'expected {"p50_ms": P50, "p95_ms": P95}'})
+        if p50 < 0 or p95 < p50:
+            return _json(400, {"status": "error", "message": "expected 0 <= p50_ms <= p95_ms"})
+        self.latency = LatencyModel(p50, p95, seeded_rng(self.config.seed, "latency")) if p50 > 0 else None
+        return _json(200, {"p50_ms": p50, "p95_ms": p95})
 
     # --- the API ---------------------------------------------------------------------------------------------
 
