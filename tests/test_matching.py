@@ -303,13 +303,18 @@ def test_larger_property_sets_are_tried_first_whatever_their_names() -> None:
 def test_the_same_associations_written_in_another_key_order_are_the_same() -> None:
     first = [{"types": [{"associationTypeId": 1, "associationCategory": "HUBSPOT_DEFINED"}], "to": {"id": "1"}}]
     second = [{"to": {"id": "1"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]
-    inputs = [cart(1, hs_cart_name="same", associations=first), cart(2, hs_cart_name="same", associations=second)]
-    matching = match_results(inputs, [result("a", hs_cart_name="same"), result("b", hs_cart_name="same")])
-    assert pairs(matching) == [(0, "a"), (1, "b")]
+    inputs = [
+        cart(1, hs_cart_name="same", associations=first),
+        cart(2, hs_cart_name="same", associations=second),
+        cart(3, hs_cart_name="same", associations=list(first)),
+    ]
+    results = [result(i, hs_cart_name="same") for i in "abc"]
+    matching = match_results(inputs, results)
+    assert pairs(matching) == [(0, "a"), (1, "b"), (2, "c")]
     assert matching.ambiguous == []
 
 
 def test_inputs_not_yet_given_a_trace_id_are_matched_by_properties_never_by_a_missing_one() -> None:
     inputs = [CartInput(1, {"hs_cart_name": "a"}), CartInput(2, {"hs_cart_name": "b"})]
-    results = [result("2", hs_cart_name="b"), result("1", hs_cart_name="a")]
+    results = [result("1", hs_cart_name="a"), result("2", hs_cart_name="b")]
     assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]

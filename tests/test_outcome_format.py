@@ -5,6 +5,7 @@ tests/test_outcome_log.py covers the file itself)."""
 from __future__ import annotations
 
 import io
+import re
 import tracemalloc
 from dataclasses import replace
 
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cartloader.models import CartInput, Outcome, RecordError
+from cartloader.models import CartInput, Outcome, PropertyProblem, RecordError
 from cartloader.outcomes.format import (
     ENTRY_HEAD,
     RESERVED_FIELDS,
@@ -354,3 +355,45 @@ def test_the_index_takes_half_a_byte_per_line_in_pages_where_lines_exist() -> No
         tracemalloc.stop()
     assert len(index) == 200_001
     assert peak < 5 * 32 * 1024 + 16 * 1024, peak  # five pages of 32 KiB, and the dict holding them
+
+
+def test_an_error_with_details_decodes_each_property_problem() -> None:
+    error = RecordError(
+        "VALIDATION_ERROR",
+        "2 properties",
+        400,
+        (
+            PropertyProblem("hs_currency_code", "INVALID_OPTION", "not an option", "XYZ"),
+            PropertyProblem("price", "INVALID_DECIMAL", "not a number"),
+        ),
+    )
+    outcome = Outcome(7, "failed", "k", error=error, attempts=1)
+    line = encode_outcome(outcome)
+    assert orjson.loads(line)["error"]["details"] == [
+        {"property": "hs_currency_code", "code": "INVALID_OPTION", "message": "not an option", "value": "XYZ"},
+        {"property": "price", "code": "INVALID_DECIMAL", "message": "not a number"},
+    ]
+    assert decode(line) == outcome
+
+
+@pytest.mark.parametrize(
+    ("details", "reason"),
+    [
+        (b'"x"', '"error.details" must be a list of objects'),
+        (b'[{"property":"p","code":"c","message":"m"}, 1]', '"error.details" must be a list of objects'),
+        (b'[{"code":"c","message":"m"}]', '"property" must be a str'),
+        (b'[{"property":"p","message":"m"}]', '"code" must be a str'),
+        (b'[{"property":"p","code":"c"}]', '"message" must be a str'),
+        (b'[{"property":"p","code":"c","message":"m","value":5}]', '"value" must be a str'),
+    ],
+)
+def test_error_details_that_are_not_property_problems_are_refused(details: bytes, reason: str) -> None:
+    data = b'{"line":1,"status":"failed","error":{"category":"C","message":"m","details":' + details + b"}}"
+    with pytest.raises(ValueError, match="^" + re.escape(reason) + "$"):
+        decode(data)
+
+
+def test_empty_or_null_details_decode_to_none() -> None:
+    for details in (b"null", b"[]"):
+        data = b'{"line":1,"status":"failed","error":{"category":"C","message":"m","details":' + details + b"}}"
+        assert decode(data).error == RecordError("C", "m")

@@ -162,3 +162,38 @@ def test_a_fresh_log_has_not_failed(out: str, input_file: str) -> None:
     log.write([Outcome(1, "created", "k", "1", attempts=1)])
     log.close()
     assert Path(out).read_bytes().count(b"\n") == 1
+
+
+def test_a_log_made_with_another_upsert_key_cannot_be_continued(out: str, input_file: str) -> None:
+    started(out, RunMeta.new(input_file, {"upsert_by": "ref"}))
+    with pytest.raises(
+        ConfigError,
+        match=r"^outcome log .* cannot be continued: it was made with --upsert-by .*ref.*, which changes what a line "
+        r"means; resume with the same options, or use another --out or --overwrite$",
+    ):
+        OutcomeLog.open(out, mode="resume", meta=RunMeta.new(input_file, {"upsert_by": "other"}))
+    with OutcomeLog.open(out, mode="resume", meta=RunMeta.new(input_file, {"upsert_by": "ref"})) as log:
+        assert log.resumed
+
+
+def test_echo_notes_which_echoed_properties_no_record_had(out: str, input_file: str) -> None:
+    with OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file), echo=("ext", "shop")) as log:
+        assert (log.echo_checked, log.echo_unseen) == (False, {"ext", "shop"})
+        log.write_settled([(Outcome(9, "invalid"), InvalidInput(9, "line 9: bad", b"x"))])
+        assert (log.echo_checked, log.echo_unseen) == (False, {"ext", "shop"})  # an invalid line has no properties
+        log.write_settled([(Outcome(1, "created", "k1", "1", attempts=1), CartInput(1, {"ext": "E1"}, key="k1"))])
+        assert (log.echo_checked, log.echo_unseen) == (True, {"shop"})
+
+
+def test_the_log_on_stdout_writes_there_and_refuses_an_echo_of_a_field(
+    input_file: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    with pytest.raises(ConfigError, match=r"^--echo status: that name is a field of the outcome log"):
+        OutcomeLog.to_stdout(meta=RunMeta.new(input_file), echo=("status",))
+    log = OutcomeLog.to_stdout(meta=RunMeta.new(input_file), echo=("ext",))
+    assert log.path == "-" and not log.resumed and len(log.resume_index) == 0
+    log.write_settled([(Outcome(1, "created", "k1", "1", attempts=1), CartInput(1, {"ext": "E1"}, key="k1"))])
+    log.flush()
+    assert capsysbinary.readouterr().out == (
+        b'{"line":1,"key":"k1","status":"created","id":"1","attempts":1,"ext":"E1"}\n'
+    )

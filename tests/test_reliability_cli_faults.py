@@ -66,7 +66,7 @@ def test_a_server_that_always_hangs_ends_the_run_within_its_timeout_budget(tmp_p
     started = time.monotonic()
     result = run_cli(
         source, "--base-url", sim.url, "--batch-size", "10", "--concurrency", "4",
-        "--timeout", "1", "--max-retries", "2",
+        "--timeout", "0.5", "--max-retries", "2",
         cwd=tmp_path, timeout=60,
     )  # fmt: skip
     elapsed = time.monotonic() - started
@@ -75,6 +75,6 @@ def test_a_server_that_always_hangs_ends_the_run_within_its_timeout_budget(tmp_p
     assert {entry["status"] for entry in entries.values()} == {"failed"}
     assert {entry["error"]["category"] for entry in entries.values()} == {"TIMEOUT"}
     assert {entry["attempts"] for entry in entries.values()} == {2}
-    # Four batches in parallel, two attempts of 1 s each, a backoff under 1 s between them, and the
+    # Four batches in parallel, two attempts of 0.5 s each, a backoff under 1 s between them, and the
     # interpreter's start: far below the 600 s the server would hold each answer.
     assert elapsed < 8, elapsed
