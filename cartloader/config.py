@@ -16,6 +16,9 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 #: HubSpot's API versions: the legacy ``v3`` and the date versions (a new one each March and September).
 API_VERSIONS = ("v3", "2026-03", "2026-09")
 DEFAULT_API_VERSION = "2026-09"  # the newest stable version, as HubSpot tells new integrations to use
+#: How long the preflight trusts property definitions and validation rules before reading them again (10 min):
+#: a long-lived loader notices a property added or changed in the portal within that time.
+DEFAULT_SCHEMA_MAX_AGE_S = 600.0
 Concurrency = int | Literal["auto"]
 """Requests in flight at most: a fixed number, or ``"auto"`` (rate x observed latency, with headroom)."""
 DEFAULT_CONCURRENCY: Concurrency = "auto"
@@ -59,7 +62,9 @@ class LoaderConfig:
     """Everything that shapes a run except the token and the records.
 
     ``api_path`` overrides the objects path that ``api_version`` implies (``/crm/v3/objects`` or
-    ``/crm/objects/VERSION``).
+    ``/crm/objects/VERSION``); ``preflight`` reads the object type's property definitions and validation rules
+    before the first batch and refuses locally (``invalid``) what HubSpot would refuse, reading them again once
+    they are ``schema_max_age_s`` old.
     ``concurrency`` is a number or ``"auto"``; ``rate`` is a hard cap (``None``: at most ten requests before
     HubSpot's first answer, then follow its headers); ``pace`` is ``"burst"`` (use what the rolling window holds
     free at once, then keep the trailing count within the limit) or ``"even"`` (evenly spaced requests, never a
@@ -88,6 +93,8 @@ class LoaderConfig:
     linger_s: float = DEFAULT_LINGER_S
     max_pending: int = DEFAULT_MAX_PENDING
     pace: str = "burst"
+    preflight: bool = True
+    schema_max_age_s: float = DEFAULT_SCHEMA_MAX_AGE_S
 
     def __post_init__(self) -> None:
         url = urlsplit(self.base_url)
@@ -109,6 +116,8 @@ class LoaderConfig:
             raise ConfigError(f"linger must be 0..60 seconds, not {self.linger_s!r}")
         if self.max_pending < 1:
             raise ConfigError(f"max_pending must be at least 1, not {self.max_pending}")
+        if self.schema_max_age_s < 0:
+            raise ConfigError("the schema's maximum age must not be negative")
         if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
             raise ConfigError("timeouts must be positive")
         if self.max_attempts < 1:

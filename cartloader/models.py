@@ -38,11 +38,13 @@ class CartInput:
 
 @dataclass(slots=True)
 class InvalidInput:
-    """An input refused locally; ``message`` names the line and the reason (``line 14: ...``)."""
+    """An input refused locally; ``message`` names the line and the reason (``line 14: ...``); ``category`` is
+    ``INVALID_INPUT``, or HubSpot's own error code when the preflight refused it (``PROPERTY_DOESNT_EXIST``...)."""
 
     line: int
     message: str
     raw: bytes | None = None
+    category: str = "INVALID_INPUT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ class Outcome:
     processed it. ``unmatched`` marks a created result that could not be matched to its input
     (a bug, never a guess). ``echoed`` holds the record's values of the properties named by ``echo=`` (``None``
     without ``echo=``): how ``on_outcome`` and ``stream()`` tell which of your records an outcome is about.
+    ``existing_id`` is the HubSpot id of the object a record conflicted with (a unique value it already holds),
+    when HubSpot named it.
     """
 
     line: int
@@ -105,6 +109,7 @@ class Outcome:
     duplicate_risk: bool = False
     unmatched: bool = False
     echoed: Mapping[str, str] | None = field(default=None, hash=False)
+    existing_id: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -191,3 +196,43 @@ class Summary:
     def to_dict(self) -> dict[str, object]:
         """The summary as the JSON of ``--summary-json``."""
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDefinition:
+    """One property of the object type as HubSpot's Properties API describes it: ``type`` (``string``,
+    ``number``, ``bool``, ``date``, ``datetime``, ``enumeration``...), ``field_type`` (``checkbox`` is a
+    multi-select), the enumeration's option values, and whether its value is unique, read-only, or comes from
+    options HubSpot fills in itself (``external_options``)."""
+
+    name: str
+    type: str = "string"
+    field_type: str = ""
+    options: frozenset[str] = frozenset()
+    unique: bool = False
+    read_only: bool = False
+    external_options: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationRule:
+    """One validation rule of a property, as the property-validations API lists it (``normalized``: HubSpot's
+    ``shouldApplyNormalization``)."""
+
+    rule_type: str
+    arguments: tuple[str, ...] = ()
+    normalized: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSchema:
+    """What the portal says about the object type: its property definitions by name and the validation rules of
+    the properties that have some."""
+
+    definitions: Mapping[str, PropertyDefinition]
+    rules: Mapping[str, tuple[ValidationRule, ...]] = field(default_factory=dict)
+
+    @property
+    def unique_properties(self) -> tuple[str, ...]:
+        """The properties whose values HubSpot keeps unique (``hasUniqueValue``), in definition order."""
+        return tuple(name for name, definition in self.definitions.items() if definition.unique)

@@ -17,8 +17,8 @@ def test_library_quickstart_example_prints_its_summary() -> None:
         timeout=60,
         check=True,
     )
-    assert done.stdout.splitlines()[-1] == "created 3, failed 1, invalid 0"
-    assert "line 3: failed VALIDATION_ERROR" in done.stdout
+    assert done.stdout.splitlines()[-1] == "created 3, failed 0, invalid 1"
+    assert "line 3: invalid INVALID_DECIMAL" in done.stdout
 
 
 def test_service_example_answers_each_webhook_and_coalesces_their_carts() -> None:

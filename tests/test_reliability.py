@@ -155,14 +155,14 @@ async def test_no_retry_ambiguous_under_all_faults_never_resends_a_processed_bat
 
 @pytest.mark.timing
 async def test_a_server_that_always_hangs_fails_each_record_within_attempts_times_the_timeout() -> None:
-    sim = Simulator(faults={"post_hang": 1.0}, hang_s=600)
+    sim = Simulator(faults={"post_hang": 1.0}, hang_s=600, properties=(ORDER_REF,))
     await sim.start()
     outcomes: list[Outcome] = []
     started = time.monotonic()
     try:
         summary = await bulk_create(
             carts(40), token="sim-token", base_url=sim.url, on_outcome=outcomes.append, rate="1000/1s",
-            batch_size=10, concurrency=4, timeout=0.3, max_attempts=2, backoff=QUICK,
+            batch_size=10, concurrency=4, timeout=0.3, max_attempts=2, backoff=QUICK, preflight=False,
         )  # fmt: skip
     finally:
         await sim.stop()
@@ -175,7 +175,7 @@ async def test_a_server_that_always_hangs_fails_each_record_within_attempts_time
 
 @pytest.mark.timing
 async def test_cancelling_a_load_while_the_server_hangs_returns_within_the_request_timeout() -> None:
-    sim = Simulator(faults={"post_hang": 1.0}, hang_s=600)
+    sim = Simulator(faults={"post_hang": 1.0}, hang_s=600, properties=(ORDER_REF,))
     await sim.start()
     outcomes: list[Outcome] = []
     try:
@@ -184,7 +184,7 @@ async def test_cancelling_a_load_while_the_server_hangs_returns_within_the_reque
             async def load() -> None:
                 await bulk_create(
                     carts(20), token="sim-token", base_url=sim.url, on_outcome=outcomes.append,
-                    rate="1000/1s", batch_size=10, timeout=0.5, max_attempts=5, backoff=QUICK,
+                    rate="1000/1s", batch_size=10, timeout=0.5, max_attempts=5, backoff=QUICK, preflight=False,
                 )  # fmt: skip
 
             async with anyio.create_task_group() as group:

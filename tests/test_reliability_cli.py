@@ -59,7 +59,7 @@ def test_no_retry_ambiguous_fails_processed_batches_once_and_resume_leaves_them_
     source = tmp_path / "carts.ndjson"
     write_carts(source, 20)
     log = tmp_path / "carts.outcomes.ndjson"
-    args = (source, "--base-url", sim.url, "--batch-size", "5", "--no-retry-ambiguous")
+    args = (source, "--base-url", sim.url, "--batch-size", "5", "--no-retry-ambiguous", "--no-preflight")
 
     first = run_cli(*args, cwd=tmp_path)
     assert first.returncode == 1, first.stderr

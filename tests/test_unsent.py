@@ -47,7 +47,7 @@ def test_a_401_leaves_every_sent_record_unsent_and_resume_sends_them_without_dup
     source = tmp_path / "carts.ndjson"
     external_ids = write_carts(source, 300)
     log = tmp_path / "carts.outcomes.ndjson"
-    args = (source, "--base-url", sim.url, "--batch-size", "50")
+    args = (source, "--base-url", sim.url, "--batch-size", "50", "--no-preflight")  # the 401 meets the batches
 
     refused = run_cli(*args, cwd=tmp_path, token="bad-token")
     assert refused.returncode == 3, refused.stderr
@@ -73,7 +73,8 @@ def test_a_daily_limit_stop_leaves_the_unprocessed_records_unsent(tmp_path: Path
     source = tmp_path / "carts.ndjson"
     external_ids = write_carts(source, 400)
     log = tmp_path / "carts.outcomes.ndjson"
-    args = (source, "--base-url", sim.url, "--batch-size", "20", "--concurrency", "2")
+    # No preflight: the day's three requests all go to batches.
+    args = (source, "--base-url", sim.url, "--batch-size", "20", "--concurrency", "2", "--no-preflight")
 
     stopped = run_cli(*args, cwd=tmp_path, token="first-token")
     assert stopped.returncode == 3, stopped.stderr

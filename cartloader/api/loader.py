@@ -34,15 +34,19 @@ from cartloader.config import (
     TokenCallable,
 )
 from cartloader.engine.breaker import CircuitBreaker
+from cartloader.engine.calls import Requester
 from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
 from cartloader.engine.pipeline import first_cause, run_pipeline
+from cartloader.engine.preflight import SchemaSource, check_upsert_key
+from cartloader.engine.stats import RunStats
 from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.transport import Transport
 from cartloader.input.normalize import normalized
+from cartloader.input.preflight import Preflight
 from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, Summary
 from cartloader.outcomes.format import RESERVED_FIELDS
 from cartloader.outcomes.meta import new_run_id
@@ -108,12 +112,14 @@ class CartLoader:
         echo: str | Sequence[str] | None = None,
         config: LoaderConfig | None = None,
         pace: str = "burst",
+        preflight: bool = True,
     ) -> None:
         if config is None:
             config = LoaderConfig(
                 base_url=base_url or os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL,
                 api_path=api_path,
                 api_version=api_version,
+                preflight=preflight,
                 object_type=object_type,
                 concurrency=concurrency,
                 rate=_rate(rate),
@@ -152,6 +158,8 @@ class CartLoader:
         self._submissions = Submissions(max_pending=config.max_pending)
         self._group: TaskGroup | None = None
         self._closed: LoaderClosedError | None = None
+        requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
+        self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
 
     async def __aenter__(self) -> Self:
         if self._closed is not None or self._group is not None:
@@ -222,8 +230,17 @@ class CartLoader:
             rng=self._rng,
         )
         chunker = Chunker(
-            batch_size=self.config.batch_size, run_id=run_id or new_run_id(), unique_by=self.config.upsert_by
+            batch_size=self.config.batch_size,
+            run_id=run_id or new_run_id(),
+            unique_by=self.config.upsert_by,
+            object_type=self.config.object_type,
         )
+
+        def on_read(preflight: Preflight) -> None:
+            self._check_upsert_key(preflight)
+            chunker.unique = preflight.schema.unique_properties
+
+        schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
         self._tally.begin(collector)
         try:
             await run_pipeline(
@@ -233,6 +250,7 @@ class CartLoader:
                 concurrency=self._capacity,
                 chunker=chunker,
                 linger_s=self.config.linger_s,
+                schema=schema,
             )
         except FatalApiError as exc:
             self._stop(exc)
@@ -240,6 +258,23 @@ class CartLoader:
         finally:
             self._tally.end(collector)
         return collector.summary()
+
+    def _check_upsert_key(self, preflight: Preflight) -> None:
+        if self.config.upsert_by is not None:
+            check_upsert_key(preflight.schema, self.config.upsert_by, self.config.object_type)
+
+    async def _preflight(self, stats: RunStats) -> Preflight | None:
+        """The preflight check for the portal's schema (read through the budget when stale, counted in
+        ``stats``), or None when it is off or the schema could not be read. Raises ``ConfigError`` when the
+        upsert key is not a unique property."""
+        if self._schema is None:
+            return None
+        if not self._transport.is_open:
+            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
+        preflight = await self._schema.current(stats)
+        if preflight is not None:
+            self._check_upsert_key(preflight)
+        return preflight
 
     async def submit(self, record: Any) -> Outcome:
         """Load one record, batched with whatever other tasks submit meanwhile, and return its final outcome.
@@ -431,6 +466,7 @@ async def bulk_create(
     echo: str | Sequence[str] | None = None,
     resume: bool = False,
     pace: str = "burst",
+    preflight: bool = True,
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
@@ -450,6 +486,7 @@ async def bulk_create(
         object_type=object_type,
         api_path=api_path,
         api_version=api_version,
+        preflight=preflight,
         concurrency=concurrency,
         rate=rate,
         batch_size=batch_size,

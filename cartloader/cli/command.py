@@ -47,6 +47,7 @@ from cartloader.cli.report import (
 )
 from cartloader.cli.setup import (
     Setup,
+    dry_run_token,
     input_records,
     join_budget,
     loader_config,
@@ -58,6 +59,7 @@ from cartloader.cli.setup import (
 from cartloader.config import LoaderConfig, TokenCallable
 from cartloader.engine.collector import Collector
 from cartloader.engine.pipeline import first_cause
+from cartloader.engine.stats import RunStats
 from cartloader.errors import ConfigError, FatalApiError, InputReadError, OutcomeLogError
 from cartloader.models import OutcomeSink, Summary
 from cartloader.outcomes.log import STDOUT
@@ -195,22 +197,39 @@ class CommandRun:
                 config = loader_config(options)
                 if not options.simulate:
                     token = token_source(options)
+            elif options.preflight and (options.simulate or (token := dry_run_token(options)) is not None):
+                config = loader_config(options)  # a dry run with a token reads the portal's schema too
             budget = await join_budget(options, stack) if config is not None else None
             setup = self.setup = prepare(options, stack)
-            if config is None:
-                return self._finish_dry_run(setup, *await dry_run(options, setup))
-            if options.simulate:
+            if options.simulate and config is not None:
                 from cartloader.cli.simulate import start_simulator
 
                 url, token = await start_simulator(stack)
                 config = dataclasses.replace(config, base_url=url)
-            assert token is not None
+            if options.dry_run:
+                return await self._dry_run(setup, token, config, budget)
+            assert token is not None and config is not None
             # Sending begins inside: from here on, a refusal is no longer exit 2.
             result = await self._load(setup, token, config, budget)
         except ConfigError as exc:
             print_error(str(exc))
             return EXIT_USAGE
         return self._finish(setup, result)
+
+    async def _dry_run(
+        self, setup: Setup, token: str | TokenCallable | None, config: LoaderConfig | None, budget: Budget | None
+    ) -> int:
+        """The dry run; with a token (and the preflight on), the portal's schema is read first."""
+        if token is None or config is None:
+            return self._finish_dry_run(setup, *await dry_run(self.options, setup))
+        stats = RunStats()
+        try:
+            async with CartLoader(token, config=config, budget=budget) as loader:
+                preflight = await loader._preflight(stats)
+        except FatalApiError as exc:
+            print_error(f"stopped by HubSpot: {exc}")
+            return EXIT_FATAL_API
+        return self._finish_dry_run(setup, *await dry_run(self.options, setup, preflight=preflight, stats=stats))
 
     async def _load(
         self, setup: Setup, token: str | TokenCallable, config: LoaderConfig, budget: Budget | None

@@ -375,8 +375,15 @@ def _add_run_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--dry-run",
         action="store_true",
-        help="read, normalize and validate locally, print the counts, send nothing (no token needed); "
-        "writes a log only if --out is given",
+        help="read, normalize and validate locally, print the counts and each invalid line's reason, send no "
+        "batch (no token needed; with one, the preflight runs too); writes a log only if --out is given",
+    )
+    group.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip reading the object's property definitions and validation rules before the first batch "
+        "(by default records HubSpot would refuse become invalid locally, never sent; needs the scope "
+        "crm.schemas.carts.read)",
     )
     group.add_argument(
         "--no-progress",
@@ -458,6 +465,7 @@ class Options:
     progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S
     log_format: str = "text"
     pace: str = "burst"
+    preflight: bool = True
 
     @property
     def log_mode(self) -> str:
@@ -525,6 +533,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         progress_interval_s=args.progress_interval,
         log_format=args.log_format,
         pace=args.pace,
+        preflight=not args.no_preflight,
     )
 
 

@@ -108,6 +108,14 @@ def token_source(options: Options) -> str | TokenCallable:
     return read_again
 
 
+def dry_run_token(options: Options) -> str | TokenCallable | None:
+    """The token a dry run may read the portal's schema with: the one a load would use, or None when there is
+    none (a dry run needs no token)."""
+    if options.token_file is None and not os.environ.get(TOKEN_ENV, "").strip():
+        return None
+    return token_source(options)
+
+
 def _read_token_file(path: str, error: Callable[[str], Exception]) -> str:
     try:
         with open(path, encoding="utf-8") as stream:
@@ -131,6 +139,7 @@ def loader_config(options: Options) -> LoaderConfig:
         base_url=base_url,
         api_path=options.api_path,
         api_version=options.api_version,
+        preflight=options.preflight,
         object_type=options.object_type,
         concurrency=options.concurrency,
         rate=options.rate,
@@ -171,6 +180,7 @@ def _meta_options(options: Options) -> dict[str, Any]:
         "base_url": "simulator" if options.simulate else options.base_url,
         "api_path": options.api_path,
         "api_version": options.api_version,
+        "preflight": options.preflight,
         "object_type": options.object_type,
         "batch_size": options.batch_size,
         "echo": list(options.echo),

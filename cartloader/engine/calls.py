@@ -28,12 +28,14 @@ from cartloader.models import RecordError
 
 @dataclass(slots=True)
 class Exchange:
-    """One request and what came of it: a parsed answer, or the transport error that replaced it."""
+    """One request and what came of it: a parsed answer (and its raw body), or the transport error that
+    replaced it."""
 
     rule: Rule
     answer: Answer | None
     error: NoAnswer | MalformedAnswer | None
     generation: int
+    body: bytes | None = None  # the answer's raw body, for callers that read more than a batch answer
 
     def describe(self) -> str:
         """A short description for error messages and the circuit breaker."""
@@ -151,7 +153,7 @@ class Requester:
         status = answer.status
         if not 200 <= status < 300 and status != 429:
             stats.error_response(describe_answer(answer))
-        return Exchange(classify(answer), answer, None, generation)
+        return Exchange(classify(answer), answer, None, generation, response.body)
 
 
 def fatal_error(answer: Answer, *, what: str) -> FatalApiError:

@@ -4,6 +4,7 @@ pipeline and the dry run share it."""
 
 from __future__ import annotations
 
+from cartloader.hubspot.associations import links
 from cartloader.models import CartInput, InvalidInput
 
 
@@ -16,19 +17,42 @@ class Chunker:
     """Feed records one at a time; take the batches they complete.
 
     A record's own trace id is kept; others get ``<run id>-<line>``. A trace id already in the open
-    batch (or, with ``unique_by``, a unique value already in it) closes that batch first, so two inputs of
-    one request never share a trace id or an upsert key. A batch is handed out as soon as it is full.
+    batch, or a value of ``unique_by`` (the upsert key) or of another ``unique`` property already in it, closes
+    that batch first, so two inputs of one request never share a trace id or a unique value (HubSpot would
+    refuse the whole request). In upsert mode (``unique_by``) a record must carry its key, and associations only
+    whose target object type is known (they are written through the associations API after the upsert). A batch
+    is handed out as soon as it is full.
     """
 
-    __slots__ = ("_batch", "_batch_size", "_keys", "_run_id", "_unique_by", "_values")
+    __slots__ = ("_batch", "_batch_size", "_keys", "_object_type", "_run_id", "_unique", "_unique_by", "_values")
 
-    def __init__(self, *, batch_size: int, run_id: str, unique_by: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        run_id: str,
+        unique_by: str | None = None,
+        unique: tuple[str, ...] = (),
+        object_type: str = "carts",
+    ) -> None:
+        self._object_type = object_type
         self._batch_size = batch_size
         self._run_id = run_id
         self._unique_by = unique_by
+        self._unique: tuple[str, ...] = ()
+        self.unique = unique
         self._batch: list[CartInput] = []
         self._keys: set[str] = set()
-        self._values: set[str] = set()
+        self._values: set[tuple[str, str]] = set()
+
+    @property
+    def unique(self) -> tuple[str, ...]:
+        """The unique properties besides the upsert key whose values never share a request."""
+        return self._unique
+
+    @unique.setter
+    def unique(self, names: tuple[str, ...]) -> None:
+        self._unique = tuple(name for name in dict.fromkeys(names) if name != self._unique_by)
 
     def __len__(self) -> int:
         """Records in the open batch."""
@@ -39,19 +63,29 @@ class Chunker:
         mode needs a key it lacks (it is not added), or ``None``."""
         key = record.trace_id or f"{self._run_id}-{record.line}"
         record.key = key
-        value: str | None = None
+        values: list[tuple[str, str]] = []
         unique_by = self._unique_by
+        properties = record.properties
         if unique_by is not None:
-            value = record.properties.get(unique_by)
+            value = properties.get(unique_by)
             if not value:
                 return missing_upsert_key(record, unique_by)
+            if record.associations:
+                found = links(record.associations, self._object_type)
+                if isinstance(found, str):
+                    return InvalidInput(record.line, f"line {record.line}: {found}", record.raw)
+            values.append((unique_by, value))
+        for name in self._unique:
+            value = properties.get(name)
+            if value:
+                values.append((name, value))
         closed: list[CartInput] | None = None
-        if key in self._keys or (value is not None and value in self._values):
+        if key in self._keys or (values and not self._values.isdisjoint(values)):
             closed = self.flush()
         self._batch.append(record)
         self._keys.add(key)
-        if value is not None:
-            self._values.add(value)
+        if values:
+            self._values.update(values)
         if len(self._batch) >= self._batch_size:
             # A batch just reopened by a repeated key holds one record: full only at batch size 1, where
             # every record leaves at once and nothing can repeat, so no closed batch is dropped here.

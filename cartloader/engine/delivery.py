@@ -19,6 +19,7 @@ from cartloader.engine.breaker import CircuitBreaker
 from cartloader.engine.calls import Exchange, NothingToSend, Requester, fatal_error
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
+from cartloader.engine.linking import Linker
 from cartloader.engine.matching import match_results
 from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
@@ -36,6 +37,7 @@ from cartloader.hubspot.protocol import (
     create_body,
     upsert_body,
 )
+from cartloader.hubspot.refusals import attribute, existing_id
 from cartloader.hubspot.transport import NoAnswer, Transport
 from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
 
@@ -90,6 +92,8 @@ class Sender:
         self._collector = collector
         self._stats = collector.stats
         self._rng = rng or random.Random()
+        # Upsert inputs carry no associations: they are written afterwards, through the v4 API.
+        self._linker = Linker(self._requester, config, self._stats, self._rng) if config.upsert_by else None
 
     async def deliver(self, batch: Sequence[CartInput]) -> None:
         """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
@@ -240,6 +244,7 @@ class Sender:
         error: RecordError | None = None,
         record_id: str | None = None,
         unmatched: bool = False,
+        existing: str | None = None,
     ) -> Settled:
         record = item.record
         item.closed = True
@@ -247,7 +252,16 @@ class Sender:
             error = with_values(error, record.properties)
         # Positional: binding keyword arguments is noticeably slower, once per record.
         outcome = Outcome(
-            record.line, status, record.key, record_id, error, item.attempts, item.duplicate_risk, unmatched
+            record.line,
+            status,
+            record.key,
+            record_id,
+            error,
+            item.attempts,
+            item.duplicate_risk,
+            unmatched,
+            None,  # echoed: the collector fills it in
+            existing,
         )
         return outcome, record
 
@@ -266,8 +280,8 @@ class Sender:
         if unsent:
             self._collector.unsent(unsent)
 
-    async def _fail(self, items: Sequence[InFlight], error: RecordError) -> None:
-        await self._collector.settle([self._outcome(item, "failed", error=error) for item in items])
+    async def _fail(self, items: Sequence[InFlight], error: RecordError, existing: str | None = None) -> None:
+        await self._collector.settle([self._outcome(item, "failed", error, existing=existing) for item in items])
 
     async def _accept(self, items: list[InFlight], answer: Answer) -> list[InFlight]:
         """Map a 2xx answer to outcomes; return inputs HubSpot refused without naming them (to resend)."""
@@ -284,11 +298,16 @@ class Sender:
                 if i not in failed:
                     failed.add(i)
                     why = refusal(error.category, error.message, input_status(error.category), error.details)
-                    settled.append(self._outcome(items[i], "failed", error=why))
+                    existing = existing_id(error.message) if why.status == 409 else None
+                    settled.append(self._outcome(items[i], "failed", why, existing=existing))
         matching = match_results(
             records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
         )
+        upserted: list[tuple[InFlight, ResultItem]] = []
         for i, result in matching.pairs:
+            if self._linker is not None and items[i].record.associations and result.id is not None:
+                upserted.append((items[i], result))  # pending until its associations are written
+                continue
             settled.append(self._created(items[i], result))
         for i in matching.ambiguous:
             settled.append(self._outcome(items[i], "created", unmatched=True))
@@ -311,7 +330,24 @@ class Sender:
                     item.duplicate_risk = self._can_duplicate
                 settled.append(self._outcome(item, "failed", error=reason))
         await self._collector.settle(settled)
+        if upserted:
+            await self._link(upserted)
         return resend
+
+    async def _link(self, upserted: list[tuple[InFlight, ResultItem]]) -> None:
+        """Write the associations of upserted records, then settle them: ``created``/``updated`` once every
+        association is in place, else ``failed`` ``ASSOCIATION_FAILED`` with their id."""
+        assert self._linker is not None
+        for item, _ in upserted:
+            item.maybe_processed = True  # upserted: never "unsent", whatever stops the run now
+        problems = await self._linker.link([(item.record, result.id or "") for item, result in upserted])
+        settled = [
+            self._created(item, result)
+            if problem is None
+            else self._outcome(item, "failed", problem, record_id=result.id)
+            for (item, result), problem in zip(upserted, problems, strict=True)
+        ]
+        await self._collector.settle(settled)
 
     @staticmethod
     def _missing_error(answer: Answer, unnamed_errors: Sequence[ApiError]) -> RecordError:
@@ -328,8 +364,9 @@ class Sender:
         return self._outcome(item, "updated" if result.new is False else "created", record_id=result.id)
 
     async def _split(self, items: list[InFlight], exchange: Exchange) -> None:
-        """A whole-batch 400/409/413: fail the inputs HubSpot named and resend the rest, or bisect
-        until each bad input stands alone (design rule 3)."""
+        """A whole-batch 400/409/413: fail the inputs HubSpot named (by trace id, or by the bad value, missing
+        association target or conflicting unique value they carry) and resend the rest, or bisect until each
+        bad input stands alone (design rule 3)."""
         answer = exchange.answer
         assert answer is not None
         index_by_key = {item.record.key: i for i, item in enumerate(items)}
@@ -339,14 +376,21 @@ class Sender:
                 i = index_by_key.get(trace_id)
                 if i is not None and i not in named:
                     named[i] = refusal(error.category, error.message, answer.status, error.details)
+        # A conflict names the object that holds the unique value: the existing_id of the inputs it fails.
+        existing = existing_id(answer.message) if answer.status == 409 else None
+        if not named:
+            why = exchange.record_error()
+            named = dict.fromkeys(attribute(answer, [item.record for item in items]), why)
         if named:
-            await self._collector.settle([self._outcome(items[i], "failed", error=e) for i, e in named.items()])
+            await self._collector.settle(
+                [self._outcome(items[i], "failed", e, existing=existing) for i, e in named.items()]
+            )
             rest = [item for i, item in enumerate(items) if i not in named]
             if rest:
                 await self._deliver(rest)
             return
         if len(items) == 1:
-            await self._fail(items, exchange.record_error(category=single_input_category(answer.status)))
+            await self._fail(items, exchange.record_error(category=single_input_category(answer.status)), existing)
             return
         middle = len(items) // 2
         await self._deliver(items[:middle])

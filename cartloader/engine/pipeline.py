@@ -21,6 +21,7 @@ from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
+from cartloader.engine.preflight import RunSchema
 from cartloader.models import CartInput, InvalidInput
 
 Batches = MemoryObjectReceiveStream[list[CartInput]]
@@ -34,14 +35,17 @@ async def run_pipeline(
     concurrency: InFlightLimit,
     chunker: Chunker,
     linger_s: float,
+    schema: RunSchema | None = None,
 ) -> None:
-    """Load every record of ``source``; outcomes reach ``collector``. Raises what stops the run
+    """Load every record of ``source``; outcomes reach ``collector``. With ``schema``, each record is checked
+    against the portal's schema first (the preflight): read when the first record comes, and again once it goes
+    stale. Raises what stops the run
     (a ``FatalApiError``, an ``OutcomeLogError``, an ``InputReadError``) as itself, not wrapped in an
     exception group; other errors raised beside it are kept in its ``__notes__``."""
     send, receive = anyio.create_memory_object_stream[list[CartInput]](1)
     try:
         async with anyio.create_task_group() as group:
-            batcher = _Batcher(chunker, collector, linger_s)
+            batcher = _Batcher(chunker, collector, linger_s, schema)
             group.start_soon(batcher.linger, send.clone())
             group.start_soon(batcher.produce, source, send)
             async with receive:
@@ -70,11 +74,23 @@ def _leaves(error: BaseException) -> list[BaseException]:
 class _Batcher:
     """Feeds the chunker from the source and hands out batches: full ones at once, a partial one when its
     oldest record has waited ``linger_s`` (the linger clock, a task of its own), the last one when the source
-    ends."""
+    ends. With ``schema``, each record is checked against the portal's schema first (the preflight): read when
+    the first record comes, and again once it goes stale."""
 
-    __slots__ = ("_chunker", "_collector", "_ended", "_generation", "_linger_s", "_nap", "_opened", "_opened_at")
+    __slots__ = (
+        "_chunker",
+        "_collector",
+        "_ended",
+        "_generation",
+        "_linger_s",
+        "_nap",
+        "_opened",
+        "_opened_at",
+        "_schema",
+    )
 
-    def __init__(self, chunker: Chunker, collector: Collector, linger_s: float) -> None:
+    def __init__(self, chunker: Chunker, collector: Collector, linger_s: float, schema: RunSchema | None) -> None:
+        self._schema = schema
         self._chunker = chunker
         self._collector = collector
         self._linger_s = linger_s
@@ -89,12 +105,24 @@ class _Batcher:
     ) -> None:
         chunker = self._chunker
         collector = self._collector
+        schema = self._schema
+        preflight = None
+        read = schema is None
         async with send:
             try:
                 async for item in source:
                     if isinstance(item, InvalidInput):
                         await collector.refuse(item)
                         continue
+                    if not read:
+                        assert schema is not None
+                        preflight = await schema.current()
+                        read = True
+                    if preflight is not None:
+                        refused = preflight.check(item)
+                        if refused is not None:
+                            await collector.refuse(refused)
+                            continue
                     batch = chunker.feed(item)
                     if len(chunker) == 1:  # this record opened a batch: start its clock
                         self._generation += 1
@@ -107,6 +135,8 @@ class _Batcher:
                         continue
                     collector.seen(len(batch))
                     await send.send(batch)
+                    if schema is not None and schema.stale:
+                        read = False
             finally:
                 self._stop_clock()
             batch = chunker.flush()

@@ -109,7 +109,8 @@ def create_body(inputs: Sequence[CartInput]) -> bytes:
 
 
 def upsert_body(inputs: Sequence[CartInput], id_property: str) -> bytes:
-    """The JSON body of a batch upsert keyed by the unique property ``id_property``."""
+    """The JSON body of a batch upsert keyed by the unique property ``id_property``. Upsert inputs have no
+    ``associations`` (HubSpot would drop them silently): they are written afterwards through the v4 API."""
     items: list[dict[str, Any]] = []
     for record in inputs:
         item: dict[str, Any] = {
@@ -118,8 +119,6 @@ def upsert_body(inputs: Sequence[CartInput], id_property: str) -> bytes:
             "properties": record.properties,
             "objectWriteTraceId": record.key,
         }
-        if record.associations:
-            item["associations"] = record.associations
         items.append(item)
     return orjson.dumps({"inputs": items})
 

@@ -19,7 +19,9 @@ from cartloader.models import CartInput, Outcome, PropertyProblem, RecordError
 #: so the codes of the others never change).
 STATUSES: tuple[str, ...] = ("pending", "created", "updated", "failed", "invalid", "unsent")
 #: Fields of a log entry; an echoed property may not take one of these names.
-RESERVED_FIELDS = frozenset({"line", "key", "status", "id", "error", "attempts", "duplicate_risk", "unmatched"})
+RESERVED_FIELDS = frozenset(
+    {"line", "key", "status", "id", "error", "existing_id", "attempts", "duplicate_risk", "unmatched"}
+)
 #: The head of an entry as ``encode_outcome`` and ``encode_pending`` write it: ``line`` and ``status``.
 ENTRY_HEAD = re.compile(
     rb'^\{"line":([1-9][0-9]{0,17}),(?:"key":"[^"\\\n]*(?:\\.[^"\\\n]*)*",)?"status":"([a-z]+)"', re.M
@@ -30,8 +32,8 @@ _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) -> bytes:
     """One log line (with its ``"\\n"``) for an outcome; absent fields are omitted.
 
-    Keys in order: ``line, key, status, id, error, attempts, duplicate_risk, unmatched``, then the echoed
-    properties (``--echo``: name -> value). ``id`` is written as ``null`` for a created/updated record
+    Keys in order: ``line, key, status, id, error, existing_id, attempts, duplicate_risk, unmatched``, then the
+    echoed properties (``--echo``: name -> value). ``id`` is written as ``null`` for a created/updated record
     without one (``unmatched``); ``attempts`` only for created, updated, failed and unsent records.
     """
     entry: dict[str, Any] = {"line": outcome.line}
@@ -43,6 +45,8 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) ->
         entry["id"] = outcome.id
     if outcome.error is not None:
         entry["error"] = outcome.error.to_dict()
+    if outcome.existing_id is not None:
+        entry["existing_id"] = outcome.existing_id
     if status == "created" or status == "updated" or status == "failed" or status == "unsent":
         entry["attempts"] = outcome.attempts
     if outcome.duplicate_risk:
@@ -97,6 +101,8 @@ def decode(data: bytes) -> Outcome:
         attempts,
         entry.get("duplicate_risk") is True,
         entry.get("unmatched") is True,
+        None,
+        _optional(entry, "existing_id", str),
     )
 
 

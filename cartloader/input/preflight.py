@@ -1,0 +1,317 @@
+"""The preflight check: refuse locally, with HubSpot's own error code, a record that HubSpot's property
+definitions or validation rules say it would refuse, so that it is never sent (design rule 9).
+
+Only what HubSpot documents is refused here; anything uncertain is left to HubSpot, because a check stricter
+than HubSpot's would silently withhold good records. So:
+
+- a property the object type does not have (``PROPERTY_DOESNT_EXIST``), or whose value is read-only
+  (``READ_ONLY_VALUE``), whatever the value;
+- a value longer than 65,536 characters (``VALUE_TOO_LONG``), counted so that it is too long however HubSpot
+  counts (code points, or UTF-16 units);
+- values that are not of the property's type: a number that is not digits with at most one point and an
+  optional exponent (``INVALID_DECIMAL``), a bool other than true/false in any case (``INVALID_BOOLEAN``), a date
+  that is neither a real ``YYYY-MM-DD`` nor milliseconds at midnight UTC (``INVALID_DATE``), a datetime that is
+  neither ISO 8601 nor milliseconds (``INVALID_DATETIME``), an option that is not one of the enumeration's
+  values, for a multi-select each ``;``-separated part (``INVALID_OPTION``). Surrounding white space is left to
+  HubSpot, and a value that only looks unusual (a date with a time after it, a date written another ISO way) too;
+- the validation rules HubSpot documents exactly enough to reproduce: ``MIN_LENGTH``, ``MAX_LENGTH``,
+  ``MIN_NUMBER``, ``MAX_NUMBER`` and ``ALPHANUMERIC`` (``ALPHANUMERIC``, ``ALPHA_ONLY``, ``NUMERIC_ONLY``), each
+  refused with its rule type as the code, and only where every reading of the rule refuses the value. The other
+  rule types (patterns, e-mail, URL, phone numbers, dates...) and rules HubSpot applies after normalizing the
+  value are left to HubSpot.
+
+An empty string clears a property: it passes every value check. Association targets and required properties
+(HubSpot publishes no definition that says which are required) are left to HubSpot too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+import orjson
+
+from cartloader.models import CartInput, InvalidInput, PortalSchema, PropertyDefinition, ValidationRule
+
+MAX_VALUE_CHARS = 65_536
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_MILLISECONDS = re.compile(r"\s*-?\d+\s*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR = re.compile(r"\d{4}-")
+_DAY_MS = 86_400_000
+_SHOWN_CHARS = 60
+#: Codes that refuse the property whatever its value.
+_PROPERTY_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})
+
+Problem = tuple[str, str]
+"""HubSpot's error code and why, e.g. ``("INVALID_DECIMAL", "is not a number")``."""
+ValueCheck = Callable[[str], Problem | None]
+
+
+def _shown(value: str) -> str:
+    """The value as a message shows it: JSON-quoted, cut after 60 characters."""
+    if len(value) <= _SHOWN_CHARS:
+        return orjson.dumps(value).decode()
+    return orjson.dumps(value[:_SHOWN_CHARS]).decode()[:-1] + f'..." ({len(value)} characters)'
+
+
+def _utf16_length(value: str) -> int:
+    return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
+
+
+def _decimal(text: str) -> Decimal | None:
+    if _NUMBER.fullmatch(text) is None:
+        return None
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:  # pragma: no cover - the pattern admits only what Decimal reads
+        return None
+
+
+# --- values of a type -------------------------------------------------------------------------------------------
+
+
+def _number(value: str) -> Problem | None:
+    if _NUMBER.fullmatch(value) is None:
+        return "INVALID_DECIMAL", "is not a number: digits with at most one decimal point and no thousands separator"
+    return None
+
+
+def _bool(value: str) -> Problem | None:
+    if value.strip().lower() not in ("true", "false"):
+        return "INVALID_BOOLEAN", "is not a boolean: true or false"
+    return None
+
+
+def _real_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _date(value: str) -> Problem | None:
+    text = value.strip()
+    if _MILLISECONDS.fullmatch(text):
+        if int(text) % _DAY_MS:
+            return "INVALID_DATE", "is not midnight UTC in milliseconds: a date property holds whole days"
+        return None
+    if _DATE.fullmatch(text):
+        return None if _real_date(text) else ("INVALID_DATE", "is not a real date")
+    if _YEAR.match(text):
+        return None  # another way of writing a date: HubSpot decides
+    return "INVALID_DATE", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"
+
+
+def _datetime(value: str) -> Problem | None:
+    text = value.strip()
+    if _MILLISECONDS.fullmatch(text):
+        return None
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    else:
+        return None
+    if _DATE.match(text):
+        return None if _real_date(text[:10]) else ("INVALID_DATETIME", "does not start with a real date")
+    if _YEAR.match(text):
+        return None
+    return "INVALID_DATETIME", "is not a datetime: ISO 8601, or milliseconds since the epoch"
+
+
+def _enumeration(definition: PropertyDefinition) -> ValueCheck | None:
+    options = definition.options
+    if definition.external_options or not options:
+        return None  # options HubSpot fills in itself (owners...), or none listed: nothing to compare with
+    multiple = definition.field_type == "checkbox"
+    shown = ", ".join(sorted(options)[:10]) + (", ..." if len(options) > 10 else "")
+
+    def check(value: str) -> Problem | None:
+        if value in options:  # also a multi-select option whose value holds a ";"
+            return None
+        parts = value.split(";") if multiple else (value,)
+        for part in parts:
+            if part.strip() and part not in options and part.strip() not in options:
+                which = f"has {_shown(part)}, which" if multiple else ""
+                return "INVALID_OPTION", f"{which} is not one of the options: {shown}".lstrip()
+        return None
+
+    return check
+
+
+def _type_check(definition: PropertyDefinition) -> ValueCheck | None:
+    kind = definition.type
+    if kind == "number":
+        return _number
+    if kind == "bool":
+        return _bool
+    if kind == "date":
+        return _date
+    if kind == "datetime":
+        return _datetime
+    if kind == "enumeration":
+        return _enumeration(definition)
+    return None
+
+
+# --- validation rules -------------------------------------------------------------------------------------------
+
+
+def _whole_number(arguments: tuple[str, ...]) -> int | None:
+    if len(arguments) != 1 or not arguments[0].strip().isdigit():
+        return None
+    return int(arguments[0])
+
+
+def _length_rule(rule: ValidationRule) -> ValueCheck | None:
+    limit = _whole_number(rule.arguments)
+    if limit is None:
+        return None
+    if rule.rule_type == "MIN_LENGTH":
+
+        def at_least(value: str) -> Problem | None:
+            if _utf16_length(value) < limit:
+                return "MIN_LENGTH", f"is shorter than {limit} characters, a validation rule's minimum"
+            return None
+
+        return at_least
+
+    def at_most(value: str) -> Problem | None:
+        if len(value.strip()) > limit:
+            return "MAX_LENGTH", f"is longer than {limit} characters, a validation rule's maximum"
+        return None
+
+    return at_most
+
+
+def _number_rule(rule: ValidationRule) -> ValueCheck | None:
+    if len(rule.arguments) != 1:
+        return None
+    bound = _decimal(rule.arguments[0])
+    if bound is None:
+        return None
+    minimum = rule.rule_type == "MIN_NUMBER"
+
+    def within(value: str) -> Problem | None:
+        number = _decimal(value)
+        if number is None:
+            return None  # not a number: what the rule makes of it is HubSpot's to say
+        if minimum and number < bound:
+            return "MIN_NUMBER", f"is less than {rule.arguments[0]}, a validation rule's minimum"
+        if not minimum and number > bound:
+            return "MAX_NUMBER", f"is greater than {rule.arguments[0]}, a validation rule's maximum"
+        return None
+
+    return within
+
+
+def _characters_rule(rule: ValidationRule) -> ValueCheck | None:
+    mode = rule.arguments[0] if len(rule.arguments) == 1 else None
+    allowed: Callable[[str], bool]
+    if mode == "ALPHANUMERIC":
+        allowed = str.isalnum
+    elif mode == "ALPHA_ONLY":
+        allowed = str.isalpha
+    elif mode == "NUMERIC_ONLY":
+
+        def allowed(ch: str) -> bool:
+            return not ch.isalpha() and (ch.isdigit() or ch in ".,+-")
+
+    else:
+        return None
+    what = {"ALPHANUMERIC": "letters and digits", "ALPHA_ONLY": "letters", "NUMERIC_ONLY": "digits"}[mode]
+
+    def only(value: str) -> Problem | None:
+        # White space is left to HubSpot: whether a rule of letters allows a space is not documented.
+        for ch in value:
+            if not ch.isspace() and not allowed(ch):
+                return "ALPHANUMERIC", f"has {_shown(ch)}, and a validation rule allows only {what}"
+        return None
+
+    return only
+
+
+_RULES: dict[str, Callable[[ValidationRule], ValueCheck | None]] = {
+    "MIN_LENGTH": _length_rule,
+    "MAX_LENGTH": _length_rule,
+    "MIN_NUMBER": _number_rule,
+    "MAX_NUMBER": _number_rule,
+    "ALPHANUMERIC": _characters_rule,
+}
+#: The rule types the preflight reproduces; every other one is left to HubSpot.
+REPRODUCED_RULE_TYPES = frozenset(_RULES)
+
+
+def _rule_checks(rules: Iterable[ValidationRule]) -> list[ValueCheck]:
+    checks = []
+    for rule in rules:
+        build = _RULES.get(rule.rule_type)
+        check = build(rule) if build is not None and not rule.normalized else None
+        if check is not None:
+            checks.append(check)
+    return checks
+
+
+class Preflight:
+    """Checks records against one ``PortalSchema`` (see the module's docstring for what it refuses)."""
+
+    __slots__ = ("_checks", "_object_type", "_read_only", "schema")
+
+    def __init__(self, schema: PortalSchema, object_type: str = "carts") -> None:
+        self.schema = schema
+        self._object_type = object_type
+        self._checks: dict[str, tuple[ValueCheck, ...]] = {}
+        self._read_only: set[str] = set()
+        for name, definition in schema.definitions.items():
+            if definition.read_only:
+                self._read_only.add(name)
+                continue
+            type_check = _type_check(definition)
+            checks = [type_check] if type_check is not None else []
+            checks.extend(_rule_checks(schema.rules.get(name, ())))
+            self._checks[name] = tuple(checks)
+
+    def check(self, record: CartInput) -> InvalidInput | None:
+        """The ``invalid`` outcome HubSpot's definitions give ``record`` (its category HubSpot's error code, its
+        message naming each refused property and value), or None when nothing known refuses it."""
+        checks = self._checks
+        problems: list[tuple[str, str, str, str]] | None = None
+        for name, value in record.properties.items():
+            found = checks.get(name)
+            problem: Problem | None = None
+            if found is None:
+                if name in self._read_only:
+                    problem = "READ_ONLY_VALUE", "is read-only: HubSpot sets it"
+                else:
+                    problem = "PROPERTY_DOESNT_EXIST", f"does not exist on {self._object_type}"
+            elif not value:
+                continue
+            elif len(value) > MAX_VALUE_CHARS:
+                problem = "VALUE_TOO_LONG", f"is longer than {MAX_VALUE_CHARS:,} characters"
+            else:
+                for value_check in found:
+                    problem = value_check(value)
+                    if problem is not None:
+                        break
+            if problem is not None:
+                if problems is None:
+                    problems = []
+                problems.append((problem[0], name, value, problem[1]))
+        if problems is None:
+            return None
+        reasons = "; ".join(
+            f'property "{name}" (value {_shown(value)}) {why}'
+            if code in _PROPERTY_CODES
+            else f'property "{name}" value {_shown(value)} {why}'
+            for code, name, value, why in problems
+        )
+        codes = ", ".join(dict.fromkeys(code for code, _, _, _ in problems))
+        message = f"line {record.line}: {reasons} ({codes})"
+        return InvalidInput(record.line, message, record.raw, problems[0][0])
+
+    def __repr__(self) -> str:
+        return f"Preflight(properties={len(self.schema.definitions)}, rules={len(self.schema.rules)})"
