@@ -39,12 +39,14 @@ class CartInput:
 @dataclass(slots=True)
 class InvalidInput:
     """An input refused locally; ``message`` names the line and the reason (``line 14: ...``); ``category`` is
-    ``INVALID_INPUT``, or HubSpot's own error code when the preflight refused it (``PROPERTY_DOESNT_EXIST``...)."""
+    ``INVALID_INPUT``, or HubSpot's own error code when the preflight refused it (``PROPERTY_DOESNT_EXIST``...),
+    ``details`` then naming each property it refused."""
 
     line: int
     message: str
     raw: bytes | None = None
     category: str = "INVALID_INPUT"
+    details: tuple[PropertyProblem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,12 +52,16 @@ def test_api_path_chooses_the_objects_path_the_requests_go_to(tmp_path: Path, si
     _with_one_bad_price(source)
     # v3 answers a partial failure with 207; 2026-09 inside a 201.
     v3 = simulator()
-    result = run_cli(source, "--base-url", v3.url, "--api-path", "/crm/v3/objects", cwd=tmp_path)
+    # No preflight: HubSpot itself must see the bad price.
+    result = run_cli(source, "--base-url", v3.url, "--api-path", "/crm/v3/objects", "--no-preflight", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    statuses = v3.stats().by_status  # (a preflight's reads, when made, answer 200)
+    statuses = v3.stats().by_status
     assert statuses.get(207) == 1 and 201 not in statuses
     dated = simulator()
-    result = run_cli(source, "--base-url", dated.url, "--api-path", "/crm/objects/2026-09", "--overwrite", cwd=tmp_path)
+    result = run_cli(
+        source, "--base-url", dated.url, "--api-path", "/crm/objects/2026-09", "--overwrite", "--no-preflight",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 1, result.stderr
     statuses = dated.stats().by_status
     assert statuses.get(201) == 1 and 207 not in statuses

@@ -62,7 +62,7 @@ def test_a_bug_exits_70_with_one_line_and_the_traceback_only_with_cartloader_deb
     assert result.returncode == 70, result.stderr
     assert_one_line(result.stderr, "internal error", "RuntimeError", "planted bug", "CARTLOADER_DEBUG=1")
     assert TOKEN not in result.stdout + result.stderr
-    assert sim.stats().requests == 0
+    assert sim.stats().inputs_received == 0  # no batch left (only the preflight's reads came before the bug)
     debug = _run_with_a_bug(source, "--base-url", sim.url, "--overwrite", cwd=tmp_path, debug=True)
     assert debug.returncode != 0
     assert "Traceback" in debug.stderr and "planted bug" in debug.stderr

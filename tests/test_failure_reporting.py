@@ -39,7 +39,13 @@ def test_the_summary_counts_failures_by_category_with_one_readable_sample_each(
 ) -> None:
     sim = simulator()
     result = run_cli(
-        EXAMPLES / "carts-with-errors.ndjson", "--base-url", sim.url, "--summary-json", "summary.json", cwd=tmp_path
+        EXAMPLES / "carts-with-errors.ndjson",
+        "--base-url",
+        sim.url,
+        "--summary-json",
+        "summary.json",
+        "--no-preflight",  # HubSpot's own refusals, as it words them
+        cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr
     by_category = _category_lines(result.stderr)
@@ -59,7 +65,8 @@ def test_the_outcome_log_keeps_hubspots_per_property_problems_in_error_details(
     tmp_path: Path, simulator: Start
 ) -> None:
     sim = simulator()
-    assert run_cli(EXAMPLES / "carts-with-errors.ndjson", "--base-url", sim.url, cwd=tmp_path).returncode == 1
+    result = run_cli(EXAMPLES / "carts-with-errors.ndjson", "--base-url", sim.url, "--no-preflight", cwd=tmp_path)
+    assert result.returncode == 1
     entries = last_entries(tmp_path / "carts-with-errors.outcomes.ndjson")
     error = entries[12]["error"]
     assert error["category"] == "VALIDATION_ERROR"
@@ -83,7 +90,7 @@ def test_a_whole_batch_refusal_bisected_down_to_one_input_keeps_its_details(tmp_
     write_carts(source, 8)
     with source.open("ab") as stream:
         stream.write(b'{"hs_cart_name": "bad", "hs_total_price": "twelve"}\n')
-    result = run_cli(source, "--base-url", sim.url, cwd=tmp_path)
+    result = run_cli(source, "--base-url", sim.url, "--no-preflight", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     error = last_entries(tmp_path / "carts.outcomes.ndjson")[9]["error"]
     assert error["status"] == 400
@@ -150,7 +157,9 @@ async def test_the_library_summary_counts_failures_by_category() -> None:
     ]
     outcomes: list[Outcome] = []
     async with Simulator() as sim:
-        summary = await bulk_create(records, token="sim-token", base_url=sim.url, on_outcome=outcomes.append)
+        summary = await bulk_create(
+            records, token="sim-token", base_url=sim.url, on_outcome=outcomes.append, preflight=False
+        )
     assert summary.failures_by_category == {"VALIDATION_ERROR": 1, "INVALID_INPUT": 1}
     assert summary.failure_samples["INVALID_INPUT"].startswith("line 3: ")
     refused = next(o for o in outcomes if o.status == "failed")

@@ -86,10 +86,9 @@ def records_of(case: Case) -> list[dict[str, Any]]:
 
 
 def simulator_code(outcome: Outcome) -> str:
-    """The error code in the simulator's "Property values were not valid: [...]" message."""
+    """The error code of the simulator's refusal (its "Property values were not valid" problem)."""
     assert outcome.error is not None
-    _, _, problems = outcome.error.message.partition(": ")
-    codes = {str(problem["error"]) for problem in orjson.loads(problems)}
+    codes = {problem.code for problem in outcome.error.details}
     assert len(codes) == 1, codes
     return codes.pop()
 

@@ -21,6 +21,7 @@ from tests.test_pipeline import read_log
 pytestmark = pytest.mark.anyio
 
 FAST = "1000/1s"  # the loader's budget: far above what these tests send
+# Where a test counts or numbers the batch requests submit() makes, its loader reads no schema (preflight=False).
 QUICK = Backoff(0.01, 0.05)
 
 
@@ -53,7 +54,9 @@ def requests_of(sim: Simulator) -> dict[int, set[str]]:
 async def test_each_caller_gets_its_own_records_outcome_when_results_come_back_shuffled_without_trace_ids() -> None:
     outcomes: dict[int, Outcome] = {}
     async with Simulator(echo_trace_ids="never", seed=3) as sim:
-        async with CartLoader("sim-token", base_url=sim.url, rate=FAST, batch_size=20, linger=60) as loader:
+        async with CartLoader(
+            "sim-token", base_url=sim.url, rate=FAST, batch_size=20, linger=60, preflight=False
+        ) as loader:
 
             async def caller(i: int) -> None:
                 outcomes[i] = await loader.submit(cart(i))
@@ -90,7 +93,7 @@ async def test_cancelling_one_caller_withdraws_its_unsent_record_and_leaves_the_
     log = LogSink()
     async with Simulator(seed=6) as sim:
         async with CartLoader(
-            "sim-token", base_url=sim.url, rate=FAST, batch_size=5, linger=60, submit_log=log
+            "sim-token", base_url=sim.url, rate=FAST, batch_size=5, linger=60, submit_log=log, preflight=False
         ) as loader:
             scopes: dict[int, anyio.CancelScope] = {}
 
@@ -124,7 +127,7 @@ async def test_a_record_withdrawn_while_its_batch_waits_for_a_rate_slot_is_never
     outcomes: list[Outcome] = []
     async with Simulator(seed=13) as sim:
         async with CartLoader(
-            "sim-token", base_url=sim.url, rate="3/1s", pace="even", batch_size=1, linger=0
+            "sim-token", base_url=sim.url, rate="3/1s", pace="even", batch_size=1, linger=0, preflight=False
         ) as loader:
             with anyio.fail_after(30):
                 async with anyio.create_task_group() as group:
@@ -168,7 +171,9 @@ async def test_a_caller_cancelled_after_its_record_left_gets_nothing_but_the_out
 async def test_a_fatal_403_reaches_every_waiting_caller_and_closes_the_loader() -> None:
     errors: list[BaseException] = []
     async with Simulator(tokens={"reader": frozenset({"crm.objects.carts.read"})}, seed=8) as sim:
-        async with CartLoader("reader", base_url=sim.url, rate=FAST, batch_size=5, linger=60) as loader:
+        async with CartLoader(
+            "reader", base_url=sim.url, rate=FAST, batch_size=5, linger=60, preflight=False
+        ) as loader:
 
             async def caller(i: int) -> None:
                 try:
@@ -195,7 +200,7 @@ async def test_leaving_the_loader_sends_what_was_submitted_without_waiting_for_l
         with anyio.fail_after(20):  # linger is a minute: only the drain on close can send them in time
             async with (
                 anyio.create_task_group() as group,
-                CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=60) as loader,
+                CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=60, preflight=False) as loader,
             ):
                 for i in range(1, 8):
                     group.start_soon(submit_into, outcomes, loader, i)
@@ -247,7 +252,7 @@ async def test_a_submitted_record_resent_after_a_500_is_flagged_duplicate_risk()
     async with Simulator(faults={"post_500": 1.0}, seed=12) as sim:
         got: list[Outcome] = []
         async with (
-            CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=0, backoff=QUICK) as loader,
+            CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=0, backoff=QUICK, preflight=False) as loader,
             anyio.create_task_group() as group,
         ):
             # No unique property: the resend creates the cart again (a 409 would answer it otherwise).

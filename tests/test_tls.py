@@ -157,7 +157,7 @@ async def test_ssl_cert_file_names_the_authority_that_makes_the_certificate_trus
     async with tls_simulator(authority) as (sim, front):
         outcomes = await load(f"https://localhost:{front.port}")
         held = {obj.properties["hs_external_cart_id"]: obj.id for obj in sim.objects.values()}
-    assert front.relayed == 3
+    assert front.relayed == 2 + 3  # the preflight's two reads and three batches, all through TLS
     assert {o.status for o in outcomes} == {"created"}
     assert all(o.id == held[f"ext-{o.line}"] for o in outcomes)
 
@@ -175,7 +175,7 @@ async def test_https_proxy_tunnels_an_https_base_url_and_the_certificate_is_stil
         outcomes = await load("https://carts.test:8443")
         stored = len(sim.objects)
     assert proxy.tunnels and set(proxy.tunnels) == {"carts.test:8443"}
-    assert front.relayed == 3
+    assert front.relayed == 2 + 3  # the preflight's two reads and three batches, all through TLS
     assert stored == 30
     assert {o.status for o in outcomes} == {"created"}
 
@@ -206,7 +206,7 @@ async def test_a_connect_timeout_is_a_connect_error_resent_without_duplicate_ris
     with a_port_that_never_completes_a_connection() as port:
         config = LoaderConfig(
             base_url=f"http://127.0.0.1:{port}", batch_size=10, rate=Rate.parse("1000/1s"), timeout_s=10.0,
-            connect_timeout_s=0.2, max_attempts=2, backoff=QUICK,
+            connect_timeout_s=0.2, max_attempts=2, backoff=QUICK, preflight=False,
         )  # fmt: skip
         outcomes: list[Outcome] = []
         async with CartLoader("sim-token", config=config) as loader:

@@ -137,7 +137,7 @@ class Collector:
     async def refuse(self, item: InvalidInput) -> None:
         """Record a record refused locally (never sent) as ``invalid``."""
         self.seen()
-        outcome = Outcome(item.line, "invalid", error=RecordError(item.category, item.message))
+        outcome = Outcome(item.line, "invalid", error=RecordError(item.category, item.message, None, item.details))
         await self.settle([(outcome, item)], was_pending=False)
 
     def summary(self) -> Summary:

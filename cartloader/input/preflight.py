@@ -33,7 +33,14 @@ from decimal import Decimal, InvalidOperation
 
 import orjson
 
-from cartloader.models import CartInput, InvalidInput, PortalSchema, PropertyDefinition, ValidationRule
+from cartloader.models import (
+    CartInput,
+    InvalidInput,
+    PortalSchema,
+    PropertyDefinition,
+    PropertyProblem,
+    ValidationRule,
+)
 
 MAX_VALUE_CHARS = 65_536
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
@@ -42,6 +49,8 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _YEAR = re.compile(r"\d{4}-")
 _DAY_MS = 86_400_000
 _SHOWN_CHARS = 60
+#: A value longer than this is left out of ``details`` (the message says what is wrong with it).
+MAX_DETAIL_VALUE_CHARS = 1000
 #: Codes that refuse the property whatever its value.
 _PROPERTY_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})
 
@@ -311,7 +320,11 @@ class Preflight:
         )
         codes = ", ".join(dict.fromkeys(code for code, _, _, _ in problems))
         message = f"line {record.line}: {reasons} ({codes})"
-        return InvalidInput(record.line, message, record.raw, problems[0][0])
+        details = tuple(
+            PropertyProblem(name, code, why, value if len(value) <= MAX_DETAIL_VALUE_CHARS else None)
+            for code, name, value, why in problems
+        )
+        return InvalidInput(record.line, message, record.raw, problems[0][0], details)
 
     def __repr__(self) -> str:
         return f"Preflight(properties={len(self.schema.definitions)}, rules={len(self.schema.rules)})"
