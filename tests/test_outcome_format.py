@@ -32,9 +32,9 @@ from cartloader.outcomes.resume import ResumeCounts, ResumeIndex, scan_log
 
 def test_the_statuses_and_reserved_fields_are_the_documented_ones() -> None:
     assert STATUSES == ("pending", "created", "updated", "failed", "invalid", "unsent")
-    assert frozenset({"line", "key", "status", "id", "error", "attempts", "duplicate_risk", "unmatched"}) == (
-        RESERVED_FIELDS
-    )
+    assert frozenset(
+        {"line", "key", "status", "id", "error", "existing_id", "attempts", "duplicate_risk", "unmatched"}
+    ) == (RESERVED_FIELDS)
 
 
 def test_a_pending_line_without_a_key_has_only_line_and_status() -> None:
