@@ -41,6 +41,7 @@ from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
 from cartloader.engine.pipeline import first_cause, run_pipeline
 from cartloader.engine.preflight import SchemaSource, check_upsert_key
+from cartloader.engine.refused import RefusalMemory
 from cartloader.engine.stats import RunStats
 from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
@@ -219,6 +220,7 @@ class CartLoader:
     async def _pipeline(
         self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None
     ) -> Summary:
+        refused = RefusalMemory()  # what HubSpot refuses in this run is not sent again
         sender = Sender(
             transport=self._transport,
             config=self.config,
@@ -228,6 +230,7 @@ class CartLoader:
             capacity=self._capacity,
             collector=collector,
             rng=self._rng,
+            refused=refused,
         )
         chunker = Chunker(
             batch_size=self.config.batch_size,
@@ -251,6 +254,7 @@ class CartLoader:
                 chunker=chunker,
                 linger_s=self.config.linger_s,
                 schema=schema,
+                refused=refused,
             )
         except FatalApiError as exc:
             self._stop(exc)

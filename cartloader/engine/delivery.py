@@ -21,6 +21,7 @@ from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.linking import Linker
 from cartloader.engine.matching import match_results
+from cartloader.engine.refused import RefusalMemory
 from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.details import refusal, with_values
@@ -79,6 +80,7 @@ class Sender:
         capacity: InFlightLimit,
         collector: Collector,
         rng: random.Random | None = None,
+        refused: RefusalMemory | None = None,
     ) -> None:
         self._config = config
         endpoint = Endpoint(config.base_url, config.api_path, config.object_type, config.api_version)
@@ -92,6 +94,7 @@ class Sender:
         self._collector = collector
         self._stats = collector.stats
         self._rng = rng or random.Random()
+        self._refused = refused  # what HubSpot refuses is remembered, so that the producer refuses it again
         # Upsert inputs carry no associations: they are written afterwards, through the v4 API.
         self._linker = Linker(self._requester, config, self._stats, self._rng) if config.upsert_by else None
 
@@ -250,6 +253,8 @@ class Sender:
         item.closed = True
         if error is not None and error.details:
             error = with_values(error, record.properties)
+            if status == "failed" and self._refused is not None:
+                self._refused.learn(error, record)
         # Positional: binding keyword arguments is noticeably slower, once per record.
         outcome = Outcome(
             record.line,

@@ -22,6 +22,7 @@ from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
 from cartloader.engine.preflight import RunSchema
+from cartloader.engine.refused import RefusalMemory
 from cartloader.models import CartInput, InvalidInput
 
 Batches = MemoryObjectReceiveStream[list[CartInput]]
@@ -36,16 +37,17 @@ async def run_pipeline(
     chunker: Chunker,
     linger_s: float,
     schema: RunSchema | None = None,
+    refused: RefusalMemory | None = None,
 ) -> None:
     """Load every record of ``source``; outcomes reach ``collector``. With ``schema``, each record is checked
     against the portal's schema first (the preflight): read when the first record comes, and again once it goes
-    stale. Raises what stops the run
+    stale; with ``refused``, against what HubSpot refused earlier in the run. Raises what stops the run
     (a ``FatalApiError``, an ``OutcomeLogError``, an ``InputReadError``) as itself, not wrapped in an
     exception group; other errors raised beside it are kept in its ``__notes__``."""
     send, receive = anyio.create_memory_object_stream[list[CartInput]](1)
     try:
         async with anyio.create_task_group() as group:
-            batcher = _Batcher(chunker, collector, linger_s, schema)
+            batcher = _Batcher(chunker, collector, linger_s, schema, refused)
             group.start_soon(batcher.linger, send.clone())
             group.start_soon(batcher.produce, source, send)
             async with receive:
@@ -86,11 +88,20 @@ class _Batcher:
         "_nap",
         "_opened",
         "_opened_at",
+        "_refused",
         "_schema",
     )
 
-    def __init__(self, chunker: Chunker, collector: Collector, linger_s: float, schema: RunSchema | None) -> None:
+    def __init__(
+        self,
+        chunker: Chunker,
+        collector: Collector,
+        linger_s: float,
+        schema: RunSchema | None,
+        refused: RefusalMemory | None,
+    ) -> None:
         self._schema = schema
+        self._refused = refused
         self._chunker = chunker
         self._collector = collector
         self._linger_s = linger_s
@@ -106,6 +117,7 @@ class _Batcher:
         chunker = self._chunker
         collector = self._collector
         schema = self._schema
+        memory = self._refused
         preflight = None
         read = schema is None
         async with send:
@@ -118,11 +130,12 @@ class _Batcher:
                         assert schema is not None
                         preflight = await schema.current()
                         read = True
-                    if preflight is not None:
-                        refused = preflight.check(item)
-                        if refused is not None:
-                            await collector.refuse(refused)
-                            continue
+                    refused = preflight.check(item) if preflight is not None else None
+                    if refused is None and memory is not None:
+                        refused = memory.check(item)
+                    if refused is not None:
+                        await collector.refuse(refused)
+                        continue
                     batch = chunker.feed(item)
                     if len(chunker) == 1:  # this record opened a batch: start its clock
                         self._generation += 1

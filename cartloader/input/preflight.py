@@ -59,7 +59,7 @@ Problem = tuple[str, str]
 ValueCheck = Callable[[str], Problem | None]
 
 
-def _shown(value: str) -> str:
+def shown_value(value: str) -> str:
     """The value as a message shows it: JSON-quoted, cut after 60 characters."""
     if len(value) <= _SHOWN_CHARS:
         return orjson.dumps(value).decode()
@@ -145,7 +145,7 @@ def _enumeration(definition: PropertyDefinition) -> ValueCheck | None:
         parts = value.split(";") if multiple else (value,)
         for part in parts:
             if part.strip() and part not in options and part.strip() not in options:
-                which = f"has {_shown(part)}, which" if multiple else ""
+                which = f"has {shown_value(part)}, which" if multiple else ""
                 return "INVALID_OPTION", f"{which} is not one of the options: {shown}".lstrip()
         return None
 
@@ -238,7 +238,7 @@ def _characters_rule(rule: ValidationRule) -> ValueCheck | None:
         # White space is left to HubSpot: whether a rule of letters allows a space is not documented.
         for ch in value:
             if not ch.isspace() and not allowed(ch):
-                return "ALPHANUMERIC", f"has {_shown(ch)}, and a validation rule allows only {what}"
+                return "ALPHANUMERIC", f"has {shown_value(ch)}, and a validation rule allows only {what}"
         return None
 
     return only
@@ -313,9 +313,9 @@ class Preflight:
         if problems is None:
             return None
         reasons = "; ".join(
-            f'property "{name}" (value {_shown(value)}) {why}'
+            f'property "{name}" (value {shown_value(value)}) {why}'
             if code in _PROPERTY_CODES
-            else f'property "{name}" value {_shown(value)} {why}'
+            else f'property "{name}" value {shown_value(value)} {why}'
             for code, name, value, why in problems
         )
         codes = ", ".join(dict.fromkeys(code for code, _, _, _ in problems))
