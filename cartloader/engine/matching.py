@@ -23,7 +23,9 @@ from cartloader.models import CartInput
 
 _NUMBER_START = frozenset("0123456789-+.")
 # Matched on before whole property sets when no upsert key is given: most carts carry their shop's id, and
-# where the values differ within a request, one lookup names each result's input.
+# where the values differ within a request, one lookup names each result's input. It is never assumed unique in
+# HubSpot (nothing shows HubSpot enforcing it): a value only tells apart the inputs of one request, and only where
+# no other input of that request sent it too.
 EXTERNAL_ID = "hs_external_cart_id"
 # A number already in canonical form (no sign but "-", no leading zero, no trailing zero in the fraction, no
 # exponent), which Decimal would give back unchanged: up to 28 characters, so within Decimal's default
