@@ -358,6 +358,7 @@ def test_a_dry_run_with_a_token_runs_the_preflight_and_prints_each_reason(tmp_pa
     result = run_cli(source, "--dry-run", "--base-url", sim.url, "--rejects", "rejects.ndjson", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "3 records read: 1 valid, 2 invalid" in result.stderr
+    assert "the preflight read the portal's schema: 2 requests" in result.stderr
     reasons = [line for line in result.stderr.splitlines() if line.startswith("cartloader: invalid: ")]
     assert [reason.split(": ")[2] for reason in reasons] == ["line 2", "line 3"]
     assert "INVALID_OPTION" in reasons[1]

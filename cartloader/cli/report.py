@@ -160,6 +160,8 @@ def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> l
     if summary.skipped:
         line += f" ({summary.skipped} lines skipped: already in the log)"
     lines = [line]
+    if summary.requests:
+        lines.append(f"  the preflight read the portal's schema: {_count(summary.requests, 'request')}")
     if log_path is not None:
         lines.append(f"  outcome log: {log_path}")
     return lines
