@@ -21,8 +21,9 @@ class CartInput:
 
     ``trace_id`` is the record's own ``objectWriteTraceId`` when it gave one; ``key`` is the trace id
     actually sent, assigned by the chunker. ``raw`` is the input line verbatim (files only), kept
-    for ``--rejects``. ``was_pending`` marks a record an earlier run was sending when it stopped (it may
-    exist in HubSpot already): set by the input side on ``--resume``. ``withdrawn`` marks a record whose
+    for ``--rejects``. ``was_pending`` marks a record HubSpot may hold already: an earlier run was sending it
+    when it stopped, or it failed after a request HubSpot may have processed (resent by ``--retry-failed``); set
+    by the input side on ``--resume``. ``withdrawn`` marks a record whose
     submitter was cancelled before it was sent: it is dropped from its batch, never sent.
     """
 

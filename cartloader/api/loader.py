@@ -67,7 +67,7 @@ def _records(records: Records, index: ResumeIndex | None = None) -> AsyncIterato
         )
     if index is None:
         return normalized(records)
-    return normalized(records, skip=lambda line: not index.should_send(line), pending=index.is_pending)
+    return normalized(records, skip=lambda line: not index.should_send(line), pending=index.may_exist)
 
 
 def _rate(rate: str | Rate | None) -> Rate | None:

@@ -312,7 +312,8 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
 
 def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | InvalidInput, None]:
     """The input's records, without the lines a resumed log already settled (or other shards' lines), up to
-    ``--limit``. A record the earlier run was sending when it stopped is marked ``was_pending``."""
+    ``--limit``. A record HubSpot may hold already (an earlier run was sending it when it stopped, or it failed
+    after a request HubSpot may have processed) is marked ``was_pending``."""
     index = setup.index
     retry_failed = options.retry_failed
     skip = None if index is None else (lambda line: not index.should_send(line, retry_failed=retry_failed))
@@ -324,7 +325,7 @@ def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | 
 
         def on_item(item: CartInput | InvalidInput) -> None:
             meter.saw(item)
-            if isinstance(item, CartInput) and index.is_pending(item.line):
+            if isinstance(item, CartInput) and index.may_exist(item.line):
                 item.was_pending = True
 
     if setup.csv is not None:
