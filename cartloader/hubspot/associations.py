@@ -99,7 +99,16 @@ def written_pairs(body: bytes | None) -> set[tuple[str, str]]:
     pairs = set()
     for result in results if isinstance(results, list) else ():
         if isinstance(result, dict):
-            from_id, to_id = result.get("fromObjectId"), result.get("toObjectId")
-            if isinstance(from_id, str | int) and isinstance(to_id, str | int):
-                pairs.add((str(from_id), str(to_id)))
+            from_id, to_id = _object_id(result.get("fromObjectId")), _object_id(result.get("toObjectId"))
+            if from_id is not None and to_id is not None:
+                pairs.add((from_id, to_id))
     return pairs
+
+
+def _object_id(value: object) -> str | None:
+    """An object id as HubSpot writes it, a string or an integer (a JSON ``true`` is not the id ``"True"``)."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    return None
