@@ -87,6 +87,18 @@ async def test_transient_failure_is_resent_up_to_max_attempts_and_flagged_only_i
     assert all(o.duplicate_risk is ambiguous for o in outcomes)
 
 
+async def test_a_timeout_after_a_request_was_written_on_a_reused_connection_is_flagged_duplicate_risk() -> None:
+    # The first batch leaves its keep-alive connection in the pool; the second reuses it and hangs after
+    # HubSpot processed it: a timeout there may follow a write, so its records are flagged.
+    async with Simulator(faults_at={2: "post_hang"}, hang_s=600, seed=1) as sim:
+        outcomes, summary = await load(sim, carts(10), batch_size=5, concurrency=1, max_attempts=1, timeout=0.5)
+        assert len(sim.objects) == 10
+    assert summary.requests == 2
+    first = {o.line for o in outcomes if o.status == "created"}
+    flagged = {o.line for o in outcomes if o.status == "failed" and o.duplicate_risk}
+    assert len(first) == 5 and len(flagged) == 5 and first.isdisjoint(flagged)
+
+
 async def test_connect_error_is_resent_without_duplicate_risk() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -68,6 +68,8 @@ def test_only_a_failure_to_connect_proves_the_request_was_not_processed() -> Non
     for after_write in (aiohttp.ServerDisconnectedError(), TimeoutError(), aiohttp.ClientPayloadError()):
         rule = rule_for_no_answer(map_network_error(after_write, "h"))
         assert (rule.action, rule.processed) == (Action.RETRY_AMBIGUOUS, True)
+        # Before the request had a connection, even a timeout or a reset proves nothing was written.
+        assert rule_for_no_answer(map_network_error(after_write, "h", connected=False)).processed is False
 
 
 def test_a_207_body_is_parsed_with_errors_naming_trace_ids() -> None:

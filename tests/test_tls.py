@@ -216,3 +216,19 @@ async def test_a_connect_timeout_is_a_connect_error_resent_without_duplicate_ris
     assert not any(o.duplicate_risk for o in outcomes)
     assert {(o.status, o.attempts) for o in outcomes} == {("failed", 2)}
     assert all(o.error is not None and o.error.category == "TIMEOUT" for o in outcomes), outcomes[0]
+
+
+async def test_a_request_timeout_running_out_while_connecting_is_resent_without_duplicate_risk() -> None:
+    # --timeout runs out first, while the connection is still being made: nothing was written.
+    with a_port_that_never_completes_a_connection() as port:
+        config = LoaderConfig(
+            base_url=f"http://127.0.0.1:{port}", batch_size=10, rate=Rate.parse("1000/1s"), timeout_s=0.2,
+            connect_timeout_s=10.0, max_attempts=2, backoff=QUICK, preflight=False,
+        )  # fmt: skip
+        outcomes: list[Outcome] = []
+        async with CartLoader("sim-token", config=config) as loader:
+            summary = await loader.create(CARTS, on_outcome=outcomes.append)
+    assert summary.requests == 6
+    assert len(outcomes) == 30
+    assert not any(o.duplicate_risk for o in outcomes)
+    assert {(o.status, o.attempts) for o in outcomes} == {("failed", 2)}

@@ -13,6 +13,7 @@ import ssl
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -61,14 +62,46 @@ def proxy_for(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
-def map_network_error(exc: BaseException, host: str) -> NoAnswer:
+def map_network_error(exc: BaseException, host: str, *, connected: bool = True) -> NoAnswer:
     """The ``NoAnswer`` for an exception aiohttp raised while asking ``host``: only a failure to connect (refused,
-    unreachable, the connect timeout) proves the request was never written."""
-    connect_failed = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    unreachable, the connect timeout), or any failure before the request had a connection (``connected``
+    false: the total timeout ran out while connecting or waiting for a pooled connection), proves the request
+    was never written."""
+    connect_failed = not connected or isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
     timed_out = isinstance(exc, asyncio.TimeoutError)
     detail = str(exc).strip()
     reason = type(exc).__name__ + (f": {detail}" if detail else "")
     return NoAnswer(reason, host=host, written=not connect_failed, timed_out=timed_out)
+
+
+class _Attempt:
+    """One request's progress as aiohttp's tracing reports it: whether it got a connection to write on."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+
+async def _on_connection(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceConnectionCreateEndParams
+) -> None:
+    context.trace_request_ctx.connected = True
+
+
+async def _on_reused_connection(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceConnectionReuseconnParams
+) -> None:
+    context.trace_request_ctx.connected = True
+
+
+def _tracing() -> aiohttp.TraceConfig:
+    """aiohttp reports a new or reused connection before the request can use it: until then nothing is written,
+    whichever timeout fires (``--timeout`` may be shorter than the connect timeout)."""
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(_on_connection)
+    trace.on_connection_reuseconn.append(_on_reused_connection)
+    return trace
 
 
 class Transport:
@@ -98,7 +131,9 @@ class Transport:
         connector = aiohttp.TCPConnector(limit=self._connections, ssl=ssl.create_default_context())
         # Not trust_env: it would also add ~/.netrc credentials beside the Bearer header (aiohttp then refuses
         # the request); the proxy from the environment is applied per request instead.
-        self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers={"User-Agent": USER_AGENT}, trace_configs=[_tracing()]
+        )
 
     async def close(self) -> None:
         """Close the session and its connections (idempotent)."""
@@ -127,14 +162,21 @@ class Transport:
         session = self._session
         if session is None:
             raise RuntimeError("the transport is not open")
+        attempt = _Attempt()
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=self._timeout, proxy=self._proxy(url)
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                proxy=self._proxy(url),
+                trace_request_ctx=attempt,
             ) as response:
                 payload = await response.read()
                 return Response(response.status, response.headers, payload)
         except _NETWORK_ERRORS as exc:
-            raise map_network_error(exc, urlsplit(url).hostname or url) from exc
+            raise map_network_error(exc, urlsplit(url).hostname or url, connected=attempt.connected) from exc
 
     def __repr__(self) -> str:
         return f"Transport(connections={self._connections}, open={self.is_open})"
