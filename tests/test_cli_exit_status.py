@@ -3,6 +3,7 @@ several apply, and 4 when ``--summary-json`` or the rejects file cannot be writt
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import resource
 import subprocess
@@ -181,3 +182,41 @@ def test_a_rejects_file_that_cannot_be_written_stops_the_run_with_exit_4_and_res
     assert sorted(entries) == list(range(1, 301))
     assert entries[150]["status"] == "invalid"
     assert {entry["status"] for line, entry in entries.items() if line != 150} == {"created"}
+
+
+# --- a dry run sends nothing: a file failing during it is exit 2, one line -------------------------------
+
+
+def _with_invalid_lines(path: Path, count: int) -> None:
+    lines = [b'{"hs_cart_name": broken\n' if n % 3 == 0 else b'{"hs_cart_name": "c%d"}\n' % n for n in range(count)]
+    path.write_bytes(b"".join(lines))
+
+
+def test_a_dry_run_whose_rejects_file_cannot_be_written_exits_2_in_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "carts.ndjson"
+    _with_invalid_lines(source, 30)
+    result = run_cli(source, "--dry-run", "--rejects", "/dev/full", cwd=tmp_path, token=None)
+    assert result.returncode == 2, result.stderr
+    assert_one_line(result.stderr, "cannot write rejects file /dev/full", "No space left on device")
+    assert "internal error" not in result.stderr
+
+
+def test_a_dry_run_whose_outcome_log_fills_up_exits_2_in_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "carts.ndjson"
+    _with_invalid_lines(source, 300)
+    args = (source, "--dry-run", "--out", "dry.outcomes.ndjson")
+    env = capped_env(token=None)
+    result = run_cli(*args, cwd=tmp_path, env=env, preexec_fn=_limit_file_size(4_000))
+    assert result.returncode == 2, result.stderr
+    assert_one_line(result.stderr, "cannot write outcome log dry.outcomes.ndjson", "File too large")
+
+
+def test_a_dry_run_of_an_input_that_breaks_off_exits_2_in_one_line(tmp_path: Path) -> None:
+    plain = tmp_path / "carts.ndjson"
+    write_carts(plain, 5_000)
+    compressed = gzip.compress(plain.read_bytes())
+    truncated = tmp_path / "carts.ndjson.gz"
+    truncated.write_bytes(compressed[: len(compressed) // 2])
+    result = run_cli(truncated, "--dry-run", cwd=tmp_path, token=None)
+    assert result.returncode == 2, result.stderr
+    assert_one_line(result.stderr, "cannot read input", "carts.ndjson.gz", "truncated")

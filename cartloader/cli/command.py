@@ -220,16 +220,23 @@ class CommandRun:
         self, setup: Setup, token: str | TokenCallable | None, config: LoaderConfig | None, budget: Budget | None
     ) -> int:
         """The dry run; with a token (and the preflight on), the portal's schema is read first."""
-        if token is None or config is None:
-            return self._finish_dry_run(setup, *await dry_run(self.options, setup))
-        stats = RunStats()
+        preflight = None
+        stats = None
+        if token is not None and config is not None:
+            stats = RunStats()
+            try:
+                async with CartLoader(token, config=config, budget=budget) as loader:
+                    preflight = await loader._preflight(stats)
+            except FatalApiError as exc:
+                print_error(f"stopped by HubSpot: {exc}")
+                return EXIT_FATAL_API
         try:
-            async with CartLoader(token, config=config, budget=budget) as loader:
-                preflight = await loader._preflight(stats)
-        except FatalApiError as exc:
-            print_error(f"stopped by HubSpot: {exc}")
-            return EXIT_FATAL_API
-        return self._finish_dry_run(setup, *await dry_run(self.options, setup, preflight=preflight, stats=stats))
+            checked = await dry_run(self.options, setup, preflight=preflight, stats=stats)
+        except (OutcomeLogError, InputReadError) as exc:
+            # Nothing is ever sent in a dry run: a file failing is a configuration error, as when it cannot open.
+            print_error(str(exc))
+            return EXIT_USAGE
+        return self._finish_dry_run(setup, *checked)
 
     async def _load(
         self, setup: Setup, token: str | TokenCallable, config: LoaderConfig, budget: Budget | None
