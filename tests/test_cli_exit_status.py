@@ -1,5 +1,6 @@
 """Exit statuses the other exit tests leave out: 70 for a bug, the precedence 130/143 > 3 > 4 > 1 > 0 when
-several apply, and 4 when ``--summary-json`` or the rejects file cannot be written."""
+several apply, 4 when ``--summary-json`` or the rejects file cannot be written (and the rejects never ahead of
+a failed log), and 2 when a file fails during a dry run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 
 from cartloader.cli.command import exit_status
@@ -220,3 +222,32 @@ def test_a_dry_run_of_an_input_that_breaks_off_exits_2_in_one_line(tmp_path: Pat
     result = run_cli(truncated, "--dry-run", cwd=tmp_path, token=None)
     assert result.returncode == 2, result.stderr
     assert_one_line(result.stderr, "cannot read input", "carts.ndjson.gz", "truncated")
+
+
+def test_after_the_outcome_log_fails_the_rejects_file_holds_no_line_the_log_lacks(
+    tmp_path: Path, simulator: Start
+) -> None:
+    sim = simulator()
+    source = tmp_path / "carts.ndjson"
+    _with_invalid_lines(source, 600)
+    args = (source, "--base-url", sim.url, "--rejects", "rejects.ndjson", "--no-preflight")
+    result = run_cli(*args, cwd=tmp_path, env=capped_env(), preexec_fn=_limit_file_size(6_000))
+    assert result.returncode == 4, result.stderr
+    assert_one_line(result.stderr, "cannot write outcome log", "File too large")
+    refused = {line for line, entry in _complete_entries(tmp_path / "carts.outcomes.ndjson").items()}
+    rejected = set(_complete_entries(tmp_path / "rejects.ndjson.errors.ndjson"))
+    rejected_lines = (tmp_path / "rejects.ndjson").read_bytes().count(b"\n")
+    assert 0 < len(rejected) == rejected_lines
+    assert rejected <= refused
+
+
+def _complete_entries(path: Path) -> dict[int, dict[str, object]]:
+    """The entries of an NDJSON file by line number, leaving out a line the cap cut short."""
+    entries = {}
+    for content in path.read_bytes().split(b"\n"):
+        try:
+            entry = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            continue
+        entries[entry["line"]] = entry
+    return entries

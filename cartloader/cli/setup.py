@@ -306,6 +306,7 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
         stack.callback(rejects.close)
     meter = InputMeter(_input_size(stream, options.input), options.limit, options.shard[1] if options.shard else 1)
     setup = Setup(stream, meter, log, rejects, index, csv=csv_source)
+    # The log first: once it fails, no later sink is written, so the rejects never hold a line the log lacks.
     setup.sinks = [sink for sink in (log, rejects) if sink is not None]
     return setup
 
