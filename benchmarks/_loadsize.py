@@ -13,6 +13,10 @@ size, in three settings:
 - **four**: four processes on one Redis budget, the N requests split evenly (one minimum for all, from the
   first request of any to the last answer of any).
 
+The N requests are batch creates, so the preflight is off by default (``--preflight`` turns it on): its two schema
+reads take two slots of the same window, and at exactly two windows' worth they push the last request into a
+third window (``(ceil((N + 2) / L) - 1) x W + d`` is then the true minimum).
+
 429s per request are counted by the loaders (and the other client's separately).
 """
 
@@ -52,6 +56,7 @@ class Load:
     batch_size: int
     concurrency: Concurrency
     pace: str
+    preflight: bool = False  # its two schema reads take two slots of the window (not part of the N requests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,7 @@ async def _load(url: str, load: Load, records: int, stamps: _Stamps, budget: Any
         concurrency=load.concurrency,
         batch_size=load.batch_size,
         budget=budget,
+        preflight=load.preflight,
         on_outcome=stamps.outcome,
     )
     return summary.requests, summary.rate_limited
@@ -170,6 +176,7 @@ def run_four(url: str, redis_url: str, load: Load) -> Timing:
         command = [sys.executable, "-m", "benchmarks.ceiling", "worker", url, budget]
         command += ["--requests", str(share), "--batch-size", str(load.batch_size), "--first", str(n * 10_000_000)]
         command += ["--concurrency", str(load.concurrency), "--pace", load.pace]
+        command += ["--preflight"] if load.preflight else []
         workers.append(
             subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -198,7 +205,14 @@ def run_four(url: str, redis_url: str, load: Load) -> Timing:
 
 
 async def _worker(
-    url: str, budget_url: str, requests: int, batch_size: int, first: int, concurrency: str, pace: str
+    url: str,
+    budget_url: str,
+    requests: int,
+    batch_size: int,
+    first: int,
+    concurrency: str,
+    pace: str,
+    preflight: bool,
 ) -> None:
     stamps = _Stamps()
     async with _TimedSharedBudget.from_url(budget_url, pace=pace, stamps=stamps) as budget:
@@ -212,6 +226,7 @@ async def _worker(
             batch_size=batch_size,
             budget=budget,
             on_outcome=stamps.outcome,
+            preflight=preflight,
         )
     print(
         json.dumps(
@@ -237,8 +252,19 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--concurrency", default="auto")
     parser.add_argument("--pace", default="burst")
+    parser.add_argument("--preflight", action="store_true")
     args = parser.parse_args(argv)
-    anyio.run(_worker, args.url, args.budget, args.requests, args.batch_size, args.first, args.concurrency, args.pace)
+    anyio.run(
+        _worker,
+        args.url,
+        args.budget,
+        args.requests,
+        args.batch_size,
+        args.first,
+        args.concurrency,
+        args.pace,
+        args.preflight,
+    )
     return 0
 
 
@@ -253,6 +279,7 @@ def sweep(
     batch_size: int,
     concurrency: Concurrency,
     pace: str,
+    preflight: bool,
     other_share: float,
     client_factory: Callable[[str, float], Any],
     progress: Callable[[str], None],
@@ -266,7 +293,7 @@ def sweep(
             for size in sizes:
                 per_window = fast.requests * (1 - other_share) if setting == "beside" else fast.requests
                 minimum = minimum_s(size, per_window, fast.window_s, latency_s)
-                load = Load(fast, size, batch_size, concurrency, pace)
+                load = Load(fast, size, batch_size, concurrency, pace, preflight)
                 timings: list[Timing] = []
                 for run_no in range(runs):
                     with simulator(rate=rate_text, latency_ms=latency, seed=run_no + 1) as sim:

@@ -223,6 +223,9 @@ def sweep_main(argv: list[str]) -> int:
     parser.add_argument("--pace", default="burst", choices=("burst", "even"), help="the budget's pace (burst)")
     parser.add_argument("--other", type=float, default=0.3, help="the other client's share of the limit (0.3)")
     parser.add_argument("--batch-size", type=int, default=10, help="inputs per request (default 10)")
+    parser.add_argument(
+        "--preflight", action="store_true", help="run the schema preflight too (two more requests per loader)"
+    )
     args = parser.parse_args(argv)
     rate: Rate = args.rate
     fast = Rate(rate.requests, rate.window_s / args.speedup)
@@ -239,6 +242,7 @@ def sweep_main(argv: list[str]) -> int:
         batch_size=args.batch_size,
         concurrency=args.concurrency,
         pace=args.pace,
+        preflight=args.preflight,
         other_share=args.other,
         client_factory=SteadyClient,
         progress=lambda line: print(line, file=sys.stderr),
@@ -247,7 +251,8 @@ def sweep_main(argv: list[str]) -> int:
     print(
         f"\nceiling, load-size sweep: {rate.requests}/{rate.window_s:g}s compressed x{args.speedup:g} "
         f"({fast.requests} per {fast.window_s:g} s), fixed latency {latency_s * 1000:g} ms, batch {args.batch_size}, "
-        f"concurrency {args.concurrency}, pace {args.pace}, median of {args.runs} runs; load average "
+        f"concurrency {args.concurrency}, pace {args.pace}, preflight {'on' if args.preflight else 'off'}, "
+        f"median of {args.runs} runs; load average "
         f"{info['load_1min_at_start']:.2f} at the start, {load_end:.2f} at the end"
     )
     rows = []
@@ -281,6 +286,7 @@ def sweep_main(argv: list[str]) -> int:
         "batch_size": args.batch_size,
         "concurrency": args.concurrency,
         "pace": args.pace,
+        "preflight": args.preflight,
         "other_share": args.other,
         "points": points,
         "goal_met": met,
