@@ -1,4 +1,4 @@
-"""Fast construction of the frozen slotted dataclasses made once per record (``Outcome``, ``ResultItem``).
+"""Fast construction of the frozen slotted dataclass made once per record (``Outcome``).
 
 A frozen dataclass's generated ``__init__`` stores every field through ``object.__setattr__(self, name, value)``;
 calling each slot's own descriptor setter instead builds the instance in about half the time. The class stays

@@ -13,7 +13,6 @@ import grimp
 import pytest
 
 from cartloader.engine.pipeline import first_cause
-from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import Outcome, RecordError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +47,6 @@ def test_first_cause_is_the_first_error_and_keeps_the_others_in_its_notes() -> N
     ("cls", "args", "kwargs"),
     [
         (Outcome, (3, "failed", "k"), {"error": RecordError("X", "m"), "attempts": 2, "duplicate_risk": True}),
-        (ResultItem, ("7", {"a": "1"}, "r-1", None), {}),
     ],
 )
 def test_fast_init_classes_build_like_their_dataclass_and_stay_frozen(

@@ -291,10 +291,11 @@ class Sender:
     async def _accept(self, items: list[InFlight], answer: Answer) -> list[InFlight]:
         """Map a 2xx answer to outcomes; return inputs HubSpot refused without naming them (to resend)."""
         records = [item.record for item in items]
-        index_by_key = {record.key: i for i, record in enumerate(records)}
         settled: list[Settled] = []
         failed: set[int] = set()
         unnamed_errors = []
+        # Only an answer with errors needs the inputs by trace id (most have none: one dict less per batch).
+        index_by_key = {record.key: i for i, record in enumerate(records)} if answer.errors else {}
         for error in answer.errors:
             named = [index_by_key[t] for t in error.trace_ids if t in index_by_key]
             if not named:
