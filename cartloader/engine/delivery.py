@@ -310,11 +310,15 @@ class Sender:
             records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
         )
         upserted: list[tuple[InFlight, ResultItem]] = []
-        for i, result in matching.pairs:
-            if self._linker is not None and items[i].record.associations and result.id is not None:
-                upserted.append((items[i], result))  # pending until its associations are written
-                continue
-            settled.append(self._created(items[i], result))
+        if self._linker is None:  # create mode (or upserts without associations): the common path, once per record
+            created = self._created
+            settled += [created(items[i], result) for i, result in matching.pairs]
+        else:
+            for i, result in matching.pairs:
+                if items[i].record.associations and result.id is not None:
+                    upserted.append((items[i], result))  # pending until its associations are written
+                    continue
+                settled.append(self._created(items[i], result))
         for i in matching.ambiguous:
             settled.append(self._outcome(items[i], "created", unmatched=True))
         # A result that matches no input is never given to one (design rule 4): the inputs left over have no
@@ -367,7 +371,14 @@ class Sender:
         return RecordError("MISSING_RESULT", message)
 
     def _created(self, item: InFlight, result: ResultItem) -> Settled:
-        return self._outcome(item, "updated" if result.new is False else "created", record_id=result.id)
+        # _outcome without an error, inlined: once per record.
+        record = item.record
+        item.closed = True
+        status: Status = "updated" if result.new is False else "created"
+        outcome = Outcome(
+            record.line, status, record.key, result.id, None, item.attempts, item.duplicate_risk, False, None, None
+        )
+        return outcome, record
 
     async def _split(self, items: list[InFlight], exchange: Exchange) -> None:
         """A whole-batch 400/409/413: fail the inputs HubSpot named (by trace id, or by the bad value, missing
