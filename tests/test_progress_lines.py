@@ -91,3 +91,13 @@ def test_the_estimate_line_names_requests_time_and_share_of_the_daily_quota(tmp_
     assert "at 190/10s" in estimate
     # HubSpot's Daily-Remaining on the first answer: 999 down to 992, as the requests sent at once arrive.
     assert re.search(r"; 0\.8\d?% of the 99\d requests HubSpot allows for the rest of today$", estimate), estimate
+
+
+def test_an_estimate_of_one_request_says_request(tmp_path: Path, simulator: Start) -> None:
+    sim = simulator()
+    source = tmp_path / "carts.ndjson"
+    write_carts(source, 16)
+    result = run_cli(source, "--base-url", sim.url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [estimate] = [line for line in result.stderr.splitlines() if line.startswith("cartloader: estimate: ")]
+    assert "about 16 records in 1 request: " in estimate, estimate

@@ -107,7 +107,8 @@ class EstimateLine:
         else:
             requests = math.ceil(total / self._batch_size)
             seconds = requests / rate.per_second
-            text = f"estimate: about {total:,} records in {requests:,} requests: about {duration(seconds)} at {rate}"
+            noun = "request" if requests == 1 else "requests"
+            text = f"estimate: about {total:,} records in {requests:,} {noun}: about {duration(seconds)} at {rate}"
             fields.update(records=total, requests=requests, seconds=round(seconds, 1))
             if daily is not None:
                 share = requests / daily if daily else math.inf
