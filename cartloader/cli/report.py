@@ -198,6 +198,6 @@ def unlogged_note(log: LogSink | None) -> str:
         return "; sending stopped, and every answer received was logged"
     return (
         f"; sending stopped; {len(log.unlogged)} records were sent but their outcomes could not be logged "
-        f"(lines {describe_lines(log.unlogged)}): the log holds them as pending, so --resume sends them again "
-        "flagged duplicate_risk"
+        f"(lines {describe_lines(log.unlogged)}): --resume sends again, flagged duplicate_risk, those the log "
+        "still holds as pending (a write cut short may have kept some outcomes)"
     )
