@@ -27,6 +27,7 @@ from cartloader.config import (
     Concurrency,
 )
 from cartloader.errors import ConfigError
+from cartloader.outcomes.log import OpenMode
 from cartloader.rate import Rate
 
 PROG = "python -m cartloader"
@@ -188,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         "batch/create: fast, rate-limited, resumable, with one outcome per input line. The token comes from "
         "--token-file or the environment variable HUBSPOT_ACCESS_TOKEN, never from the command line.",
         epilog="Exit status: 0 all loaded, 1 some records failed or invalid, 2 usage or configuration error, "
-        "3 stopped by HubSpot (bad token, missing scopes, daily limit, ...), 4 outcome log unwritable, "
-        "130/143 interrupted (SIGINT/SIGTERM). Details: docs/cli.md. "
+        "3 stopped by HubSpot (bad token, missing scopes, daily limit, ...), 4 a file failed after sending began "
+        "(outcome log unwritable, input cut short), 130/143 interrupted (SIGINT/SIGTERM), 70 a bug. "
+        "Details: docs/cli.md. "
         f"Run `{PROG} simulator --help` for the built-in HubSpot simulator.",
     )
     parser.add_argument(
@@ -468,7 +470,7 @@ class Options:
     preflight: bool = True
 
     @property
-    def log_mode(self) -> str:
+    def log_mode(self) -> OpenMode:
         """How the outcome log is opened: ``"resume"``, ``"overwrite"`` or ``"new"``."""
         return "resume" if self.resume else "overwrite" if self.overwrite else "new"
 

@@ -296,7 +296,7 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     path = log_path(options)
     if path is not None:
         meta = RunMeta.new(options.input, _meta_options(options), stdin_head=stdin_head)
-        log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=options.echo)  # type: ignore[arg-type]
+        log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=options.echo)
         stack.callback(log.close)
     index = log.log.resume_index if log is not None and log.log.resumed else None
     rejects: RejectsSink | None = None
