@@ -227,6 +227,48 @@ async def test_values_of_the_right_type_are_accepted(props: dict[str, str]) -> N
     assert answer.status == 201
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("hs_currency_code", " EUR "),
+        ("size", "\tM"),
+        ("tags", " a ; b "),
+        ("ok", " true"),
+        ("ok", "false\n"),
+        ("when", " 2026-02-28"),
+        ("when", "1772236800000 "),
+        ("at", " 2026-02-28T10:00:00Z "),
+        ("at", " 1772236800123"),
+    ],
+)
+async def test_white_space_around_a_non_string_value_is_accepted_and_the_value_stored_as_sent(
+    name: str, value: str
+) -> None:
+    async with running(**TYPED) as client:
+        answer = await client.create([{"properties": {name: value}, "objectWriteTraceId": "t"}])
+        stored = next(iter(client.sim.objects.values()))
+    assert answer.status == 201, answer.body
+    assert answer.body["results"][0]["properties"][name] == value
+    assert stored.properties[name] == value
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"ok": " TRUE "}, [("ok", "INVALID_BOOLEAN")]),
+        ({"hs_currency_code": " euro "}, [("hs_currency_code", "INVALID_OPTION")]),
+        ({"hs_currency_code": "E UR"}, [("hs_currency_code", "INVALID_OPTION")]),
+        ({"when": " 2026-02-30 "}, [("when", "INVALID_DATE")]),
+        ({"when": "2026-02- 28"}, [("when", "INVALID_DATE")]),
+        ({"at": " yesterday "}, [("at", "INVALID_DATETIME")]),
+    ],
+)
+async def test_white_space_is_ignored_only_around_a_value_that_is_otherwise_valid(
+    props: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    assert await refusal(TYPED, **props) == expected
+
+
 async def test_refusal_body_is_hubspots_documented_400_without_trace_ids() -> None:
     async with running() as client:
         answer = await client.create([{"properties": {"hs_tax": "x"}}])

@@ -324,18 +324,23 @@ def _valid_datetime(text: str) -> bool:
 
 def type_problem(definition: PropertyDefinition, text: str) -> tuple[str, str] | None:
     """HubSpot's (code, message) when non-empty ``text`` is not a value of the definition's type; numbers are
-    checked by the caller, which also normalizes them."""
+    checked by the caller, which also normalizes them.
+
+    White space around a value (around each part of a multi-select) is ignored: HubSpot announced refusing it on
+    non-string properties, then cancelled that change. The caller stores the value as sent.
+    """
     kind = definition.type
-    if kind == "bool" and text not in ("true", "false"):
+    value = text.strip()
+    if kind == "bool" and value not in ("true", "false"):
         return "INVALID_BOOLEAN", f"{text} was not a valid boolean: expected true or false"
-    if kind == "date" and not _valid_date(text):
+    if kind == "date" and not _valid_date(value):
         return "INVALID_DATE", f"{text} was not a valid date: expected YYYY-MM-DD or midnight UTC in milliseconds"
-    if kind == "datetime" and not _valid_datetime(text):
+    if kind == "datetime" and not _valid_datetime(value):
         return "INVALID_DATETIME", f"{text} was not a valid datetime: expected ISO 8601 or milliseconds"
     if kind == "enumeration":
-        values = text.split(";") if definition.multi_select else [text]
+        values = [part.strip() for part in text.split(";")] if definition.multi_select else [value]
         allowed = definition.options
-        unknown = [value for value in values if value not in allowed]
+        unknown = [option for option in values if option not in allowed]
         if unknown:
             shown = ", ".join(allowed[:20]) + (", ..." if len(allowed) > 20 else "")
             return "INVALID_OPTION", f"{unknown[0]} was not one of the allowed options: [{shown}]"
