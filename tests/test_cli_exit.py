@@ -197,3 +197,18 @@ def test_an_input_that_breaks_off_mid_run_exits_4_with_the_summary_and_the_resum
     assert sim.stats().requests >= 1
     assert len(created) == len(sim.objects()) > 0  # every object HubSpot made has its outcome
     assert set(logged.values()) == {"created"}
+
+
+def test_an_input_that_breaks_off_before_its_first_batch_exits_2_although_the_preflight_read_the_schema(
+    tmp_path: Path, simulator: Start
+) -> None:
+    plain = tmp_path / "carts.ndjson"
+    write_carts(plain, 3_000)
+    truncated = tmp_path / "carts.ndjson.gz"
+    truncated.write_bytes(gzip.compress(plain.read_bytes())[:400])  # a few records, far from a batch of 100
+    sim = simulator()
+    result = run_cli(truncated, "--base-url", sim.url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert_one_line(result.stderr, "cannot read input", "carts.ndjson.gz", "truncated")
+    assert sim.stats().requests == 2  # the preflight's two schema reads, no batch
+    assert sim.objects() == []

@@ -133,6 +133,12 @@ def exit_status(
     return EXIT_OK
 
 
+def records_sent(summary: Summary) -> int:
+    """How many records went to HubSpot in a batch request: every final outcome but ``invalid``, and those still
+    ``pending`` or ``unsent``."""
+    return summary.created + summary.updated + summary.failed + summary.pending + summary.unsent
+
+
 class CommandRun:
     """One invocation of the loader: owns the signal handling and the files while the run lasts."""
 
@@ -302,8 +308,9 @@ class CommandRun:
     def _finish(self, setup: Setup, result: Result) -> int:
         options = self.options
         summary = result.summary
-        if result.input_error is not None and summary.requests == 0 and self.interruption.exit_status is None:
-            # The input failed before anything was sent: a configuration error like an unreadable file.
+        if result.input_error is not None and not records_sent(summary) and self.interruption.exit_status is None:
+            # The input failed before any record was sent (the preflight's schema reads carry none): a
+            # configuration error like an unreadable file.
             print_error(str(result.input_error))
             return EXIT_USAGE
         log_error = result.log_error
