@@ -11,6 +11,7 @@ This module only re-exports the public API; docs/library.md describes it and doc
 packages behind it.
 """
 
+from cartloader._version import __version__ as __version__
 from cartloader.api.loader import CartLoader, OutcomeStream, bulk_create
 from cartloader.api.metrics import LoaderMetrics
 from cartloader.api.statistics import LoaderStatistics
@@ -39,8 +40,6 @@ from cartloader.models import (
     Summary,
 )
 from cartloader.rate import Rate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AuthenticationError",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from cartloader.hubspot.transport import USER_AGENT
+from cartloader.outcomes.meta import RunMeta
 from tests.test_cli_support import Start, assert_one_line, cli_env, last_entries, run_cli, write_carts
 
 SCRIPT = Path(sys.executable).parent / "cartloader"
@@ -20,6 +22,11 @@ def test_version_prints_the_installed_version(tmp_path: Path) -> None:
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"cartloader {metadata.version('cartloader')}"
+
+
+def test_the_user_agent_and_the_meta_file_name_the_installed_version() -> None:
+    assert USER_AGENT.startswith(f"cartloader/{metadata.version('cartloader')} ")
+    assert RunMeta.new(None).version == metadata.version("cartloader")
 
 
 def test_a_long_option_is_never_abbreviated_and_a_token_on_the_command_line_is_never_shown(tmp_path: Path) -> None:

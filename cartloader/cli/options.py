@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, NoReturn
 
+from cartloader._version import __version__
 from cartloader.budget.url import BudgetUrl
 from cartloader.cli import console
 from cartloader.config import (
@@ -44,13 +44,8 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in cartloader, reported as one line
 
 
 def package_version() -> str:
-    """The installed cartloader's version."""
-    try:
-        return metadata.version("cartloader")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
-        from cartloader import __version__
-
-        return __version__
+    """cartloader's version."""
+    return __version__
 
 
 class UsageError(Exception):

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from cartloader._version import __version__
 from cartloader.config import is_loopback
 
-USER_AGENT = "cartloader/0.1 (+https://pypi.org/project/cartloader/)"
+USER_AGENT = f"cartloader/{__version__} (+https://pypi.org/project/cartloader/)"
 # What a failed request raises from inside aiohttp: its own errors, timeouts, and socket errors.
 _NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 

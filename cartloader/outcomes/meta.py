@@ -9,11 +9,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import Any, Literal
 
 import orjson
 
+from cartloader._version import __version__
 from cartloader.errors import ConfigError
 
 META_SUFFIX = ".meta.json"
@@ -148,13 +148,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _version() -> str:
-    try:
-        return metadata.version("cartloader")
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 @dataclass(frozen=True, slots=True)
 class RunMeta:
     """What ``OUT.meta.json`` holds: the run id (kept on resume, so generated keys stay stable), the input's
@@ -166,7 +159,7 @@ class RunMeta:
     options: Mapping[str, Any] = field(default_factory=dict)
     started: str = field(default_factory=_now)
     resumed: tuple[str, ...] = ()
-    version: str = field(default_factory=_version)
+    version: str = __version__
 
     @classmethod
     def new(
