@@ -63,9 +63,33 @@ class Chunker:
         mode needs a key it lacks (it is not added), or ``None``."""
         key = record.trace_id or f"{self._run_id}-{record.line}"
         record.key = key
+        values: list[tuple[str, str]] | None = None
+        if self._unique_by is not None or self._unique:  # most loads keep no unique value apart: no list then
+            found = self._unique_values(record)
+            if isinstance(found, InvalidInput):
+                return found
+            values = found
+        closed: list[CartInput] | None = None
+        if key in self._keys or (values and not self._values.isdisjoint(values)):
+            closed = self.flush()
+        batch = self._batch
+        batch.append(record)
+        self._keys.add(key)
+        if values:
+            self._values.update(values)
+        if len(batch) >= self._batch_size:
+            # A batch just reopened by a repeated key holds one record: full only at batch size 1, where
+            # every record leaves at once and nothing can repeat, so no closed batch is dropped here.
+            assert closed is None
+            return self.flush()
+        return closed
+
+    def _unique_values(self, record: CartInput) -> list[tuple[str, str]] | InvalidInput:
+        """The (property, value) pairs of ``record`` that no other input of its request may share; invalid when
+        upsert mode's key is missing or an association's target type cannot be known."""
         values: list[tuple[str, str]] = []
-        unique_by = self._unique_by
         properties = record.properties
+        unique_by = self._unique_by
         if unique_by is not None:
             value = properties.get(unique_by)
             if not value:
@@ -79,19 +103,7 @@ class Chunker:
             value = properties.get(name)
             if value:
                 values.append((name, value))
-        closed: list[CartInput] | None = None
-        if key in self._keys or (values and not self._values.isdisjoint(values)):
-            closed = self.flush()
-        self._batch.append(record)
-        self._keys.add(key)
-        if values:
-            self._values.update(values)
-        if len(self._batch) >= self._batch_size:
-            # A batch just reopened by a repeated key holds one record: full only at batch size 1, where
-            # every record leaves at once and nothing can repeat, so no closed batch is dropped here.
-            assert closed is None
-            return self.flush()
-        return closed
+        return values
 
     def flush(self) -> list[CartInput] | None:
         """Hand out the open batch (``None`` when it is empty) and start a new one."""
