@@ -42,6 +42,11 @@ MODULES = {
 #: left out of the score only while its mutated line still holds that piece (mutmut numbers mutants in order,
 #: so a change to the function renumbers them; a name that no longer fits is scored and reported).
 EQUIVALENT: dict[str, tuple[str, str]] = {
+    # chunker.py: no unique value to keep apart is told by the list's truth, and "" is as false as None.
+    "cartloader.engine.chunker.xǁChunkerǁfeed__mutmut_4": (
+        '| None = ""',
+        "values is only tested for truth (no values), where an empty string and None agree",
+    ),
     # matching.py: the fast paths and caches fall back to the exact computation, which gives the same value.
     "cartloader.engine.matching.x_canonical_value__mutmut_2": (
         "and False else str(value)",
@@ -59,11 +64,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "if type(None) is str:",
         "skips the inlined fast path for strings; canonical_value gives the same value",
     ),
-    "cartloader.engine.matching.x_match_results__mutmut_18": (
+    "cartloader.engine.matching.x_match_results__mutmut_19": (
         "if rest or open_inputs:",
         "the next step, given no result or no open input, matches nothing and hands back what it got",
     ),
-    "cartloader.engine.matching.x_match_results__mutmut_32": (
+    "cartloader.engine.matching.x_match_results__mutmut_33": (
         "if rest or open_inputs:",
         "the next step, given no result or no open input, matches nothing and hands back what it got",
     ),

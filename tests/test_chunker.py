@@ -136,3 +136,55 @@ def test_every_record_lands_in_one_batch_in_order_with_no_key_twice_in_a_batch(
             assert first.key in {r.key for r in batch} or (
                 upsert and first.properties["ref"] in {r.properties["ref"] for r in batch}
             )
+
+
+def _association(category: str, type_id: int, to_id: str = "123456789") -> dict[str, object]:
+    return {"to": {"id": to_id}, "types": [{"associationCategory": category, "associationTypeId": type_id}]}
+
+
+def test_upsert_mode_refuses_an_association_whose_target_type_cannot_be_known_and_keeps_the_batch() -> None:
+    chunker = Chunker(batch_size=10, run_id="r", unique_by="ref")
+    assert chunker.feed(record(1, ref="a")) is None
+    labelled = record(2, ref="b")
+    labelled.associations = [_association("USER_DEFINED", 586)]
+    refused = chunker.feed(labelled)
+    assert isinstance(refused, InvalidInput)
+    assert refused.line == 2
+    assert refused.raw == b"raw 2"
+    assert refused.message.startswith('line 2: association 1 (USER_DEFINED/586) does not tell which object type')
+    assert "load without --upsert-by" in refused.message
+    assert lines(chunker.flush()) == [1]  # the refused record joined no batch
+
+
+def test_upsert_mode_takes_an_association_hubspot_defines_for_carts() -> None:
+    chunker = Chunker(batch_size=10, run_id="r", unique_by="ref")  # object type carts by default
+    linked = record(1, ref="a")
+    linked.associations = [_association("HUBSPOT_DEFINED", 586)]  # cart to contact
+    assert chunker.feed(linked) is None
+    assert lines(chunker.flush()) == [1]
+
+
+def test_an_association_type_known_for_carts_is_not_known_for_another_object_type() -> None:
+    chunker = Chunker(batch_size=10, run_id="r", unique_by="ref", object_type="deals")
+    linked = record(1, ref="a")
+    linked.associations = [_association("HUBSPOT_DEFINED", 586)]
+    assert isinstance(chunker.feed(linked), InvalidInput)
+
+
+def test_a_repeated_value_of_another_unique_property_starts_a_new_batch() -> None:
+    chunker = Chunker(batch_size=10, run_id="r", unique=("email", "sku"))
+    assert chunker.feed(record(1, email="x@example.com", sku="1")) is None
+    assert chunker.feed(record(2, email="y@example.com", sku="2", other="same")) is None
+    assert chunker.feed(record(3, other="same", email="")) is None  # an empty value is no value
+    assert lines(chunker.feed(record(4, sku="2"))) == [1, 2, 3]
+    assert chunker.feed(record(5, email="x@example.com")) is None  # the earlier batch is gone
+    assert lines(chunker.flush()) == [4, 5]
+
+
+def test_the_unique_properties_leave_out_the_upsert_key_and_repeats() -> None:
+    chunker = Chunker(batch_size=10, run_id="r", unique_by="ref", unique=("ref", "sku", "sku"))
+    assert chunker.unique == ("sku",)
+    chunker.unique = ("email", "ref")
+    assert chunker.unique == ("email",)
+    assert chunker.feed(record(1, ref="a", email="e")) is None
+    assert lines(chunker.feed(record(2, ref="b", email="e"))) == [1]

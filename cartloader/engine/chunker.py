@@ -39,7 +39,6 @@ class Chunker:
         self._batch_size = batch_size
         self._run_id = run_id
         self._unique_by = unique_by
-        self._unique: tuple[str, ...] = ()
         self.unique = unique
         self._batch: list[CartInput] = []
         self._keys: set[str] = set()

@@ -96,7 +96,7 @@ def match_results(
 ) -> Matching:
     """Match ``results`` to ``inputs`` (indices in ``exclude`` already have an outcome, e.g. an error)."""
     matching = Matching()
-    open_inputs = set(range(len(inputs))) - exclude if exclude else set(range(len(inputs)))
+    open_inputs = set(range(len(inputs))) - exclude
     by_key = {inputs[i].key: i for i in open_inputs}
     rest: list[ResultItem] = []
     for result in results:
