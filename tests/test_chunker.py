@@ -151,7 +151,7 @@ def test_upsert_mode_refuses_an_association_whose_target_type_cannot_be_known_an
     assert isinstance(refused, InvalidInput)
     assert refused.line == 2
     assert refused.raw == b"raw 2"
-    assert refused.message.startswith('line 2: association 1 (USER_DEFINED/586) does not tell which object type')
+    assert refused.message.startswith("line 2: association 1 (USER_DEFINED/586) does not tell which object type")
     assert "load without --upsert-by" in refused.message
     assert lines(chunker.flush()) == [1]  # the refused record joined no batch
 
@@ -185,6 +185,6 @@ def test_the_unique_properties_leave_out_the_upsert_key_and_repeats() -> None:
     chunker = Chunker(batch_size=10, run_id="r", unique_by="ref", unique=("ref", "sku", "sku"))
     assert chunker.unique == ("sku",)
     chunker.unique = ("email", "ref")
-    assert chunker.unique == ("email",)
+    assert list(chunker.unique) == ["email"]
     assert chunker.feed(record(1, ref="a", email="e")) is None
     assert lines(chunker.feed(record(2, ref="b", email="e"))) == [1]
