@@ -76,6 +76,8 @@ def pairs(matching: Any) -> list[tuple[int, str]]:
         ("12abc", "12abc"),
         (10, "10"),
         (1.5, "1.5"),
+        (True, "true"),  # a bool echoed as JSON matches the "true" the input side sent
+        (False, "false"),
     ],
 )
 def test_canonical_value_is_the_number_hubspot_stores_or_the_stripped_text(value: object, expected: str) -> None:

@@ -217,3 +217,8 @@ def test_a_477_asking_more_than_five_minutes_is_fatal_and_a_shorter_one_is_retri
     assert classify(Answer(477, retry_after_s=301)).action is Action.FATAL
     assert classify(Answer(477, retry_after_s=300)).action is Action.RETRY
     assert classify(Answer(477)).action is Action.RETRY
+
+
+def test_a_result_id_that_is_a_json_bool_is_no_id() -> None:
+    answer = parse_answer(201, {}, b'{"status":"COMPLETE","results":[{"id":true,"properties":{}},{"id":12}]}')
+    assert [result.id for result in answer.results] == [None, "12"]

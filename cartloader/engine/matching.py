@@ -40,6 +40,8 @@ _PLAIN_EXPONENT = 400  # beyond this, the key keeps the exponent form rather tha
 
 def canonical_value(value: object) -> str:
     """A property value as HubSpot would store it: numbers by value, strings stripped."""
+    if value is True or value is False:  # as the input side sends a bool (str() would give "True")
+        return "true" if value else "false"
     text = value if isinstance(value, str) else str(value)
     text = text.strip()
     if text and text[0] in _NUMBER_START:

@@ -234,7 +234,7 @@ def _parse_results(raw: object) -> list[ResultItem]:
         get = item.get
         object_id = get("id")
         if type(object_id) is not str:
-            object_id = str(object_id) if isinstance(object_id, str | int) else None
+            object_id = str(object_id) if type(object_id) is int else None  # a JSON true is no id (not "True")
         properties = get("properties")
         if type(properties) is not dict and not isinstance(properties, dict):
             properties = {}
