@@ -48,15 +48,15 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "values is only tested for truth (no values), where an empty string and None agree",
     ),
     # matching.py: the fast paths and caches fall back to the exact computation, which gives the same value.
-    "cartloader.engine.matching.x_canonical_value__mutmut_2": (
+    "cartloader.engine.matching.x_canonical_value__mutmut_13": (
         "and False else str(value)",
         "str() of a string is that string",
     ),
-    "cartloader.engine.matching.x_canonical_value__mutmut_11": (
+    "cartloader.engine.matching.x_canonical_value__mutmut_22": (
         "len(text) < _CANONICAL_MAX_LENGTH",
         "a canonical number of exactly 28 characters takes the exact Decimal path, which gives it back unchanged",
     ),
-    "cartloader.engine.matching.x_canonical_value__mutmut_30": (
+    "cartloader.engine.matching.x_canonical_value__mutmut_41": (
         'format(number, "F")',
         '"F" and "f" differ only for infinities and NaN, which never get here (finite numbers only)',
     ),
@@ -163,15 +163,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "type(None) is not dict",
         "skips the exact-type fast path; the isinstance test decides the same",
     ),
-    "cartloader.hubspot.protocol.x__parse_results__mutmut_21": (
-        "type(None) is not str",
-        "str() of a string id is that id",
-    ),
-    "cartloader.hubspot.protocol.x__parse_results__mutmut_31": (
+    "cartloader.hubspot.protocol.x__parse_results__mutmut_33": (
         "type(properties) is not dict or not isinstance(properties, dict)",
         "orjson builds plain dicts, for which both tests agree",
     ),
-    "cartloader.hubspot.protocol.x__parse_results__mutmut_32": (
+    "cartloader.hubspot.protocol.x__parse_results__mutmut_34": (
         "type(None) is not dict",
         "skips the exact-type fast path; the isinstance test decides the same",
     ),
