@@ -100,9 +100,13 @@ async def test_two_participants_share_one_evenly_spaced_budget_under_the_even_pa
         SharedBudget.from_url(url, rate="20/1s", pace="even") as first,
         SharedBudget.from_url(url, rate="20/1s", pace="even") as second,
     ):
+        # HubSpot's first answer (nobody else drawing): from here on the grid alone spaces the slots.
+        await first.acquire()
+        first.observe(RateLimitHeaders(max=20, remaining=19, interval_ms=1000, daily=None, daily_remaining=None), 0.0)
+        slots.append(time.monotonic())
 
         async def draw(budget: SharedBudget) -> None:
-            for _ in range(8):
+            for _ in range(4):
                 await budget.acquire()
                 slots.append(time.monotonic())
 
@@ -181,10 +185,12 @@ async def test_lost_redis_falls_back_to_a_share_warns_once_and_rejoins(
 async def test_four_processes_sharing_a_budget_keep_within_the_limit_and_create_every_record_once(
     redis_server: RedisServer,
 ) -> None:
-    async with Simulator(rate=SIM_RATE) as sim:
+    # As in the contrast below: started together, no preflight read first, 10 requests free to go at once.
+    async with Simulator(rate=SIM_RATE, latency_ms=(300, 400)) as sim:
         summaries = await run_loaders(
-            sim.url, processes=4, records_each=48, budget=redis_server.url("four"), rate=SIM_RATE, batch_size=4
-        )
+            sim.url, processes=4, records_each=48, budget=redis_server.url("four"), rate=SIM_RATE, batch_size=4,
+            concurrency=10, preflight=False,
+        )  # fmt: skip
         stats = sim.stats()
         assert _created_once(sim, 192)
     assert sum(s["created"] for s in summaries) == 192
@@ -195,11 +201,16 @@ async def test_four_processes_sharing_a_budget_keep_within_the_limit_and_create_
 
 @pytest.mark.timing
 async def test_four_processes_each_on_its_own_budget_draw_over_5_percent_429s() -> None:
-    async with Simulator(rate=SIM_RATE) as sim:
-        # Long enough to outlast the first bursts: each budget gives way to what the others' answers show it.
-        await run_loaders(sim.url, processes=4, records_each=120, budget=None, rate=SIM_RATE, batch_size=4)
+    # A budget of its own lets a process send its first requests before any answer tells it what the window
+    # holds (10 at most): four processes started together send 40 of them into a window of 30. Answers take
+    # about 0.1 s, so those 10 leave before the first one comes back; no preflight read answers first.
+    async with Simulator(rate=SIM_RATE, latency_ms=(300, 400)) as sim:
+        await run_loaders(
+            sim.url, processes=4, records_each=48, budget=None, rate=SIM_RATE, batch_size=4, concurrency=10,
+            preflight=False,
+        )  # fmt: skip
         stats = sim.stats()
-        assert _created_once(sim, 480)
+        assert _created_once(sim, 192)
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) > 0.05 * stats.requests
 
 
@@ -213,7 +224,7 @@ async def test_redis_killed_and_restarted_mid_run_loses_no_record_and_never_exce
         async def load() -> None:
             summaries.extend(
                 await run_loaders(
-                    sim.url, processes=4, records_each=240, budget=redis_server.url("kill"), rate=SIM_RATE, batch_size=4
+                    sim.url, processes=4, records_each=100, budget=redis_server.url("kill"), rate=SIM_RATE, batch_size=4
                 )
             )
 
@@ -231,7 +242,7 @@ async def test_redis_killed_and_restarted_mid_run_loses_no_record_and_never_exce
             await anyio.sleep(1.0)
             await anyio.to_thread.run_sync(redis_server.start)
         stats = sim.stats()
-        assert _created_once(sim, 960)
+        assert _created_once(sim, 400)
     assert stats.rate_limited.get("TEN_SECONDLY_ROLLING", 0) <= EDGE_429S
     for summary in summaries:
         assert "lost Redis" in str(summary["stderr"])
