@@ -7,6 +7,7 @@ import argparse
 import atexit
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -129,7 +130,7 @@ async def run_loaders(
             argv.append("--no-preflight")
         runs.append(argv)
     summaries: list[dict[str, Any]] = []
-    for returncode, out, err in await anyio.to_thread.run_sync(_forks().run, runs):
+    for returncode, out, err in await anyio.to_thread.run_sync(lambda: _forks().run(runs)):
         assert returncode == 0, err
         summary: dict[str, Any] = orjson.loads(out.splitlines()[-1])
         summary["stderr"] = err
@@ -154,16 +155,23 @@ class LoaderForks:
         self._lock = threading.Lock()
 
     def run(
-        self, runs: list[list[str]], *, cli: bool = False, cwd: str | None = None, env: dict[str, str] | None = None
+        self,
+        runs: list[list[str]],
+        *,
+        cli: bool = False,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout_s: int = 60,
     ) -> list[tuple[int, str, str]]:
         """Fork one process per argument list, all at once, each running this module's loader (or, with ``cli``,
         the command line ``python -m cartloader`` runs, in ``cwd`` with the environment ``env``); wait for them
-        all and return each one's exit status, stdout and stderr."""
+        all and return each one's exit status (``-SIGALRM`` for a process still running after ``timeout_s``),
+        stdout and stderr."""
         assert self._proc.stdin is not None and self._proc.stdout is not None
         with self._lock, tempfile.TemporaryDirectory() as folder:
             files = [(os.path.join(folder, f"{i}.out"), os.path.join(folder, f"{i}.err")) for i in range(len(runs))]
             jobs = [
-                {"argv": argv, "out": out, "err": err, "cli": cli, "cwd": cwd, "env": env}
+                {"argv": argv, "out": out, "err": err, "cli": cli, "cwd": cwd, "env": env, "timeout_s": timeout_s}
                 for argv, (out, err) in zip(runs, files, strict=True)
             ]
             self._proc.stdin.write(orjson.dumps(jobs) + b"\n")
@@ -225,6 +233,7 @@ def _forked(job: dict[str, Any]) -> None:
     and environment, its stdin empty, its stdout and stderr in its files."""
     code = 1
     try:
+        signal.alarm(job["timeout_s"])
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(os.open(job["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
         os.dup2(os.open(job["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
