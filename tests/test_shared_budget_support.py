@@ -1,5 +1,6 @@
 """Helpers for the shared-budget tests (no tests here): a real Redis server on a loopback port, and a
-loader process (``python -m tests.test_shared_budget_support``) to run several of against one simulator."""
+loader process (``python -m tests.test_shared_budget_support``) to run several of against one simulator, forked
+from a fork server (``--forks``) that imported the loader once."""
 
 from __future__ import annotations
 
