@@ -5,7 +5,6 @@ Every benchmark compares figures measured in the same run (the machine is shared
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cartloader.cli.options import concurrency_option
 from cartloader.config import Concurrency
 
 TOKEN = "sim-token"
@@ -243,15 +243,7 @@ FIXED_CONCURRENCY = 32
 
 def concurrency_arg(text: str) -> Concurrency:
     """``--concurrency auto|N`` of a benchmark, as the command line takes it."""
-    if text == "auto":
-        return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected auto or a whole number of at least 1, not {text!r}")
-    return value
+    return concurrency_option(text)
 
 
 def require_extra(module: str, what: str) -> None:

@@ -93,7 +93,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _concurrency(text: str) -> Concurrency:
+def concurrency_option(text: str) -> Concurrency:
+    """``--concurrency auto|N`` as the command line (and the benchmarks) read it."""
     if text == "auto":
         return "auto"
     try:
@@ -309,7 +310,7 @@ def _add_api_options(group: argparse._ArgumentGroup) -> None:
 def _add_pace_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--concurrency",
-        type=_concurrency,
+        type=concurrency_option,
         metavar="auto|N",
         default=DEFAULT_CONCURRENCY,
         help="requests in flight at most; auto keeps enough in flight to fill the window at the observed latency "
