@@ -17,6 +17,7 @@ from cartloader.config import Backoff
 from cartloader.models import CartInput, Settled
 from cartloader.simulator import Simulator
 from tests.test_pipeline import read_log
+from tests.test_simulator_support import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -310,3 +311,25 @@ async def test_a_refused_record_fails_alone_while_the_other_callers_of_its_batch
         names = {sim.objects[o.id or ""].properties["hs_cart_name"] for o in created}
         assert names == {f"cart {i}" for i in range(1, 5)}
         assert sim.stats().by_status.get(400, 0) >= 1  # the whole batch was refused once, then split
+
+
+async def test_leaving_the_loader_waits_for_a_create_still_running_in_another_task() -> None:
+    # The block is left while another task's create() still has batches to send: its connections stay open
+    # until that run ends, so every record is loaded (they used to meet "the transport is not open").
+    async with Simulator(latency_ms=(100.0, 100.0), seed=12) as sim:
+        summaries = []
+        with anyio.fail_after(60):
+            async with (
+                anyio.create_task_group() as group,
+                CartLoader(
+                    "sim-token", base_url=sim.url, rate=FAST, concurrency=2, batch_size=10, preflight=False
+                ) as loader,
+            ):
+
+                async def caller() -> None:
+                    summaries.append(await loader.create([cart(i) for i in range(1, 101)]))
+
+                group.start_soon(caller)
+                await eventually(lambda: sim.stats().requests > 0, timeout_s=30)  # its first request is on the wire
+        assert [(s.created, s.failed, s.total) for s in summaries] == [(100, 0, 100)]
+        assert len(sim.objects) == 100

@@ -159,6 +159,10 @@ class CartLoader:
         self._submissions = Submissions(max_pending=config.max_pending)
         self._group: TaskGroup | None = None
         self._closed: LoaderClosedError | None = None
+        # create()/stream() runs of other tasks still going: leaving the block waits for them before it closes the
+        # connections their requests use (a request already on the wire is awaited even when its run is cancelled).
+        self._runs = 0
+        self._runs_ended: anyio.Event | None = None
         requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
         self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
 
@@ -185,6 +189,9 @@ class CartLoader:
             if group is not None:
                 cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
                 await group.__aexit__(*((exc_type, exc, tb) if cancelled else (None, None, None)))
+            while self._runs:
+                self._runs_ended = anyio.Event()
+                await self._runs_ended.wait()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._transport.close()
@@ -245,6 +252,7 @@ class CartLoader:
 
         schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
         self._tally.begin(collector)
+        self._runs += 1
         try:
             await run_pipeline(
                 source,
@@ -261,6 +269,9 @@ class CartLoader:
             raise
         finally:
             self._tally.end(collector)
+            self._runs -= 1
+            if self._runs_ended is not None and not self._runs:
+                self._runs_ended.set()
         return collector.summary()
 
     def _check_upsert_key(self, preflight: Preflight) -> None:
