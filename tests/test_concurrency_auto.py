@@ -4,7 +4,9 @@ never has more requests in flight than it. Properties, not speeds."""
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -142,3 +144,34 @@ async def test_a_fixed_concurrency_bounds_the_requests_in_flight() -> None:
         )
         assert summary.created == 300
         assert sim.stats().peak_concurrency <= 3
+
+
+@pytest.mark.anyio
+async def test_a_small_run_starts_workers_for_its_batches_not_for_the_whole_limit() -> None:
+    # Many create() calls of a few records each share one loader whose limit may be 128: each run must not start
+    # a worker task per place (a service with 1,000 such calls would start 128,000 tasks).
+    workers: list[int] = []
+    answered = anyio.Event()
+
+    def count(_: object) -> None:
+        workers.append(sum("_Crew._work" in (task.name or "") for task in anyio.get_running_tasks()))
+        answered.set()
+
+    async def records() -> AsyncIterator[dict[str, str]]:
+        for i in range(25):
+            yield {"hs_external_cart_id": f"ext-{i}"}
+        await answered.wait()  # the source stays open (a slow source): idle workers would still be waiting
+
+    async with Simulator(seed=21) as sim:
+        summary = await bulk_create(
+            records(),
+            token="sim-token",
+            base_url=sim.url,
+            concurrency=100,
+            batch_size=10,
+            linger=0.01,
+            preflight=False,
+            on_outcome=count,
+        )
+    assert summary.created == 25
+    assert workers and max(workers) <= 4  # three batches, and one worker waiting for a fourth

@@ -46,11 +46,11 @@ async def run_pipeline(
     exception group; other errors raised beside it are kept in its ``__notes__``."""
     send, receive = anyio.create_memory_object_stream[list[CartInput]](1)
     try:
-        async with anyio.create_task_group() as group:
-            batcher = _Batcher(chunker, collector, linger_s, schema, refused)
-            group.start_soon(batcher.linger, send.clone())
-            group.start_soon(batcher.produce, source, send)
-            async with receive:
+        with receive:  # the crew clones it for each worker it hires, until the run ends
+            async with anyio.create_task_group() as group:
+                batcher = _Batcher(chunker, collector, linger_s, schema, refused)
+                group.start_soon(batcher.linger, send.clone())
+                group.start_soon(batcher.produce, source, send)
                 _Crew(receive, sender, concurrency).start(group)
     except BaseExceptionGroup as errors:
         raise first_cause(errors) from None
@@ -187,37 +187,42 @@ class _Batcher:
 
 
 class _Crew:
-    """The workers of one run: as many as the in-flight limit allows, each delivering one batch at a time."""
+    """The workers of one run, each delivering one batch at a time: hired as batches come while every worker is
+    busy, up to the in-flight limit (a run of three records never starts a hundred workers, however high the limit
+    of its shared loader), and leaving when the limit falls."""
 
-    __slots__ = ("_ended", "_follower", "_limit", "_receive", "_sender", "_size")
+    __slots__ = ("_busy", "_ended", "_follower", "_group", "_limit", "_receive", "_sender", "_size")
 
     def __init__(self, receive: Batches, sender: Sender, limit: InFlightLimit) -> None:
         self._receive = receive
         self._sender = sender
         self._limit = limit
         self._size = 0
+        self._busy = 0
         self._ended = False
         self._follower: anyio.CancelScope | None = None
+        self._group: TaskGroup | None = None
 
     def start(self, group: TaskGroup) -> None:
-        """Start the workers (and, for auto, the task that adds workers when the limit rises)."""
-        self._hire(group)
+        """Start the first worker (and, for auto, the task that hires when the limit rises while all are busy)."""
+        self._group = group
+        self._hire()
         if self._limit.auto:
-            group.start_soon(self._follow, group, self._receive.clone())
+            group.start_soon(self._follow)
 
-    def _hire(self, group: TaskGroup) -> None:
-        while self._size < self._limit.limit:
+    def _hire(self) -> None:
+        """One more worker, if the limit allows it."""
+        if self._size < self._limit.limit and not self._ended:
+            assert self._group is not None
             self._size += 1
-            group.start_soon(self._work, self._receive.clone())
+            self._group.start_soon(self._work, self._receive.clone())
 
-    async def _follow(self, group: TaskGroup, receive: Batches) -> None:
-        # Holds a clone of the stream so that new workers can still be given one; gone when the stream ends.
-        self._receive = receive  # the original is closed once the first workers have their clones
-        async with receive:
-            with anyio.CancelScope() as self._follower:
-                while not self._ended:
-                    await self._limit.changed()
-                    self._hire(group)
+    async def _follow(self) -> None:
+        with anyio.CancelScope() as self._follower:  # cancelled when the stream ends
+            while not self._ended:
+                await self._limit.changed()
+                if self._busy >= self._size:  # a batch may be waiting for a worker the old limit forbade
+                    self._hire()
 
     async def _work(self, receive: Batches) -> None:
         sender = self._sender
@@ -230,5 +235,11 @@ class _Crew:
                     if self._follower is not None:
                         self._follower.cancel()
                     return
-                await sender.deliver(batch)
+                self._busy += 1
+                if self._busy >= self._size:  # every worker is busy: the next batch gets a new one
+                    self._hire()
+                try:
+                    await sender.deliver(batch)
+                finally:
+                    self._busy -= 1
             self._size -= 1  # the limit fell: this worker leaves
