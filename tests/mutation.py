@@ -47,6 +47,33 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         '| None = ""',
         "values is only tested for truth (no values), where an empty string and None agree",
     ),
+    # delivery.py
+    "cartloader.engine.delivery.xǁSenderǁ_deliver__mutmut_14": (
+        "first = None",
+        "first is only passed on as log_pending, which is only tested for truth: None and False agree",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ_exchange__mutmut_14": (
+        "send(None, self._url",
+        "Requester.send never reads its method: it POSTs a request with a body (and GETs one without)",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ_exchange__mutmut_24": (
+        'send("XXPOSTXX"',
+        "Requester.send never reads its method: it POSTs a request with a body (and GETs one without)",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ_exchange__mutmut_25": (
+        'send("post"',
+        "Requester.send never reads its method: it POSTs a request with a body (and GETs one without)",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ_accept__mutmut_7": (
+        "if (answer.errors) or True else {}",
+        "the index is read only while going through answer.errors: built for an answer without errors, it is "
+        "never read",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ__init____mutmut_31": (
+        "rng and random.Random()",
+        "the one caller (CartLoader) always passes its own unseeded random.Random, so the mutant swaps one unseeded "
+        "generator for another: the same distribution of backoff waits, no value anyone can know in advance",
+    ),
     # matching.py: the fast paths and caches fall back to the exact computation, which gives the same value.
     "cartloader.engine.matching.x_canonical_value__mutmut_13": (
         "and False else str(value)",
