@@ -74,6 +74,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the one caller (CartLoader) always passes its own unseeded random.Random, so the mutant swaps one unseeded "
         "generator for another: the same distribution of backoff waits, no value anyone can know in advance",
     ),
+    "cartloader.engine.delivery.xǁSenderǁ_link__mutmut_28": (
+        "strict=None",
+        "Linker.link gives back one entry per upserted record (for k in range(len(upserted))): same length",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ_link__mutmut_31": (
+        "zip(upserted, problems, )",
+        "Linker.link gives back one entry per upserted record (for k in range(len(upserted))): same length",
+    ),
+    "cartloader.engine.delivery.xǁSenderǁ_link__mutmut_32": (
+        "strict=False",
+        "Linker.link gives back one entry per upserted record (for k in range(len(upserted))): same length",
+    ),
     # matching.py: the fast paths and caches fall back to the exact computation, which gives the same value.
     "cartloader.engine.matching.x_canonical_value__mutmut_13": (
         "and False else str(value)",
