@@ -310,7 +310,7 @@ class Sender:
             records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
         )
         upserted: list[tuple[InFlight, ResultItem]] = []
-        if self._linker is None:  # create mode (or upserts without associations): the common path, once per record
+        if self._linker is None:  # create mode: every result settles at once (the common path, once per record)
             created = self._created
             settled += [created(items[i], result) for i, result in matching.pairs]
         else:
