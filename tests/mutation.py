@@ -2,10 +2,10 @@
 
     .venv/bin/python -m tests.mutation MODULE [--fresh]
 
-MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``matching``, ``chunker``,
-``format``, ``log``, ``resume``, ``pacing``). It runs ``mutmut run`` on that module's mutants (configured in
-pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's results and
-prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
+MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
+``chunker``, ``format``, ``log``, ``resume``, ``pacing``). It runs ``mutmut run`` on that module's mutants
+(configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
+results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
 mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
 module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start
@@ -30,6 +30,7 @@ MODULES = {
     "protocol": "cartloader.hubspot.protocol",
     "failures": "cartloader.hubspot.failures",
     "delivery": "cartloader.engine.delivery",
+    "splitting": "cartloader.engine.splitting",
     "matching": "cartloader.engine.matching",
     "chunker": "cartloader.engine.chunker",
     "format": "cartloader.outcomes.format",

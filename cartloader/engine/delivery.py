@@ -1,8 +1,9 @@
 """Delivery: one batch in, every record's final outcome out (the per-batch state machine).
 
 It sends, retries, splits and maps results, following the failure table in :mod:`cartloader.hubspot.failures`
-(design rule 4). An answer to a request that was sent is never thrown away: the exchange runs
-shielded from cancellation (bounded by the request timeout) and its outcomes are logged before the
+(design rule 4); what a batch refused whole becomes (the inputs it names fail, the rest is resent or bisected) is
+decided in :mod:`cartloader.engine.splitting`. An answer to a request that was sent is never thrown away: the
+exchange runs shielded from cancellation (bounded by the request timeout) and its outcomes are logged before the
 next await.
 """
 
@@ -22,14 +23,11 @@ from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.linking import Linker
 from cartloader.engine.matching import match_results
 from cartloader.engine.refused import RefusalMemory
+from cartloader.engine.splitting import split_refused
 from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.details import refusal, with_values
-from cartloader.hubspot.failures import (
-    Action,
-    input_status,
-    single_input_category,
-)
+from cartloader.hubspot.failures import Action, input_status
 from cartloader.hubspot.protocol import (
     Answer,
     ApiError,
@@ -38,7 +36,7 @@ from cartloader.hubspot.protocol import (
     create_body,
     upsert_body,
 )
-from cartloader.hubspot.refusals import attribute, existing_id
+from cartloader.hubspot.refusals import existing_id
 from cartloader.hubspot.transport import NoAnswer, Transport
 from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
 
@@ -285,8 +283,8 @@ class Sender:
         if unsent:
             self._collector.unsent(unsent)
 
-    async def _fail(self, items: Sequence[InFlight], error: RecordError, existing: str | None = None) -> None:
-        await self._collector.settle([self._outcome(item, "failed", error, existing=existing) for item in items])
+    async def _fail(self, items: Sequence[InFlight], error: RecordError) -> None:
+        await self._collector.settle([self._outcome(item, "failed", error) for item in items])
 
     async def _accept(self, items: list[InFlight], answer: Answer) -> list[InFlight]:
         """Map a 2xx answer to outcomes; return inputs HubSpot refused without naming them (to resend)."""
@@ -381,34 +379,13 @@ class Sender:
         return outcome, record
 
     async def _split(self, items: list[InFlight], exchange: Exchange) -> None:
-        """A whole-batch 400/409/413: fail the inputs HubSpot named (by trace id, or by the bad value, missing
-        association target or conflicting unique value they carry) and resend the rest, or bisect until each
-        bad input stands alone (design rule 3)."""
-        answer = exchange.answer
-        assert answer is not None
-        index_by_key = {item.record.key: i for i, item in enumerate(items)}
-        named: dict[int, RecordError] = {}
-        for error in answer.errors:
-            for trace_id in error.trace_ids:
-                i = index_by_key.get(trace_id)
-                if i is not None and i not in named:
-                    named[i] = refusal(error.category, error.message, answer.status, error.details)
-        # A conflict names the object that holds the unique value: the existing_id of the inputs it fails.
-        existing = existing_id(answer.message) if answer.status == 409 else None
-        if not named:
-            why = exchange.record_error()
-            named = dict.fromkeys(attribute(answer, [item.record for item in items]), why)
-        if named:
+        """A whole-batch 400/409/413: fail the inputs HubSpot named and resend the rest, or bisect until each bad
+        input stands alone (design rule 3; :func:`~cartloader.engine.splitting.split_refused` decides which)."""
+        split = split_refused([item.record for item in items], exchange)
+        if split.failed:
+            existing = split.existing
             await self._collector.settle(
-                [self._outcome(items[i], "failed", e, existing=existing) for i, e in named.items()]
+                [self._outcome(items[i], "failed", e, existing=existing) for i, e in split.failed.items()]
             )
-            rest = [item for i, item in enumerate(items) if i not in named]
-            if rest:
-                await self._deliver(rest)
-            return
-        if len(items) == 1:
-            await self._fail(items, exchange.record_error(category=single_input_category(answer.status)), existing)
-            return
-        middle = len(items) // 2
-        await self._deliver(items[:middle])
-        await self._deliver(items[middle:])
+        for part in split.resend:
+            await self._deliver([items[i] for i in part])
