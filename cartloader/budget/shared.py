@@ -21,7 +21,8 @@ One Lua script is the whole protocol, so every step is atomic and timed by Redis
   participant, a few requests at most.
 
 Each process takes one slot at a time (a local lock), so even-paced reservations never run more than one round
-of participants ahead and a pause reaches everybody within a round.
+of participants ahead and a pause reaches everybody within a round. Everything it knows of Redis (the connection,
+the script's arguments and answer, leaving) is :class:`~cartloader.budget.redis_session.RedisSession`'s.
 
 Redis trouble: unreachable when the budget connects -> ``ConfigError`` (the CLI exits 2). Lost
 mid-run -> each participant falls back to a local ``RateBudget`` of 1/N of the limit (N: the
@@ -35,46 +36,28 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import secrets
-import socket
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import anyio
 
 from cartloader.budget.local import RateBudget
-from cartloader.budget.pacing import (
-    BEFORE_FIRST_ANSWER,
-    EDGE_NOISE,
-    MIN_RESERVE,
-    SAFETY_MARGIN,
-    guard_s,
-    reserve,
-)
+from cartloader.budget.pacing import SAFETY_MARGIN, guard_s, reserve
 from cartloader.budget.places import HeldPlaces
-from cartloader.budget.script import SCRIPT
+from cartloader.budget.redis_session import REDIS_TIMEOUT_S, RedisSession, SlotAnswer, SlotRequest, redis_errors
 from cartloader.budget.url import BudgetUrl
 from cartloader.config import INITIAL_RATE, PACES
 from cartloader.errors import ConfigError
 from cartloader.models import RateLimitHeaders
 from cartloader.rate import Rate
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
-
 logger = logging.getLogger("cartloader")
 
-#: A participant not heard from for this long (or two windows, if longer) no longer counts.
-HEARTBEAT_TTL_S = 5.0
 #: How often a participant that lost Redis tries to rejoin.
 REJOIN_AFTER_S = 1.0
-#: Socket timeouts towards Redis: a slow Redis must not hold requests longer than this.
-REDIS_TIMEOUT_S = 1.0
 #: Under the burst pace, a participant told to wait asks again after at most this share of the window (others
 #: may have freed places, or HubSpot's first answer may have come to another participant).
 POLL_SHARE = 0.02
@@ -97,26 +80,6 @@ class SharedBudgetStatistics:
     burst: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    wait_s: float
-    limit: Rate
-    participants: int
-    interval_s: float
-    others: float
-    paused_s: float
-    granted: bool = True
-    burst: int = 1
-
-
-def _redis_errors() -> tuple[type[BaseException], ...]:
-    """What losing Redis looks like (TimeoutError is an OSError). Any Redis error mid-run means "go on
-    alone": the local fallback is safe, a crash in the middle of a load is not."""
-    from redis.exceptions import RedisError
-
-    return (RedisError, OSError)
-
-
 class SharedBudget:
     """A rate budget shared through Redis by every process that uses the same URL and key.
 
@@ -132,14 +95,11 @@ class SharedBudget:
         "_answer",
         "_answered",
         "_cap",
-        "_client",
         "_clock",
         "_daily_remaining",
         "_expected",
         "_fallback",
         "_holds",
-        "_id",
-        "_keys",
         "_last_slot",
         "_lock",
         "_margin",
@@ -151,9 +111,8 @@ class SharedBudget:
         "_pending_pause",
         "_places",
         "_rejoin_after",
-        "_script",
         "_seq",
-        "_timeout",
+        "_session",
         "url",
     )
 
@@ -178,17 +137,11 @@ class SharedBudget:
         self._holds: list[tuple[Hashable, int]] = []  # (slot number, microseconds later) not yet sent to Redis
         self._margin = margin
         self._rejoin_after = rejoin_after_s
-        self._timeout = timeout_s
         self._clock = time.monotonic
-        self._id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        prefix = f"cartloader:budget:{{{url.key}}}"  # one hash tag: every key on one cluster slot
-        names = ("last", "state", "pause", "members", "sent", "expected", "held")
-        self._keys = [f"{prefix}:{name}" for name in names]
-        self._client: Redis | None = None
-        self._script: AsyncScript | None = None
+        self._session = RedisSession(url, timeout_s=timeout_s, clock=self._clock)
         self._lock = anyio.Lock()
         limit = cap or INITIAL_RATE
-        self._answer = _Answer(0.0, limit, 1, limit.interval_s, 0.0, 0.0)
+        self._answer = SlotAnswer(0.0, limit, 1, limit.interval_s, 0.0, 0.0)
         self._observation: tuple[RateLimitHeaders, float] | None = None
         self._pending_pause = 0.0  # monotonic time a pause asked for here should last until
         self._paused_until = 0.0
@@ -211,61 +164,26 @@ class SharedBudget:
     @property
     def connected(self) -> bool:
         """Whether ``connect()`` succeeded (the budget may be on its local fallback since)."""
-        return self._client is not None
+        return self._session.connected
 
     async def connect(self) -> None:
         """Reach Redis and join the budget; ``ConfigError`` (one line, no password) if Redis is unreachable.
 
         Does nothing when already connected.
         """
-        if self._client is not None:
+        if self._session.connected:
             return
-        try:
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-        except ImportError:
-            raise ConfigError("a shared budget needs redis-py: pip install 'cartloader[redis]'") from None
-        try:
-            client = Redis.from_url(
-                self.url.connect_url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=Retry(NoBackoff(), 0),  # a lost Redis means "fall back now", not "retry for seconds"
-            )
-        except ValueError as exc:
-            raise ConfigError(f"invalid budget URL {self.url.masked!r}: {self.url.scrub(str(exc))}") from None
-        script = client.register_script(SCRIPT)
-        self._client, self._script = client, script
+        self._session.open()
         try:
             self._adopt(await self._call(take=False))
-        except _redis_errors() as exc:
-            self._client = self._script = None
-            await client.aclose()
-            reason = self.url.scrub(str(exc) or type(exc).__name__)
-            raise ConfigError(f"cannot reach Redis for the shared budget at {self.url.masked}: {reason}") from None
+        except redis_errors() as exc:
+            raise await self._session.unreachable(exc) from None
 
     async def aclose(self) -> None:
         """Leave the budget (so the others stop counting this participant) and close the connection."""
-        client, script = self._client, self._script
-        self._client = self._script = None
-        if client is None or script is None:
-            return
-        with anyio.CancelScope(shield=True):
-            try:
-                if self._fallback is None:
-                    if self._holds:  # our last requests' places stay held as long as they must
-                        self._client, self._script = client, script
-                        try:
-                            await self._call(take=False)
-                        finally:
-                            self._client = self._script = None
-                    with anyio.fail_after(self._timeout):
-                        await client.zrem(self._keys[3], self._id)
-            except _redis_errors():
-                pass  # the heartbeat expires on its own
-            finally:
-                await client.aclose()
+        # Our last requests' places stay held as long as they must: the holds not yet sent go first.
+        last_call = (lambda: self._call(take=False)) if self._holds else None
+        await self._session.close(leave=self._fallback is None, last_call=last_call)
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -301,7 +219,7 @@ class SharedBudget:
 
     async def acquire(self) -> None:
         """Wait for this participant's next slot in the shared budget (or in its fallback)."""
-        if self._client is None:
+        if not self._session.connected:
             await self.connect()
         async with self._lock:
             while True:
@@ -316,7 +234,7 @@ class SharedBudget:
                 asked_pause = self._pending_pause
                 try:
                     answer = await self._call(take=True)
-                except _redis_errors() as exc:
+                except redis_errors() as exc:
                     self._fall_back(exc)
                     continue
                 self._adopt(answer)
@@ -370,74 +288,37 @@ class SharedBudget:
 
     # -- Redis ------------------------------------------------------------------------------------
 
-    async def _call(self, *, take: bool) -> _Answer:
-        script = self._script
-        if script is None:
+    async def _call(self, *, take: bool) -> SlotAnswer:
+        if not self._session.connected:
             raise ConfigError("the shared budget is closed")
         now = self._clock()
-        cap = self._cap or INITIAL_RATE
-        obs_max = obs_remaining = obs_window = obs_age = 0
         observation, self._observation = self._observation, None
-        if observation is not None:
-            headers, sent_at = observation
-            assert headers.max is not None
-            obs_max = headers.max
-            obs_remaining = headers.remaining if headers.remaining is not None else -1
-            obs_window = (headers.interval_ms or 0) * 1000
-            obs_age = max(0, round((now - sent_at) * 1e6))
-        pause_us = max(0, round((self._pending_pause - now) * 1e6))
-        min_wait_us = max(0, round((self._not_before - now) * 1e6))
-        ttl_us = round(max(HEARTBEAT_TTL_S, 2 * self.limit.window_s) * 1e6)
         self._seq += 1
-        args: list[str | int | float] = [
-            self._id,
-            int(take),
-            cap.requests,
-            round(cap.window_s * 1e6),
-            int(self._cap is not None),
-            self._margin,
-            obs_max,
-            obs_remaining,
-            obs_window,
-            obs_age,
-            pause_us,
-            self._expected,
-            min_wait_us,
-            ttl_us,
-            MIN_RESERVE,
-            EDGE_NOISE,
-            int(self._pace == "burst"),
-            int(self._answered),
-            BEFORE_FIRST_ANSWER,
-            self._seq,
-        ]
         holds, self._holds = self._holds, []
-        for number, later_us in holds:
-            args += [f"{self._id}:{number}", later_us]
-        started = self._clock()
+        request = SlotRequest(
+            take=take,
+            now=now,
+            cap=self._cap,
+            margin=self._margin,
+            observation=observation,
+            pause_until=self._pending_pause,
+            expected=self._expected,
+            not_before=self._not_before,
+            window_s=self.limit.window_s,
+            burst_pace=self._pace == "burst",
+            answered=self._answered,
+            seq=self._seq,
+            holds=holds,
+        )
         try:
-            with anyio.fail_after(self._timeout):
-                raw = await script(keys=self._keys, args=args)
+            return await self._session.call(request)
         except BaseException:
             if observation is not None and self._observation is None:
                 self._observation = observation  # not delivered: keep it for the next try
             self._holds[:0] = holds
             raise
-        # The wait is counted from Redis's "now", about half a round trip ago.
-        elapsed = self._clock() - started
-        wait_us, req, win_us, members, interval_us, others_milli, paused_us, granted, burst = (int(v) for v in raw)
-        return _Answer(
-            wait_s=max(0.0, wait_us / 1e6 - elapsed / 2),
-            limit=Rate(req, win_us / 1e6),
-            participants=max(1, members),
-            interval_s=interval_us / 1e6,
-            others=others_milli / 1000,
-            paused_s=paused_us / 1e6,
-            granted=bool(granted),
-            burst=burst,
-        )
 
-    def _adopt(self, answer: _Answer) -> None:
+    def _adopt(self, answer: SlotAnswer) -> None:
         logger.debug(
             "shared budget: wait %.1f ms, every %.1f ms, others %.1f, %d participants",
             answer.wait_s * 1000,
@@ -497,7 +378,7 @@ class SharedBudget:
         self._not_before = max(self._not_before, self._last_slot + 1 / fallback.statistics().effective_per_s)
         try:
             answer = await self._call(take=False)
-        except _redis_errors():
+        except redis_errors():
             self._next_rejoin = self._clock() + self._rejoin_after
             return
         expected, not_before = self._expected, self._not_before
@@ -542,8 +423,8 @@ class SharedBudget:
         return f"SharedBudget({self.url.masked!r}, limit={self.limit}, {state})"
 
 
-def _replace_limit(answer: _Answer, limit: Rate) -> _Answer:
-    return _Answer(
+def _replace_limit(answer: SlotAnswer, limit: Rate) -> SlotAnswer:
+    return SlotAnswer(
         answer.wait_s,
         limit,
         answer.participants,
