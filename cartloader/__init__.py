@@ -14,6 +14,7 @@ packages behind it.
 from cartloader._version import __version__ as __version__
 from cartloader.api.loader import CartLoader, OutcomeStream, bulk_create
 from cartloader.api.metrics import LoaderMetrics
+from cartloader.api.progress import LoadProgress
 from cartloader.api.statistics import LoaderStatistics
 from cartloader.budget.base import Budget, BudgetStatistics
 from cartloader.budget.local import RateBudget
@@ -30,7 +31,10 @@ from cartloader.errors import (
     MissingScopesError,
     OutcomeLogError,
 )
+from cartloader.input.preflight import Preflight
 from cartloader.models import (
+    CartInput,
+    InvalidInput,
     LatencyPercentiles,
     Outcome,
     OutcomeSink,
@@ -46,13 +50,16 @@ __all__ = [
     "Backoff",
     "Budget",
     "BudgetStatistics",
+    "CartInput",
     "CartLoader",
     "CartloaderError",
     "ConfigError",
     "DailyLimitError",
     "FatalApiError",
     "InputReadError",
+    "InvalidInput",
     "LatencyPercentiles",
+    "LoadProgress",
     "LoaderClosedError",
     "LoaderConfig",
     "LoaderMetrics",
@@ -62,6 +69,7 @@ __all__ = [
     "OutcomeLogError",
     "OutcomeSink",
     "OutcomeStream",
+    "Preflight",
     "PropertyProblem",
     "Rate",
     "RateBudget",

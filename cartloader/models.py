@@ -152,6 +152,18 @@ class RateLimitHeaders:
 
 
 @dataclass(frozen=True, slots=True)
+class ConcurrencyStatistics:
+    """A snapshot of the in-flight limit: ``auto`` or fixed, the limit now, the places in use (requests waiting
+    for their rate slot or for HubSpot's answer), and the recent mean latency auto works from (None before the
+    first answer)."""
+
+    auto: bool
+    limit: int
+    in_flight: int
+    latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class LatencyPercentiles:
     """Request latency percentiles in milliseconds."""
 

@@ -4,18 +4,23 @@ and the helpers shared across layers keep their promises."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import grimp
 import pytest
 
+import cartloader
 from cartloader.engine.pipeline import first_cause
 from cartloader.models import Outcome, RecordError
 
 ROOT = Path(__file__).resolve().parent.parent
+# Names imported only for type checking (LoaderMetrics takes a CartLoader) resolve among the exports.
+_PUBLIC = dict(vars(cartloader))
 
 
 def test_the_import_contracts_in_pyproject_hold() -> None:
@@ -63,3 +68,86 @@ def test_fast_init_classes_build_like_their_dataclass_and_stay_frozen(
     assert pickle.loads(pickle.dumps(instance)) == instance
     with pytest.raises(TypeError):
         cls()
+
+
+def _cartloader_types(annotation: object) -> set[type]:
+    """The cartloader classes an annotation names, through unions, generics and aliases."""
+    found: set[type] = set()
+    if isinstance(annotation, type) and annotation.__module__.startswith("cartloader"):
+        found.add(annotation)
+    for argument in typing.get_args(annotation):
+        found |= _cartloader_types(argument)
+    origin = typing.get_origin(annotation)
+    if origin is not None and origin is not annotation:
+        found |= _cartloader_types(origin)
+    return found
+
+
+def _public_signatures() -> dict[str, set[type]]:
+    """For each public function, method, property and dataclass field of what ``cartloader`` exports: the
+    cartloader types its annotations (parameters and return) name."""
+    signatures: dict[str, set[type]] = {}
+    for name in cartloader.__all__:
+        exported = getattr(cartloader, name)
+        if inspect.isfunction(exported):
+            hints = typing.get_type_hints(exported, localns=_PUBLIC)
+            signatures[name] = set().union(*map(_cartloader_types, hints.values()))
+            continue
+        if not isinstance(exported, type):  # an alias (Settled)
+            signatures[name] = _cartloader_types(exported)
+            continue
+        if dataclasses.is_dataclass(exported):
+            for field in dataclasses.fields(exported):
+                signatures[f"{name}.{field.name}"] = _cartloader_types(
+                    typing.get_type_hints(exported, localns=_PUBLIC)[field.name]
+                )
+        for owner in exported.__mro__:
+            if not owner.__module__.startswith("cartloader"):
+                continue
+            for attribute, value in vars(owner).items():
+                if attribute.startswith("_") and attribute != "__init__":
+                    continue
+                function = value.fget if isinstance(value, property) else value
+                if not inspect.isfunction(function) or (attribute == "__init__" and dataclasses.is_dataclass(owner)):
+                    continue
+                hints = typing.get_type_hints(function, localns=_PUBLIC)
+                signatures.setdefault(f"{name}.{attribute}", set().union(*map(_cartloader_types, hints.values())))
+    return signatures
+
+
+def test_no_public_signature_names_a_type_of_the_engine() -> None:
+    leaks = [
+        f"{where}: {kind.__module__}.{kind.__qualname__}"
+        for where, kinds in sorted(_public_signatures().items())
+        for kind in kinds
+        if kind.__module__.startswith("cartloader.engine")
+    ]
+    assert leaks == []
+
+
+def test_the_loaders_entry_points_name_only_exported_types() -> None:
+    # What the command line needs from a CartLoader (load, preflight, statistics) is public API: a user embedding
+    # cartloader can name every type it takes or gives.
+    exported = {getattr(cartloader, name) for name in cartloader.__all__}
+    entry_points = ("CartLoader", "LoadProgress", "OutcomeStream", "bulk_create")
+    signatures = _public_signatures()
+    assert {"CartLoader.load", "CartLoader.preflight", "CartLoader.statistics", "LoadProgress.summary"} <= set(
+        signatures
+    )
+    leaks = [
+        f"{where}: {kind.__module__}.{kind.__qualname__}"
+        for where, kinds in sorted(signatures.items())
+        if where.split(".")[0] in entry_points
+        for kind in kinds
+        if kind not in exported
+    ]
+    assert leaks == []
+
+
+def test_the_command_line_uses_nothing_private_of_the_library() -> None:
+    # ruff's SLF001 (private member access), selected for cartloader/cli/ in pyproject.toml: the command line
+    # is a client of the public API, as a user embedding cartloader is.
+    ruff = Path(sys.executable).parent / "ruff"
+    command = [str(ruff), "check", "--no-cache", "--select", "SLF001", "cartloader/cli"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,62 +1,41 @@
-"""The library API: ``CartLoader`` (one connection pool, one rate budget, many concurrent calls) and
-``bulk_create``, a one-call fold over it."""
+"""The library API: ``CartLoader``'s run entry points (``create``, ``stream``, ``submit``, ``load``, and the
+``preflight``) and ``bulk_create``, a one-call fold over it. The loader's lifecycle (its session, budget, and
+opening and closing) is ``lifecycle.py``."""
 
 from __future__ import annotations
 
-import os
-import random
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence, Sized
 from contextlib import AsyncExitStack, asynccontextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
-from anyio.abc import ObjectReceiveStream, TaskGroup
+from anyio.abc import ObjectReceiveStream
 
-from cartloader.api.statistics import LoaderStatistics, Tally
-from cartloader.api.submissions import Submissions
-from cartloader.budget.base import Budget, BudgetStatistics
-from cartloader.budget.local import RateBudget
+from cartloader.api.lifecycle import LoaderLifecycle, OutcomeLogTarget
+from cartloader.api.progress import LoadProgress
+from cartloader.budget.base import Budget
 from cartloader.budget.quota import DailyQuotaWatch
-from cartloader.budget.shared import SharedBudget, SharedBudgetStatistics
 from cartloader.config import (
     DEFAULT_API_VERSION,
-    DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_LINGER_S,
     DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_PENDING,
     DEFAULT_TIMEOUT_S,
     MAX_BATCH_SIZE,
     Backoff,
     Concurrency,
-    LoaderConfig,
     TokenCallable,
 )
-from cartloader.engine.breaker import CircuitBreaker
-from cartloader.engine.calls import Requester
-from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
-from cartloader.engine.concurrency import InFlightLimit
-from cartloader.engine.delivery import Sender
-from cartloader.engine.pipeline import first_cause, run_pipeline
-from cartloader.engine.preflight import SchemaSource, check_upsert_key
-from cartloader.engine.refused import RefusalMemory
-from cartloader.engine.stats import RunStats
-from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
-from cartloader.hubspot.auth import TokenSource
-from cartloader.hubspot.transport import Transport
+from cartloader.engine.pipeline import first_cause
+from cartloader.errors import ConfigError
 from cartloader.input.normalize import normalized
 from cartloader.input.preflight import Preflight
 from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, Summary
-from cartloader.outcomes.format import RESERVED_FIELDS
-from cartloader.outcomes.meta import new_run_id
 from cartloader.outcomes.resume import ResumeIndex
-from cartloader.outcomes.sinks import open_library_log
 from cartloader.rate import Rate
 
 Records = Iterable[Any] | AsyncIterable[Any]
-OutcomeLogTarget = str | os.PathLike[str] | OutcomeSink
 
 
 def _records(records: Records, index: ResumeIndex | None = None) -> AsyncIterator[CartInput | InvalidInput]:
@@ -70,13 +49,7 @@ def _records(records: Records, index: ResumeIndex | None = None) -> AsyncIterato
     return normalized(records, skip=lambda line: not index.should_send(line), pending=index.may_exist)
 
 
-def _rate(rate: str | Rate | None) -> Rate | None:
-    if rate is None or isinstance(rate, Rate):
-        return rate
-    return Rate.parse(rate)
-
-
-class CartLoader:
+class CartLoader(LoaderLifecycle):
     """Loads cart records into HubSpot. One connection pool and one rate budget serve every
     ``create()``, ``stream()`` and ``submit()`` call made on it, so an async service can call it from many
     tasks at once without exceeding HubSpot's per-app limit; ``concurrency`` bounds the requests in flight
@@ -89,204 +62,45 @@ class CartLoader:
     A fatal error (``FatalApiError``) closes the loader: later calls raise ``LoaderClosedError``.
     """
 
-    def __init__(
-        self,
-        token: str | TokenCallable,
-        *,
-        base_url: str | None = None,
-        object_type: str = "carts",
-        api_path: str | None = None,
-        concurrency: Concurrency = DEFAULT_CONCURRENCY,
-        rate: str | Rate | None = None,
-        batch_size: int = MAX_BATCH_SIZE,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        upsert_by: str | None = None,
-        retry_ambiguous: bool = True,
-        allow_insecure: bool = False,
-        budget: Budget | str | None = None,
-        backoff: Backoff | None = None,
-        api_version: str = DEFAULT_API_VERSION,
-        linger: float = DEFAULT_LINGER_S,
-        max_pending: int = DEFAULT_MAX_PENDING,
-        submit_log: OutcomeLogTarget | None = None,
-        echo: str | Sequence[str] | None = None,
-        config: LoaderConfig | None = None,
-        pace: str = "burst",
-        preflight: bool = True,
-    ) -> None:
-        if config is None:
-            config = LoaderConfig(
-                base_url=base_url or os.environ.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL,
-                api_path=api_path,
-                api_version=api_version,
-                preflight=preflight,
-                object_type=object_type,
-                concurrency=concurrency,
-                rate=_rate(rate),
-                batch_size=batch_size,
-                timeout_s=timeout,
-                max_attempts=max_attempts,
-                upsert_by=upsert_by,
-                retry_ambiguous=retry_ambiguous,
-                allow_insecure=allow_insecure,
-                backoff=backoff or Backoff(),
-                linger_s=linger,
-                max_pending=max_pending,
-                pace=pace,
-            )
-        self.config = config
-        self._echo = _echo(echo)
-        self._token = TokenSource(token)
-        # A budget URL (redis://HOST:PORT/DB?key=NAME) makes a shared budget this loader connects and closes.
-        self._own_budget: SharedBudget | None = None
-        if isinstance(budget, str):
-            budget = self._own_budget = SharedBudget.from_url(budget, rate=config.rate, pace=config.pace)
-        self.budget: Budget = budget if budget is not None else RateBudget(config.rate, pace=config.pace)
-        self._breaker = CircuitBreaker(config.breaker_window, config.breaker_threshold)
-        self._capacity = InFlightLimit(config.concurrency, self.budget)
-        self._transport = Transport(
-            connections=config.connections, timeout_s=config.timeout_s, connect_timeout_s=config.connect_timeout_s
-        )
-        self._rng = random.Random()
-        self._tally = Tally()
-        if submit_log is not None and not isinstance(submit_log, str | os.PathLike):
-            _check_sink(submit_log)
-        self._submit_log = submit_log
-        self._submit_stack = AsyncExitStack()
-        self._submit_sinks: Sequence[OutcomeSink] = ()
-        self._submit_run_id: str | None = None
-        self._submissions = Submissions(max_pending=config.max_pending)
-        self._group: TaskGroup | None = None
-        self._closed: LoaderClosedError | None = None
-        # create()/stream() runs of other tasks still going: leaving the block waits for them before it closes the
-        # connections their requests use (a request already on the wire is awaited even when its run is cancelled).
-        self._runs = 0
-        self._runs_ended: anyio.Event | None = None
-        requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
-        self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
-
-    async def __aenter__(self) -> Self:
-        if self._closed is not None or self._group is not None:
-            raise LoaderClosedError("a CartLoader is entered once: make a new one")
-        if isinstance(self.budget, SharedBudget):
-            await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
-        self._submit_sinks, self._submit_run_id, _ = self._sinks(self._submit_stack, self._submit_log)
-        await self._transport.open()
-        # The task group that runs submit()'s pipeline, started by the first submission.
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._close(LoaderClosedError("the loader is closed: make a new CartLoader"))
-        self._submissions.close()  # what was submitted is still sent: the group waits for the drain
-        try:
-            group, self._group = self._group, None
-            if group is not None:
-                cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
-                await group.__aexit__(*((exc_type, exc, tb) if cancelled else (None, None, None)))
-            while self._runs:
-                self._runs_ended = anyio.Event()
-                await self._runs_ended.wait()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._transport.close()
-                await self._submit_stack.aclose()
-            if self._own_budget is not None:
-                await self._own_budget.aclose()
-
-    def _close(self, reason: LoaderClosedError) -> None:
-        if self._closed is None:
-            self._closed = reason
-
-    def _stop(self, fatal: FatalApiError) -> None:
-        """A fatal error closes the loader: callers waiting in ``submit()`` get it, later calls are refused."""
-        closed = LoaderClosedError(f"the loader stopped after a fatal error ({fatal}): make a new one")
-        closed.__cause__ = fatal
-        self._close(closed)
-        self._submissions.abort(fatal)
-
-    def _check_open(self) -> None:
-        if self._closed is not None:
-            closed = self._closed
-            raise LoaderClosedError(*closed.args) from closed.__cause__
-        if not self._transport.is_open:
-            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
-
     async def _run(
         self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None = None
     ) -> Summary:
-        """Load already-normalized inputs; outcomes go to ``collector`` (the command line's way in)."""
+        """Load already-normalized inputs; outcomes go to ``collector``."""
         self._check_open()
         return await self._pipeline(source, collector, run_id=run_id)
 
-    async def _pipeline(
-        self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None
+    async def load(
+        self,
+        inputs: AsyncIterable[CartInput | InvalidInput],
+        progress: LoadProgress | None = None,
+        *,
+        run_id: str | None = None,
     ) -> Summary:
-        refused = RefusalMemory()  # what HubSpot refuses in this run is not sent again
-        sender = Sender(
-            transport=self._transport,
-            config=self.config,
-            token=self._token,
-            budget=self.budget,
-            breaker=self._breaker,
-            capacity=self._capacity,
-            collector=collector,
-            rng=self._rng,
-            refused=refused,
-        )
-        chunker = Chunker(
-            batch_size=self.config.batch_size,
-            run_id=run_id or new_run_id(),
-            unique_by=self.config.upsert_by,
-            object_type=self.config.object_type,
-        )
+        """Load records already read and normalized, each with its own line number (``CartInput``), and
+        refuse those already found invalid (``InvalidInput``) as ``invalid`` outcomes; return the summary.
 
-        def on_read(preflight: Preflight) -> None:
-            self._check_upsert_key(preflight)
-            chunker.unique = preflight.schema.unique_properties
+        This is the command line's way in: it reads a file, numbers each record by its line and gives the
+        outcomes to sinks of its own. ``progress`` holds those sinks and the counts as the load goes (read its
+        ``summary()`` from another task); ``run_id`` makes the generated trace ids ``<run_id>-<line>`` (a new one
+        when None). Otherwise as ``create()``: per-record failures are outcomes, a fatal error raises and closes
+        the loader.
+        """
+        progress = progress if progress is not None else LoadProgress()
+        return await self._run(inputs, progress._collector, run_id=run_id)
 
-        schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
-        self._tally.begin(collector)
-        self._runs += 1
-        try:
-            await run_pipeline(
-                source,
-                sender=sender,
-                collector=collector,
-                concurrency=self._capacity,
-                chunker=chunker,
-                linger_s=self.config.linger_s,
-                schema=schema,
-                refused=refused,
-            )
-        except FatalApiError as exc:
-            self._stop(exc)
-            raise
-        finally:
-            self._tally.end(collector)
-            self._runs -= 1
-            if self._runs_ended is not None and not self._runs:
-                self._runs_ended.set()
-        return collector.summary()
-
-    def _check_upsert_key(self, preflight: Preflight) -> None:
-        if self.config.upsert_by is not None:
-            check_upsert_key(preflight.schema, self.config.upsert_by, self.config.object_type)
-
-    async def _preflight(self, stats: RunStats) -> Preflight | None:
-        """The preflight check for the portal's schema (read through the budget when stale, counted in
-        ``stats``), or None when it is off or the schema could not be read. Raises ``ConfigError`` when the
-        upsert key is not a unique property."""
+    async def preflight(self, progress: LoadProgress | None = None) -> Preflight | None:
+        """The check a load applies before sending (``Preflight.check(record)`` returns the ``InvalidInput``
+        HubSpot's property definitions and validation rules would make of a record, or None), reading the
+        portal's schema through the rate budget when the loader has none younger than ``schema_max_age_s``;
+        those requests are counted in ``progress``. None when the loader was made with ``preflight=False`` or the
+        schema could not be read (a warning on the "cartloader" logger says why). Raises ``ConfigError`` when
+        ``upsert_by`` is not a property HubSpot marks unique."""
         if self._schema is None:
             return None
         if not self._transport.is_open:
             raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
-        preflight = await self._schema.current(stats)
+        progress = progress if progress is not None else LoadProgress()
+        preflight = await self._schema.current(progress._collector.stats)
         if preflight is not None:
             self._check_upsert_key(preflight)
         return preflight
@@ -313,20 +127,6 @@ class CartLoader:
     ) -> Summary:
         # Not through _run: the loader is already closing while this run drains what was submitted.
         return await self._pipeline(source, collector, run_id=self._submit_run_id)
-
-    def statistics(self) -> LoaderStatistics:
-        """A frozen snapshot: records waiting, batches in flight, the concurrency limit, the budget's state,
-        requests and error responses so far (every call on this loader)."""
-        budget = self.budget
-        budget_statistics: BudgetStatistics | SharedBudgetStatistics | None = None
-        if isinstance(budget, RateBudget | SharedBudget):
-            budget_statistics = budget.statistics()
-        return self._tally.snapshot(
-            submissions=self._submissions.statistics(),
-            concurrency=self._capacity.statistics(),
-            budget=budget_statistics,
-            closed=self._closed is not None,
-        )
 
     async def create(
         self,
@@ -398,32 +198,6 @@ class CartLoader:
             finally:
                 outcomes.summary = collector.summary()
 
-    def _sinks(
-        self, stack: AsyncExitStack, outcome_log: OutcomeLogTarget | None, *, resume: bool = False
-    ) -> tuple[Sequence[OutcomeSink], str | None, ResumeIndex | None]:
-        """The sinks for ``outcome_log``, the run id its meta file names (so generated keys agree with it), and
-        with ``resume`` what the log already holds."""
-        if outcome_log is None or not isinstance(outcome_log, str | os.PathLike):
-            if resume:
-                raise ConfigError("resume=True continues an outcome log: give outcome_log as a path")
-            if outcome_log is None:
-                return (), None, None
-            _check_sink(outcome_log)
-            return (outcome_log,), None, None
-        options = {
-            "object_type": self.config.object_type,
-            "upsert_by": self.config.upsert_by,
-            "api_version": self.config.api_version,
-            "echo": list(self._echo),
-        }
-        log = open_library_log(os.fspath(outcome_log), resume=resume, options=options, echo=self._echo)
-        stack.callback(log.close)
-        index = log.log.resume_index if log.log.resumed else None
-        return (log,), log.log.meta.run_id, index
-
-    def __repr__(self) -> str:
-        return f"CartLoader(base_url={self.config.base_url!r}, concurrency={self._capacity!r}, {self.budget!r})"
-
 
 class OutcomeStream(ObjectReceiveStream[Outcome]):
     """The outcomes of a ``stream()`` call as they come (``async for outcome in outcomes``); ``summary`` is the
@@ -440,21 +214,6 @@ class OutcomeStream(ObjectReceiveStream[Outcome]):
     async def aclose(self) -> None:
         """Stop receiving (the run is cancelled when the block ends)."""
         await self._receive.aclose()
-
-
-def _echo(echo: str | Sequence[str] | None) -> tuple[str, ...]:
-    names = (echo,) if isinstance(echo, str) else tuple(echo or ())
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise ConfigError("echo names properties: a non-empty string or a list of them")
-        if name in RESERVED_FIELDS:
-            raise ConfigError(f"echo {name!r}: that name is a field of the outcome log; echo another property")
-    return names
-
-
-def _check_sink(sink: object) -> None:
-    if not (hasattr(sink, "pending") and hasattr(sink, "settled")):
-        raise ConfigError("an outcome log must be a path or an outcome sink")
 
 
 async def bulk_create(

@@ -14,7 +14,7 @@ from cartloader.api.submissions import SubmissionStatistics
 from cartloader.budget.base import BudgetStatistics
 from cartloader.budget.shared import SharedBudgetStatistics
 from cartloader.engine.collector import Collector
-from cartloader.engine.concurrency import ConcurrencyStatistics
+from cartloader.models import ConcurrencyStatistics
 
 _STATUSES = ("created", "updated", "failed", "invalid")
 

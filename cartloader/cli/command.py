@@ -20,10 +20,11 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from cartloader.api.loader import CartLoader
+from cartloader.api.progress import LoadProgress
 from cartloader.budget.base import Budget
 from cartloader.budget.quota import DailyQuotaWatch
 from cartloader.cli import console
-from cartloader.cli.dryrun import dry_run
+from cartloader.cli.dryrun import dry_run, dry_run_progress
 from cartloader.cli.options import (
     EXIT_FATAL_API,
     EXIT_INTERNAL,
@@ -57,9 +58,7 @@ from cartloader.cli.setup import (
     token_source,
 )
 from cartloader.config import LoaderConfig, TokenCallable
-from cartloader.engine.collector import Collector
 from cartloader.engine.pipeline import first_cause
-from cartloader.engine.stats import RunStats
 from cartloader.errors import ConfigError, FatalApiError, InputReadError, OutcomeLogError
 from cartloader.models import OutcomeSink, Summary
 from cartloader.outcomes.log import STDOUT
@@ -227,17 +226,16 @@ class CommandRun:
     ) -> int:
         """The dry run; with a token (and the preflight on), the portal's schema is read first."""
         preflight = None
-        stats = None
+        progress = dry_run_progress(self.options, setup)
         if token is not None and config is not None:
-            stats = RunStats()
             try:
                 async with CartLoader(token, config=config, budget=budget) as loader:
-                    preflight = await loader._preflight(stats)
+                    preflight = await loader.preflight(progress)
             except FatalApiError as exc:
                 print_error(f"stopped by HubSpot: {exc}")
                 return EXIT_FATAL_API
         try:
-            checked = await dry_run(self.options, setup, preflight=preflight, stats=stats)
+            checked = await dry_run(self.options, setup, progress, preflight=preflight)
         except (OutcomeLogError, InputReadError) as exc:
             # Nothing is ever sent in a dry run: a file failing is a configuration error, as when it cannot open.
             print_error(str(exc))
@@ -264,17 +262,16 @@ class CommandRun:
             bar = None if options.no_progress or not terminal else ProgressBar(meter)
             if bar is not None:
                 sinks.append(bar)
-            collector = Collector(sinks)
-            collector.skipped = setup.skipped(options)
+            progress = LoadProgress(sinks, skipped=setup.skipped(options))
             assert setup.log is not None
-            result = Result(collector.summary())
+            result = Result(progress.summary())
             ticker = anyio.CancelScope()
             if not options.no_progress and not terminal and self._group is not None:
-                self._group.start_soon(report_progress, collector, meter, options.progress_interval_s, ticker)
+                self._group.start_soon(report_progress, progress, meter, options.progress_interval_s, ticker)
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
-                    await loader._run(input_records(setup, options), collector, run_id=setup.log.log.meta.run_id)
+                    await loader.load(input_records(setup, options), progress, run_id=setup.log.log.meta.run_id)
             except FatalApiError as exc:
                 result.fatal = exc
             except OutcomeLogError as exc:
@@ -285,8 +282,8 @@ class CommandRun:
                 ticker.cancel()
                 if bar is not None:
                     bar.close()
-                result.summary = collector.summary()
-                result.main_error = collector.stats.main_error()
+                result.summary = progress.summary()
+                result.main_error = progress.main_error()
         return result
 
     def _finish_dry_run(self, setup: Setup, summary: Summary, valid: int) -> int:

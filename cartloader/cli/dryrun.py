@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import aclosing
 
+from cartloader.api.progress import LoadProgress
 from cartloader.cli import console
 from cartloader.cli.options import Options
 from cartloader.cli.setup import Setup, input_records
 from cartloader.config import MAX_BATCH_SIZE
 from cartloader.engine.chunker import Chunker
-from cartloader.engine.collector import Collector
-from cartloader.engine.stats import RunStats
 from cartloader.input.preflight import Preflight
 from cartloader.models import CartInput, InvalidInput, Settled, Summary
 
@@ -31,15 +30,16 @@ class InvalidLines:
                 console.emit(f"invalid: {error.message}", event="invalid", line=outcome.line, category=error.category)
 
 
+def dry_run_progress(options: Options, setup: Setup) -> LoadProgress:
+    """The dry run's counts and sinks: the log (if any) and the invalid lines printed on stderr."""
+    return LoadProgress([*setup.sinks, InvalidLines()], skipped=setup.skipped(options))
+
+
 async def dry_run(
-    options: Options, setup: Setup, *, preflight: Preflight | None = None, stats: RunStats | None = None
+    options: Options, setup: Setup, progress: LoadProgress, *, preflight: Preflight | None = None
 ) -> tuple[Summary, int]:
-    """Read and check every record; invalid ones are printed and logged (if there is a log). ``stats`` holds
-    the requests that read the schema, if any. Returns (summary, valid)."""
-    collector = Collector([*setup.sinks, InvalidLines()])
-    if stats is not None:
-        collector.stats = stats
-    collector.skipped = setup.skipped(options)
+    """Read and check every record; invalid ones are printed and logged (if there is a log). ``progress`` (from
+    ``dry_run_progress``) holds the requests that read the schema, if any. Returns (summary, valid)."""
     # The same chunker as a real run, so a record it would refuse (no upsert key) is counted invalid here too.
     chunker = Chunker(
         batch_size=MAX_BATCH_SIZE, run_id="dry-run", unique_by=options.upsert_by, object_type=options.object_type
@@ -55,8 +55,8 @@ async def dry_run(
                 if refused is None:
                     refused = chunker.feed(item)
             if isinstance(refused, InvalidInput):
-                await collector.refuse(refused)
+                await progress.refuse(refused)
             else:
-                collector.seen()
+                progress.seen()
                 valid += 1
-    return collector.summary(), valid
+    return progress.summary(), valid

@@ -10,9 +10,9 @@ from typing import Any
 
 import anyio
 
+from cartloader.api.progress import LoadProgress
 from cartloader.budget.base import Budget
 from cartloader.cli import console
-from cartloader.engine.collector import Collector
 from cartloader.input.meter import InputMeter
 from cartloader.models import CartInput, Settled
 
@@ -27,9 +27,9 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def progress_line(collector: Collector, meter: InputMeter) -> None:
+def progress_line(progress: LoadProgress, meter: InputMeter) -> None:
     """Write one progress line: records done (of the estimate), the counts, the rate and the time left."""
-    summary = collector.summary()
+    summary = progress.summary()
     done = summary.created + summary.updated + summary.failed + summary.invalid
     total = meter.estimated_total()
     if total is not None:
@@ -61,12 +61,14 @@ def progress_line(collector: Collector, meter: InputMeter) -> None:
     )
 
 
-async def report_progress(collector: Collector, meter: InputMeter, interval_s: float, scope: anyio.CancelScope) -> None:
+async def report_progress(
+    progress: LoadProgress, meter: InputMeter, interval_s: float, scope: anyio.CancelScope
+) -> None:
     """One progress line every ``interval_s`` seconds until ``scope`` is cancelled."""
     with scope:
         while True:
             await anyio.sleep(interval_s)
-            progress_line(collector, meter)
+            progress_line(progress, meter)
 
 
 def _percent(share: float) -> str:

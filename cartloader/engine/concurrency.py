@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 
 import anyio
 
 from cartloader.budget.base import Budget
 from cartloader.config import MAX_AUTO_CONCURRENCY, Concurrency
+from cartloader.models import ConcurrencyStatistics
 
 #: Before any answer, how many requests auto lets out (HubSpot's lowest tier allows ten before its headers say more).
 INITIAL_AUTO_LIMIT = 10
@@ -38,18 +38,6 @@ def needed_in_flight(rate_per_s: float, latency_s: float, *, maximum: int = MAX_
     ``m + 3 sqrt(m) + 1`` for ``m = rate x latency``, rounded up, within 1..``maximum``."""
     mean = max(0.0, rate_per_s * latency_s)
     return max(1, min(maximum, math.ceil(mean + HEADROOM_SIGMAS * math.sqrt(mean) + 1)))
-
-
-@dataclass(frozen=True, slots=True)
-class ConcurrencyStatistics:
-    """A snapshot of the in-flight limit: ``auto`` or fixed, the limit now, the places in use (requests waiting
-    for their rate slot or for HubSpot's answer), and the recent mean latency auto works from (None before the
-    first answer)."""
-
-    auto: bool
-    limit: int
-    in_flight: int
-    latency_ms: float | None
 
 
 class InFlightLimit:
