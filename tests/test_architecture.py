@@ -151,3 +151,30 @@ def test_the_command_line_uses_nothing_private_of_the_library() -> None:
     command = [str(ruff), "check", "--no-cache", "--select", "SLF001", "cartloader/cli"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+MAX_MODULE_LINES = 450
+
+
+def oversized_modules(package: Path, limit: int = MAX_MODULE_LINES) -> list[str]:
+    """The modules under ``package`` longer than ``limit`` lines, as ``path: lines``."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        with path.open("rb") as file:
+            lines = sum(1 for _ in file)
+        if lines > limit:
+            found.append(f"{path.relative_to(package.parent)}: {lines}")
+    return found
+
+
+def test_no_module_of_the_package_is_over_450_lines() -> None:
+    # One job per module: a module past this size holds several (the simulator included). Split it along its jobs.
+    assert oversized_modules(ROOT / "cartloader") == []
+
+
+def test_the_module_size_check_names_a_module_over_the_limit(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "small.py").write_text("x = 1\n" * 450)
+    (package / "sub" / "big.py").write_text("x = 1\n" * 451)
+    assert oversized_modules(package) == ["pkg/sub/big.py: 451"]
