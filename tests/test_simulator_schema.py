@@ -241,10 +241,11 @@ async def test_values_of_the_right_type_are_accepted(props: dict[str, str]) -> N
         ("at", " 1772236800123"),
     ],
 )
-async def test_white_space_around_a_non_string_value_is_accepted_and_the_value_stored_as_sent(
+async def test_white_space_around_a_non_string_value_is_accepted_and_with_echo_forms_as_sent_stored_as_sent(
     name: str, value: str
 ) -> None:
-    async with running(**TYPED) as client:
+    as_sent = {"echo_whitespace": "keep", "echo_datetimes": "as-sent", "echo_dates": "as-sent"}
+    async with running(**TYPED, **as_sent) as client:
         answer = await client.create([{"properties": {name: value}, "objectWriteTraceId": "t"}])
         stored = next(iter(client.sim.objects.values()))
     assert answer.status == 201, answer.body

@@ -15,13 +15,14 @@ from aiohttp import web
 
 from cartloader.simulator import bodies
 from cartloader.simulator.associations import target
-from cartloader.simulator.batch import BatchAnswer, BatchProcessor, BatchRequest, iso_now
+from cartloader.simulator.batch import INLINE_ERRORS_VERSION, BatchAnswer, BatchProcessor, BatchRequest, iso_now
 from cartloader.simulator.config import READ_SCOPE, SCHEMA_READ_SCOPE, WRITE_SCOPE, SimulatorConfig
 from cartloader.simulator.faults import FaultPicker
 from cartloader.simulator.irregular import ANSWER_FAULTS, distort
 from cartloader.simulator.latency import LatencyModel
 from cartloader.simulator.limits import DAILY, RequestLimits
 from cartloader.simulator.links import link_batch
+from cartloader.simulator.reads import read_batch
 from cartloader.simulator.state import ObjectStore, SimStats, StatsRecorder
 from cartloader.simulator.validation import CartRules, MalformedRequest
 
@@ -92,7 +93,8 @@ class SimulatedHubSpot:
         self.schema = config.schema()
         self.store = ObjectStore(self.schema.unique, keep=config.store, first_id=config.first_id)
         self.faults = FaultPicker(config.faults, seeded_rng(config.seed, "faults"), config.faults_at)
-        rules = CartRules(self.schema, config.existing_ids, normalize_numbers=config.normalize_numbers)
+        rules = CartRules(self.schema, config.existing_ids, echo=config.echo_forms())
+        self.rules = rules
         self.processor = BatchProcessor(
             self.store,
             rules,
@@ -102,6 +104,7 @@ class SimulatedHubSpot:
             conflicts=config.conflicts,
         )
         self._irregular_rng = seeded_rng(config.seed, "irregular")
+        self._read_rng = seeded_rng(config.seed, "reads")
         self.closing = asyncio.Event()
 
     def snapshot(self) -> SimStats:
@@ -117,6 +120,7 @@ class SimulatedHubSpot:
         add_post("/_sim/reset-stats", self._sim_reset_stats)
         add_post("/_sim/latency", self._sim_latency)
         for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
+            add_post(objects + "/{object_type}/batch/read", self._counted(self._read))
             add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
             add_get(objects + "/{object_type}/{object_id}", self._counted(self._get_object))
         for properties in ("/crm/v3/properties", f"/crm/properties/{DATE_VERSIONS}"):
@@ -280,11 +284,34 @@ class SimulatedHubSpot:
             answer = BatchAnswer(400, bodies.bad_request(exc.message))
         self.stats.objects_created += answer.created
         self.stats.objects_updated += answer.updated
+        if self.config.answer_delay_ms:
+            await asyncio.sleep(self.config.answer_delay_ms / 1000)
         if fault in ANSWER_FAULTS:
             answer = distort(fault, answer, self._irregular_rng)
         elif fault is not None and fault.startswith(("post_", "malformed_")):
             return await self._post_fault(request, fault, answer, headers)
         return _json(answer.status, answer.body, headers)
+
+    async def _read(self, request: web.Request, request_no: int) -> web.Response:
+        """``POST .../objects/{objectType}/batch/read`` (v3, 2026-03, 2026-09): by id or by ``idProperty``."""
+        headers, refusal = self._admit(request, (READ_SCOPE,))
+        if refusal is not None:
+            return refusal
+        object_type = request.match_info["object_type"]
+        if object_type not in OBJECT_TYPES:
+            return _json(404, bodies.unknown_object_type(object_type), headers)
+        try:
+            body = orjson.loads(await request.read())
+            inputs = body.get("inputs") if isinstance(body, dict) else None
+            if self.latency is not None and isinstance(inputs, list):
+                await asyncio.sleep(self.latency.sample_s(len(inputs)))
+            inline = request.match_info.get("version") == INLINE_ERRORS_VERSION
+            status, answer = read_batch(body, self.store, self.rules, inline_errors=inline, rng=self._read_rng)
+        except orjson.JSONDecodeError as exc:
+            return _json(400, bodies.bad_request(f"Invalid input JSON on line 1: {exc}"), headers)
+        except MalformedRequest as exc:
+            return _json(400, bodies.bad_request(exc.message), headers)
+        return _json(status, answer, headers)
 
     def _pre_fault(self, request: web.Request, fault: str, headers: dict[str, str]) -> web.Response | None:
         """The answer of a fault that strikes before the body is read (nothing processed), or None."""

@@ -286,7 +286,7 @@ class BatchProcessor:
                 raise MalformedRequest(
                     f"Property {id_property} cannot be used as idProperty: it is not a property with unique values"
                 )
-            keys.append((id_property, key))
+            keys.append((id_property, self.rules.lookup_form(id_property, key)))
         if len(set(keys)) != len(keys):
             duplicates = sorted({key for _, key in keys if sum(1 for _, k in keys if k == key) > 1})
             raise MalformedRequest(f"Duplicate IDs found in batch input: {duplicates}")

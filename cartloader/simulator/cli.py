@@ -13,6 +13,7 @@ from cartloader.errors import ConfigError
 from cartloader.rate import Rate
 from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
 from cartloader.simulator.config import DEFAULT_SCOPES, DEFAULT_TOKEN, SimulatorConfig
+from cartloader.simulator.echo import DATE_ECHOES, DATETIME_ECHOES, MULTI_SELECT_ECHOES, WHITESPACE_ECHOES
 from cartloader.simulator.faults import FAULT_NAMES
 from cartloader.simulator.schema import PropertyDefinition, ValidationRule, parse_property, parse_rule
 from cartloader.simulator.server import Simulator
@@ -87,6 +88,16 @@ def _probability(text: str) -> float:
         value = -1.0
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"invalid probability {text!r}: expected a number from 0 to 1")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid delay {text!r}: expected milliseconds, 0 or more")
     return value
 
 
@@ -182,6 +193,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="a unique-value conflict fails the whole batch with 409 (default) or only its input",
     )
     parser.add_argument("--no-normalize-numbers", action="store_true", help="store number properties exactly as sent")
+    parser.add_argument(
+        "--echo-datetimes",
+        choices=DATETIME_ECHOES,
+        default="iso",
+        help="datetime values stored and echoed in ISO 8601 UTC with milliseconds (default iso), or as sent",
+    )
+    parser.add_argument(
+        "--echo-dates",
+        choices=DATE_ECHOES,
+        default="iso",
+        help="date values stored and echoed as YYYY-MM-DD (default iso), epoch milliseconds, or as sent",
+    )
+    parser.add_argument(
+        "--echo-whitespace",
+        choices=WHITESPACE_ECHOES,
+        default="trim",
+        help="white space around values removed, a value of only white space clearing its property (default trim), "
+        "or values kept as sent",
+    )
+    parser.add_argument(
+        "--echo-multi-select",
+        choices=MULTI_SELECT_ECHOES,
+        default="as-sent",
+        help="multi-select option values echoed in the order sent (default as-sent) or sorted",
+    )
+    parser.add_argument(
+        "--answer-delay-ms",
+        type=_milliseconds,
+        default=0.0,
+        metavar="N",
+        help="hold each batch create/upsert answer N ms after its write was applied (default 0)",
+    )
     return parser
 
 
@@ -215,6 +258,11 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         association_ids=args.association_ids,
         conflicts=args.conflicts,
         normalize_numbers=not args.no_normalize_numbers,
+        echo_datetimes=args.echo_datetimes,
+        echo_dates=args.echo_dates,
+        echo_whitespace=args.echo_whitespace,
+        echo_multi_select=args.echo_multi_select,
+        answer_delay_ms=args.answer_delay_ms,
         **fields,  # type: ignore[arg-type]
     )
 

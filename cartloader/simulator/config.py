@@ -10,6 +10,7 @@ from typing import Literal
 from cartloader.errors import ConfigError
 from cartloader.rate import Rate
 from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
+from cartloader.simulator.echo import DateEcho, DatetimeEcho, EchoForms, MultiSelectEcho, WhitespaceEcho
 from cartloader.simulator.faults import check_faults, check_schedule
 from cartloader.simulator.schema import (
     NATIVE_CART_PROPERTIES,
@@ -23,9 +24,10 @@ from cartloader.simulator.schema import (
 WRITE_SCOPE = "crm.objects.carts.write"
 READ_SCOPE = "crm.objects.carts.read"
 SCHEMA_READ_SCOPE = "crm.schemas.carts.read"
+CONTACTS_READ_SCOPE = "crm.objects.contacts.read"
 DEFAULT_TOKEN = "sim-token"
-#: What the default token, and a token given without scopes, may do.
-DEFAULT_SCOPES = frozenset({WRITE_SCOPE, SCHEMA_READ_SCOPE})
+#: What the default token, and a token given without scopes, may do (the scopes the contract lists).
+DEFAULT_SCOPES = frozenset({WRITE_SCOPE, READ_SCOPE, SCHEMA_READ_SCOPE, CONTACTS_READ_SCOPE})
 EchoTraceIds = Literal["always", "never", "sometimes"]
 Conflicts = Literal["whole-batch", "per-input"]
 
@@ -68,6 +70,17 @@ class SimulatorConfig:
     retry_after_s: float | None = None
     #: Canonicalize number properties the way HubSpot stores them ("10.50" -> "10.5").
     normalize_numbers: bool = True
+    #: How datetimes are stored and echoed: ``iso`` (ISO 8601 UTC with milliseconds, as HubSpot) or ``as-sent``.
+    echo_datetimes: DatetimeEcho = "iso"
+    #: How dates are stored and echoed: ``iso`` (``YYYY-MM-DD``), ``epoch-ms`` (midnight UTC) or ``as-sent``.
+    echo_dates: DateEcho = "iso"
+    #: ``trim``: white space around values goes, a value of only white space clears; ``keep``: values as sent.
+    echo_whitespace: WhitespaceEcho = "trim"
+    #: Multi-select values in the order sent (``as-sent``, each once) or ``sorted``.
+    echo_multi_select: MultiSelectEcho = "as-sent"
+    #: Milliseconds a batch create or upsert answer waits after its write was applied (a client that gives up
+    #: meanwhile leaves its records created).
+    answer_delay_ms: float = 0.0
     #: Whether 429-rejected requests also use up the rolling window and the daily count, as at HubSpot.
     count_rejected: bool = True
     #: Custom properties besides HubSpot's native cart properties: ``PropertyDefinition``s or
@@ -117,6 +130,15 @@ class SimulatorConfig:
             raise ConfigError("retry_after_s must not be negative")
         if self.hang_s < 0:
             raise ConfigError("hang_s must not be negative")
+        if not self.answer_delay_ms >= 0:
+            raise ConfigError("answer_delay_ms must not be negative")
+        self.echo_forms()  # raises ConfigError for an unknown echo form
+
+    def echo_forms(self) -> EchoForms:
+        """The forms values are stored and echoed in, as the ``echo_*`` fields and ``normalize_numbers`` say."""
+        return EchoForms(
+            self.echo_datetimes, self.echo_dates, self.echo_whitespace, self.echo_multi_select, self.normalize_numbers
+        )
 
     def schema(self) -> Schema:
         """The property definitions, rules and required properties this configuration describes."""

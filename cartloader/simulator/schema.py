@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from cartloader import values
 from cartloader.errors import ConfigError
 
 PROPERTY_TYPES = {
@@ -71,9 +71,6 @@ ALPHANUMERIC_MODES = {
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _URL = re.compile(r"https?://[^\s/?#.]+(?:\.[^\s/?#.]+)+(?::\d+)?(?:[/?#]\S*)?", re.IGNORECASE)
 _SPECIAL = re.compile(r"[^A-Za-z0-9\s]")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MILLIS = re.compile(r"-?\d{1,15}")
-_DAY_MS = 86_400_000
 
 # Active ISO 4217 codes: hs_currency_code is an enumeration of them (assumption: every code enabled).
 _CURRENCIES = """
@@ -227,7 +224,7 @@ class ValidationRule:
             if len(self.arguments) != 1 or not self.arguments[0].isdigit():
                 raise ConfigError(f"{where}: expected one whole number argument")
         elif self.rule_type in ("MIN_NUMBER", "MAX_NUMBER"):
-            if len(self.arguments) != 1 or _decimal(self.arguments[0]) is None:
+            if len(self.arguments) != 1 or values.parse_number(self.arguments[0]) is None:
                 raise ConfigError(f"{where}: expected one number argument")
         elif self.rule_type == "REGEX":
             if len(self.arguments) != 1:
@@ -254,7 +251,7 @@ class ValidationRule:
         if kind == "MAX_LENGTH" and len(value) > int(args[0]):
             return f"{value[:40]!r} is longer than the maximum length of {args[0]} characters"
         if kind in ("MIN_NUMBER", "MAX_NUMBER", "DECIMAL"):
-            number = _decimal(value)
+            number = values.parse_number(value)
             if number is None:
                 return f"{value!r} is not a number"
             if kind == "MIN_NUMBER" and number < Decimal(args[0]):
@@ -290,57 +287,26 @@ def parse_rule(text: str) -> ValidationRule:
     return ValidationRule(name, kind, arguments)
 
 
-def _decimal(text: str) -> Decimal | None:
-    try:
-        number = Decimal(text.strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _valid_date(text: str) -> bool:
-    if _MILLIS.fullmatch(text):
-        return int(text) % _DAY_MS == 0
-    if not _DATE.fullmatch(text):
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _valid_datetime(text: str) -> bool:
-    if _MILLIS.fullmatch(text):
-        return True
-    if not _DATE.match(text):
-        return False
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return False
-    return True
-
-
 def type_problem(definition: PropertyDefinition, text: str) -> tuple[str, str] | None:
     """HubSpot's (code, message) when non-empty ``text`` is not a value of the definition's type; numbers are
     checked by the caller, which also normalizes them.
 
     White space around a value (around each part of a multi-select) is ignored: HubSpot announced refusing it on
-    non-string properties, then cancelled that change. The caller stores the value as sent.
+    non-string properties, then cancelled that change. The caller stores the value in its echo form
+    (``simulator.echo``). Dates, datetimes and numbers are read by ``cartloader.values``, as the loader reads them.
     """
     kind = definition.type
     value = text.strip()
     if kind == "bool" and value not in ("true", "false"):
         return "INVALID_BOOLEAN", f"{text} was not a valid boolean: expected true or false"
-    if kind == "date" and not _valid_date(value):
+    if kind == "date" and values.parse_date(value) is None:
         return "INVALID_DATE", f"{text} was not a valid date: expected YYYY-MM-DD or midnight UTC in milliseconds"
-    if kind == "datetime" and not _valid_datetime(value):
+    if kind == "datetime" and values.parse_datetime(value) is None:
         return "INVALID_DATETIME", f"{text} was not a valid datetime: expected ISO 8601 or milliseconds"
     if kind == "enumeration":
-        values = [part.strip() for part in text.split(";")] if definition.multi_select else [value]
+        given = [part.strip() for part in text.split(";")] if definition.multi_select else [value]
         allowed = definition.options
-        unknown = [option for option in values if option not in allowed]
+        unknown = [option for option in given if option not in allowed]
         if unknown:
             shown = ", ".join(allowed[:20]) + (", ..." if len(allowed) > 20 else "")
             return "INVALID_OPTION", f"{unknown[0]} was not one of the allowed options: [{shown}]"

@@ -7,19 +7,18 @@ whole batch) or malformed JSON that HubSpot's deserializer rejects before lookin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from cartloader import values
 from cartloader.simulator.associations import invalid_types
+from cartloader.simulator.echo import EchoForms
 from cartloader.simulator.schema import MAX_VALUE_CHARS, Schema, type_problem
 
 MAX_NUMBER_CHARS = 100
-_NUMBER = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?")
-_CANONICAL_NUMBER = re.compile(r"(?:0|-?[1-9]\d*)(?:\.\d*[1-9])?|-?0\.\d*[1-9]")
 
 
 class MalformedRequest(Exception):
@@ -45,34 +44,13 @@ class InputError:
 
 
 def normalize_number(text: str) -> str | None:
-    """HubSpot's canonical form of a number string, or None when it is not a number.
-
-    Surrounding whitespace and a leading ``+`` go; leading zeros and trailing fraction zeros go; an exponent
-    is written out; ``.5`` becomes ``0.5``, ``5.`` becomes ``5``, ``-0`` becomes ``0``. Digits are never rounded.
-    """
-    match = _NUMBER.fullmatch(text.strip())
-    if match is None:
+    """HubSpot's canonical form of a number string (``cartloader.values.canonical_number``: ``" 10.50 "`` ->
+    ``10.5``, ``1e3`` -> ``1000``, ``-0`` -> ``0``; digits never rounded), or None when it is not a number the
+    simulator accepts: not HubSpot's number form, or longer than 100 characters written out (assumption)."""
+    number = values.canonical_number(text)
+    if number is None or len(number) > MAX_NUMBER_CHARS or "E" in number:
         return None
-    sign, whole, fraction, exponent = match.groups()
-    fraction = fraction or ""
-    if not whole and not fraction:
-        return None
-    digits = whole + fraction
-    point = len(whole) + int(exponent or 0)
-    significant = digits.lstrip("0")
-    point -= len(digits) - len(significant)
-    significant = significant.rstrip("0")
-    if not significant:
-        return "0"
-    if point <= 0:
-        plain = "0." + "0" * -point + significant
-    elif point >= len(significant):
-        plain = significant + "0" * (point - len(significant))
-    else:
-        plain = significant[:point] + "." + significant[point:]
-    if len(plain) > MAX_NUMBER_CHARS:
-        return None
-    return "-" + plain if sign == "-" else plain
+    return number
 
 
 def coerce_value(name: str, value: Any) -> str | None:
@@ -112,18 +90,31 @@ def property_error(problems: list[dict[str, Any]]) -> InputError:
 
 
 class CartRules:
-    """Validates and normalizes cart inputs against one ``Schema`` (the definitions the Properties API publishes)."""
+    """Validates cart inputs against one ``Schema`` (the definitions the Properties API publishes) and turns each
+    valid value into the form it is stored and echoed in (``echo``)."""
 
-    __slots__ = ("existing_ids", "normalize_numbers", "schema")
+    __slots__ = ("echo", "existing_ids", "schema")
 
-    def __init__(self, schema: Schema, existing_ids: Container[int], *, normalize_numbers: bool) -> None:
+    def __init__(self, schema: Schema, existing_ids: Container[int], *, echo: EchoForms | None = None) -> None:
         self.schema = schema
         self.existing_ids = existing_ids
-        self.normalize_numbers = normalize_numbers
+        self.echo = echo or EchoForms()
+
+    def lookup_form(self, name: str, text: str) -> str:
+        """A value of property ``name`` as it would be stored, to look it up (upsert and read ``idProperty``);
+        the text as given where the property is unknown or the value not of its type."""
+        definition = self.schema.definitions.get(name)
+        if definition is None or not text or (self.echo.trim and text.isspace()):
+            return text
+        number = normalize_number(text) if definition.type == "number" else None
+        if (definition.type == "number" and number is None) or type_problem(definition, text) is not None:
+            return text
+        return self.echo.stored(definition, text, number)
 
     def properties(self, raw: Any) -> tuple[dict[str, str], InputError | None]:
-        """Normalized properties of one input, or the error that refuses it. An empty string is kept: it clears
-        the property (the caller stores nothing for it)."""
+        """The properties of one input in their stored forms, or the error that refuses it. An empty string (with
+        ``echo.trim``, also a value of only white space) is kept as ``""``: it clears the property (the caller stores
+        nothing for it)."""
         if raw is None:
             return {}, None
         if not isinstance(raw, dict):
@@ -132,6 +123,8 @@ class CartRules:
         problems: list[dict[str, Any]] = []
         definitions = self.schema.definitions
         rules = self.schema.rules
+        echo = self.echo
+        trim = echo.trim
         for name, value in raw.items():
             text = value if value.__class__ is str else coerce_value(name, value)
             if text is None:
@@ -143,22 +136,19 @@ class CartRules:
             if definition.read_only or definition.calculated:
                 problems.append(_problem(name, "READ_ONLY_VALUE", f'Property "{name}" is read-only'))
                 continue
-            if not text:
-                clean[name] = text
+            if not text or (trim and text.isspace()):
+                clean[name] = ""
                 continue
             if len(text) > MAX_VALUE_CHARS:
                 message = f"The value of {name} is {len(text)} characters long; at most {MAX_VALUE_CHARS} are allowed"
                 problems.append(_problem(name, "VALUE_TOO_LONG", message))
                 continue
+            number = None
             if definition.type == "number":
-                # Most numbers arrive already canonical; only the others pay for normalization.
-                if len(text) > MAX_NUMBER_CHARS or _CANONICAL_NUMBER.fullmatch(text) is None:
-                    number = normalize_number(text)
-                    if number is None:
-                        problems.append(_problem(name, "INVALID_DECIMAL", f"{text} was not a valid number."))
-                        continue
-                    if self.normalize_numbers:
-                        text = number
+                number = normalize_number(text)
+                if number is None:
+                    problems.append(_problem(name, "INVALID_DECIMAL", f"{text} was not a valid number."))
+                    continue
             else:
                 wrong = type_problem(definition, text)
                 if wrong is not None:
@@ -172,7 +162,7 @@ class CartRules:
                     broken = True
                     break
             if not broken:
-                clean[name] = text
+                clean[name] = echo.stored(definition, text, number)
         return clean, property_error(problems) if problems else None
 
     def missing_required(self, props: dict[str, str]) -> InputError | None:
