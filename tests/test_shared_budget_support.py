@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import orjson
@@ -46,7 +47,7 @@ class RedisServer:
 
     def url(self, key: str) -> str:
         """A budget URL for ``key`` on this server."""
-        auth = f":{self.password}@" if self.password else ""
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0?key={key}"
 
     def start(self) -> None:
