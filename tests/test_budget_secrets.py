@@ -163,7 +163,7 @@ def test_a_command_line_load_losing_redis_to_a_quoting_error_never_shows_the_pas
     tmp_path: Path, proxy: QuotingProxy, simulator: Start
 ) -> None:
     sim = simulator(rate="100/1s")
-    write_carts(tmp_path / "carts.ndjson", 40)
+    write_carts(tmp_path / "carts.ndjson", 60)
     args = (
         "carts.ndjson",
         "--base-url",
@@ -185,7 +185,11 @@ def test_a_command_line_load_losing_redis_to_a_quoting_error_never_shows_the_pas
     for log_format in ("text", "json"):
         proc = subprocess.Popen(command(*args, log_format, "--out", f"{log_format}.ndjson"), cwd=tmp_path,
                                 env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-        time.sleep(1.5)
+        log = tmp_path / f"{log_format}.ndjson"
+        deadline = time.monotonic() + 30
+        while not (log.exists() and b'"created"' in log.read_bytes()):  # joined, and loading
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.05)
         proxy.quoting = True
         time.sleep(1.0)
         proxy.quoting = False
