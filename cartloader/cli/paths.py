@@ -45,8 +45,16 @@ def stdin_identity() -> Identity | None:
 
 
 def stdout_identity() -> Identity | None:
-    """The file stdout was redirected to (``> log.ndjson``), or ``None`` for a pipe or a terminal."""
-    return _stream_identity(sys.stdout)
+    """The file behind file descriptor 1, where ``--out -`` writes: a file stdout was redirected to
+    (``> log.ndjson``, ``>> log.ndjson``), or a pipe (which ``/dev/stdout`` given as another output also opens).
+    ``None`` for a character device (a terminal, ``/dev/null``) or a closed descriptor."""
+    try:
+        status = os.fstat(1)
+    except OSError:
+        return None
+    if stat.S_ISCHR(status.st_mode):
+        return None
+    return ("file", status.st_dev, status.st_ino)
 
 
 def check_outputs(

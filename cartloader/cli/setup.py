@@ -236,7 +236,8 @@ def log_path(options: Options) -> str | None:
 
 
 def check_paths(options: Options) -> None:
-    """Refuse an output path that is the input, the token file or another output (``ConfigError``, exit 2)."""
+    """Refuse an output path that is the input, the token file or another output (``ConfigError``, exit 2); with
+    ``--out -``, the file (or pipe) behind stdout is one of the outputs."""
     protected: list[tuple[str, Identity | None]] = [
         ("the input", stdin_identity())
         if options.input == "-"
@@ -244,12 +245,12 @@ def check_paths(options: Options) -> None:
     ]
     if options.token_file is not None:
         protected.append((f"--token-file {options.token_file}", identity(options.token_file)))
-    outputs: list[tuple[str, str]] = []
+    outputs: list[tuple[str, str | Identity]] = []
     log = log_path(options)
     if log == STDOUT:
         written_to = stdout_identity()
         if written_to is not None:
-            check_outputs(protected, [("--out - (stdout)", written_to)])
+            outputs.append(("--out - (stdout)", written_to))
     elif log is not None:
         meta = meta_path_for(log)
         outputs += [("--out", log), ("the meta file of --out", meta)]
