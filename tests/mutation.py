@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.mutation MODULE [--fresh]
 
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
-``chunker``, ``format``, ``log``, ``resume``, ``pacing``). It runs ``mutmut run`` on that module's mutants
+``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
@@ -37,6 +37,7 @@ MODULES = {
     "log": "cartloader.outcomes.log",
     "resume": "cartloader.outcomes.resume",
     "pacing": "cartloader.budget.pacing",
+    "values": "cartloader.values",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is
