@@ -21,7 +21,7 @@ from cartloader.engine.calls import Exchange, NothingToSend, Requester, fatal_er
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.linking import Linker
-from cartloader.engine.matching import match_results
+from cartloader.engine.matching import Kinds, match_results
 from cartloader.engine.refused import RefusalMemory
 from cartloader.engine.splitting import split_refused
 from cartloader.errors import FatalApiError
@@ -92,6 +92,8 @@ class Sender:
         self._collector = collector
         self._stats = collector.stats
         self._rng = rng or random.Random()
+        #: Each property's type (from the portal's schema, once the preflight read it): how results are matched.
+        self.kinds: Kinds = {}
         self._refused = refused  # what HubSpot refuses is remembered, so that the producer refuses it again
         # Upsert inputs carry no associations: they are written afterwards, through the v4 API.
         self._linker = Linker(self._requester, config, self._stats, self._rng) if config.upsert_by else None
@@ -304,9 +306,7 @@ class Sender:
                     why = refusal(error.category, error.message, input_status(error.category), error.details)
                     existing = existing_id(error.message) if why.status == 409 else None
                     settled.append(self._outcome(items[i], "failed", why, existing=existing))
-        matching = match_results(
-            records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
-        )
+        matching = match_results(records, answer.results, exclude=frozenset(failed), kinds=self.kinds)
         upserted: list[tuple[InFlight, ResultItem]] = []
         if self._linker is None:  # create mode: every result settles at once (the common path, once per record)
             created = self._created
