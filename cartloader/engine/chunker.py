@@ -90,7 +90,12 @@ class Chunker:
                 return found
             values = found
         closed: list[CartInput] | None = None
-        if key in self._keys or (values and not self._values.isdisjoint(values)) or self._indistinct(record):
+        if (
+            key in self._keys
+            or (values and not self._values.isdisjoint(values))
+            # associations in play (most loads have none: no key computed then)
+            or ((record.associations or self._linked is not None) and self._indistinct(record))
+        ):
             closed = self.flush()
             self._indistinct(record)
         batch = self._batch

@@ -142,9 +142,10 @@ def match_results(
             rest.append(result)
     if rest and open_inputs:
         traced = len(matching.pairs)
-        rest = _match_exactly(inputs, rest, open_inputs, matching)
+        sent = {i: _sent(inputs[i].properties) for i in open_inputs}
+        rest = _match_exactly(inputs, rest, open_inputs, matching, sent)
         if rest and open_inputs:
-            rest = _match_by_values(inputs, rest, open_inputs, matching, kinds)
+            rest = _match_by_values(inputs, rest, open_inputs, matching, kinds, sent)
         if rest and open_inputs:
             rest = _augment(inputs, rest, open_inputs, matching, kinds, traced)
     matching.unmatched_results = rest
@@ -164,7 +165,11 @@ def _sent(properties: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def _match_exactly(
-    inputs: Sequence[CartInput], results: list[ResultItem], open_inputs: set[int], matching: Matching
+    inputs: Sequence[CartInput],
+    results: list[ResultItem],
+    open_inputs: set[int],
+    matching: Matching,
+    sent: Mapping[int, tuple[str, ...]],
 ) -> list[ResultItem]:
     """Pair results that echo an input's sent values as sent (trimmed). Larger sets of names first, so a result
     goes to the input it shows most of: a result showing every name of a set but not the values of any input
@@ -173,7 +178,7 @@ def _match_exactly(
     groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
     for i in sorted(open_inputs):
         properties = inputs[i].properties
-        names = _sent(properties)
+        names = sent[i]
         signature = tuple(properties[name].strip() for name in names)
         groups.setdefault(names, {}).setdefault(signature, []).append(i)
     mixed = {
@@ -219,6 +224,7 @@ def _match_by_values(
     open_inputs: set[int],
     matching: Matching,
     kinds: Kinds,
+    sent: Mapping[int, tuple[str, ...]],
 ) -> list[ResultItem]:
     """Pair the results echoing stored forms (typed), or another form of a value of unknown type (shape): each
     result is compared with the inputs that sent the same plain texts it shows; the input sending most values
@@ -226,7 +232,7 @@ def _match_by_values(
     blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
     for i in sorted(open_inputs):
         properties = inputs[i].properties
-        names = tuple(name for name in _sent(properties) if _plain(kinds, name, properties[name]))
+        names = tuple(name for name in sent[i] if _plain(kinds, name, properties[name]))
         blocks.setdefault(names, {}).setdefault(tuple(properties[name].strip() for name in names), []).append(i)
     edges: list[tuple[int, int, int, int]] = []  # (-values sent, -level, input, result)
     for r, result in enumerate(results):
@@ -235,7 +241,7 @@ def _match_by_values(
             for i in by_texts.get(signature, ()) if signature is not None else ():
                 level = compatibility(inputs[i], result.properties, kinds)
                 if level:
-                    edges.append((-len(_sent(inputs[i].properties)), -level, i, r))
+                    edges.append((-len(sent[i]), -level, i, r))
     edges.sort()
     taken: set[int] = set()
     for _, _, i, r in edges:
