@@ -12,7 +12,7 @@ import pytest
 
 from cartloader.api.loader import bulk_create
 from cartloader.hubspot.protocol import Answer, ApiError
-from cartloader.hubspot.refusals import attribute, existing_id, leads_with, quotes
+from cartloader.hubspot.refusals import attribute, blames, existing_id, named_value, quotes
 from cartloader.models import CartInput, Outcome
 from cartloader.outcomes.format import decode, encode_outcome
 from cartloader.simulator import Simulator
@@ -156,14 +156,26 @@ def invalid(*problems: dict[str, object]) -> Answer:
     return Answer(status=400, category="VALIDATION_ERROR", message=message)
 
 
-def test_a_value_counts_only_where_the_problem_starts_by_naming_it() -> None:
+def test_a_value_counts_only_where_the_problem_names_it_whole() -> None:
     message = "euro was not one of the allowed options: [EUR, USD]"
-    assert leads_with(message, "euro")
-    assert not leads_with(message, "EUR")
-    assert not leads_with(message, "eur")
-    assert leads_with("'abcdef' is longer than 5 characters", "abcdef")
-    assert not leads_with("12.50 was not a valid number.", "12")
-    assert not leads_with("anything", "")
+    assert blames(message, "euro") and not blames(message, " euro ")
+    assert not blames(message, "EUR")
+    assert not blames(message, "eur")
+    assert blames("'abcdef' is longer than 5 characters", "abcdef")
+    assert not blames("12.50 was not a valid number.", "12")
+    assert not blames("anything", "")
+    # Issue 24: a value that merely starts the named one is not named.
+    assert named_value("EUR X was not one of the allowed options: [EUR, USD]") == "EUR X"
+    assert not blames("EUR X was not one of the allowed options: [EUR, USD]", "EUR")
+    assert blames("EUR X was not one of the allowed options: [EUR, USD]", "EUR X")
+    assert named_value("12 500 was not a valid number.") == "12 500"
+    assert not blames("12 500 was not a valid number.", "12")
+    # Read more than one way, or naming nothing: no value is named (the batch is bisected).
+    assert named_value("a was not b was not one of the allowed options") is None
+    assert named_value("'it's' is longer than 2 characters") == "it's"
+    assert named_value("'a' b' is longer than 2 characters") is None
+    assert named_value("Property values were not valid") is None
+    assert named_value('"x y" was not a valid number') == "x y"
 
 
 def test_a_conflict_counts_a_value_only_where_it_is_quoted_whole() -> None:

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from cartloader.engine.matching import canonical_value, match_results
+from cartloader.engine.matching import match_results
 from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import CartInput
 
@@ -27,100 +23,6 @@ def result(record_id: str, trace_id: str | None = None, **properties: Any) -> Re
 
 def pairs(matching: Any) -> list[tuple[int, str]]:
     return sorted((i, r.id) for i, r in matching.pairs)
-
-
-# --- canonical_value ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("10.50", "10.5"),
-        ("007", "7"),
-        ("-007.50", "-7.5"),
-        ("+5", "5"),
-        ("+0", "0"),
-        (".5", "0.5"),
-        ("5.", "5"),
-        ("1e3", "1000"),
-        ("1E3", "1000"),
-        ("1.0e+2", "100"),
-        ("-.5e1", "-5"),
-        ("1e-3", "0.001"),
-        ("00.100", "0.1"),
-        ("-0", "0"),
-        ("-0.0", "0"),
-        ("0.000", "0"),
-        ("0e5", "0"),
-        ("12", "12"),
-        ("-12", "-12"),
-        ("0", "0"),
-        ("0.25", "0.25"),
-        ("1" * 28, "1" * 28),
-        ("1" * 29, "1" * 29),
-        ("1" * 28 + ".50", "1" * 28 + ".5"),
-        ("1e401", "1E+401"),
-        ("1e-401", "1E-401"),
-        ("1e400", "1" + "0" * 400),
-        ("-1e-400", "-0." + "0" * 399 + "1"),
-        ("  12 ", "12"),
-        (" a ", "a"),
-        ("x", "x"),
-        ("", ""),
-        ("   ", ""),
-        ("-", "-"),
-        (".", "."),
-        ("nan", "nan"),
-        ("-Infinity", "-Infinity"),
-        ("0x10", "0x10"),
-        ("12abc", "12abc"),
-        (10, "10"),
-        (1.5, "1.5"),
-        (True, "true"),  # a bool echoed as JSON matches the "true" the input side sent
-        (False, "false"),
-    ],
-)
-def test_canonical_value_is_the_number_hubspot_stores_or_the_stripped_text(value: object, expected: str) -> None:
-    assert canonical_value(value) == expected
-
-
-def _oracle(negative: bool, mantissa: int, exponent: int) -> str:
-    """The canonical decimal of (-1)^negative * mantissa * 10^exponent, with integer arithmetic only."""
-    if mantissa == 0:
-        return "0"
-    while mantissa % 10 == 0:
-        mantissa //= 10
-        exponent += 1
-    digits = str(mantissa)
-    if exponent >= 0:
-        text = digits + "0" * exponent
-    else:
-        digits = digits.rjust(-exponent + 1, "0")
-        text = digits[:exponent] + "." + digits[exponent:]
-    return ("-" if negative else "") + text
-
-
-@given(
-    st.booleans(),
-    st.integers(min_value=0, max_value=10**40),
-    st.integers(min_value=-60, max_value=60),
-    st.sampled_from(["e", "E", "plain"]),
-    st.sampled_from(["", "+", "-"]),
-    st.integers(min_value=0, max_value=3),
-)
-def test_canonical_value_of_any_spelling_of_a_number_is_the_oracles(
-    negative: bool, mantissa: int, exponent: int, form: str, padding: str, zeros: int
-) -> None:
-    sign = "-" if negative else padding if padding != "-" else ""
-    if form == "plain":
-        exact = _oracle(False, mantissa, exponent)
-        if "." not in exact:
-            exact += "." + "0" * zeros if zeros else ""
-        text = "0" * zeros + exact
-    else:
-        text = f"{mantissa}{form}{exponent}"
-    expected = _oracle(negative, mantissa, exponent)
-    assert canonical_value(f" {sign}{text} ") == expected
 
 
 # --- match_results --------------------------------------------------------------------------------------
@@ -154,26 +56,30 @@ def test_excluded_inputs_are_never_matched_nor_left_over() -> None:
     assert matching.leftover == [1]
 
 
-def test_the_external_id_names_its_input_although_other_properties_changed() -> None:
+def test_a_result_showing_another_value_than_the_input_sent_pairs_with_no_input_whatever_its_external_id() -> None:
+    # Design rule 2 (issue 24): the external id alone no longer names an input; every value sent must agree.
     inputs = [cart(1, hs_external_cart_id="A", hs_cart_name="x"), cart(2, hs_external_cart_id="B")]
     results = [
         result("2", hs_external_cart_id="B", hs_createdate="now"),
         result("1", hs_external_cart_id=" A ", hs_cart_name="renamed"),
     ]
-    assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]
+    matching = match_results(inputs, results)
+    assert pairs(matching) == [(1, "2")]
+    assert [r.id for r in matching.unmatched_results] == ["1"] and matching.leftover == [0]
 
 
 def test_the_upsert_key_names_its_input_and_the_external_id_is_then_ignored() -> None:
     inputs = [cart(1, ref="r1", hs_external_cart_id="X"), cart(2, ref="r2")]
     # The object of input 2 already held external id X, so both results echo it.
     results = [result("2", ref="r2", hs_external_cart_id="X"), result("1", ref="r1", hs_external_cart_id="X")]
-    assert pairs(match_results(inputs, results, unique_property="ref")) == [(0, "1"), (1, "2")]
+    assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]
 
 
 def test_numbers_as_keys_compare_by_value() -> None:
     inputs = [cart(1, ref="10.50"), cart(2, ref="7")]
     results = [result("b", ref="7.0"), result("a", ref="10.5")]
-    assert pairs(match_results(inputs, results, unique_property="ref")) == [(0, "a"), (1, "b")]
+    assert pairs(match_results(inputs, results)) == [(0, "a"), (1, "b")]  # type unknown: by shape
+    assert pairs(match_results(inputs, results, kinds={"ref": ("number", False)})) == [(0, "a"), (1, "b")]
 
 
 def test_a_key_value_shared_by_two_inputs_names_neither() -> None:
@@ -202,8 +108,11 @@ def test_a_result_with_a_key_no_input_sent_is_matched_by_properties_or_left_unma
 
 def test_inputs_without_the_key_are_matched_by_properties() -> None:
     inputs = [cart(1, hs_cart_name="x"), cart(2, hs_external_cart_id="B", hs_cart_name="y")]
-    results = [result("1", hs_cart_name="x"), result("2", hs_external_cart_id="B")]
+    results = [result("1", hs_cart_name="x"), result("2", hs_external_cart_id="B", hs_cart_name="y")]
     assert pairs(match_results(inputs, results)) == [(0, "1"), (1, "2")]
+    # A result leaving out a value the input sent is compatible with no input (issue 24; the key named it before).
+    lacking = match_results(inputs, [result("1", hs_cart_name="x"), result("2", hs_external_cart_id="B")])
+    assert pairs(lacking) == [(0, "1")] and lacking.leftover == [1]
 
 
 def test_properties_match_after_normalization_and_extra_echoed_properties() -> None:

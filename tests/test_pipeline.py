@@ -106,7 +106,7 @@ async def test_identical_records_each_get_a_distinct_id_with_the_same_content() 
         assert all(sim.objects[i].properties["hs_cart_name"] == "twin" for i in ids if i)
 
 
-async def test_same_properties_with_different_associations_are_flagged_unmatched_not_guessed() -> None:
+async def test_same_properties_with_different_associations_are_sent_apart_and_never_guessed() -> None:
     def cart(contact: int) -> dict[str, Any]:
         kind = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 586}
         association = {"to": {"id": str(123_456_000 + contact)}, "types": [kind]}
@@ -117,9 +117,13 @@ async def test_same_properties_with_different_associations_are_flagged_unmatched
         summary = await bulk_create(
             [cart(1), cart(2)], token="sim-token", base_url=sim.url, on_outcome=outcomes.append, rate=FAST
         )
+        links = {source: [str(link["toObjectId"]) for link in found] for source, found in sim.associations.items()}
+    # Issue 24 part 2: such twins never share a request, so each answer names its one input (they used to
+    # share one and come back created, flagged unmatched, without an id).
     assert summary.created == 2
-    assert summary.unmatched == 2
-    assert all(o.unmatched and o.id is None for o in outcomes)
+    assert summary.unmatched == 0
+    assert sorted(links[o.id or ""] for o in outcomes) == [["123456001"], ["123456002"]]
+    assert {o.line: links[o.id or ""] for o in outcomes} == {1: ["123456001"], 2: ["123456002"]}
 
 
 async def test_partial_failures_fail_only_the_bad_records_in_one_request() -> None:

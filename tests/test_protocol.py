@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from cartloader.engine.matching import canonical_value, match_results
+from cartloader.engine.matching import match_results
 from cartloader.hubspot.failures import FAILURE_TABLE, Action, classify, rule_for_no_answer, rule_for_status
 from cartloader.hubspot.protocol import (
     Answer,
@@ -141,32 +141,15 @@ def test_matching_never_falls_back_to_position() -> None:
     assert matching.leftover == [0]
 
 
-@pytest.mark.parametrize(
-    ("sent", "stored"), [("10.50", "10.5"), ("007", "7"), ("1e3", "1000"), ("-0.0", "0"), (" a ", "a"), ("x", "x")]
-)
-def test_canonical_values_agree_with_hubspot_normalization(sent: str, stored: str) -> None:
-    assert canonical_value(sent) == canonical_value(stored)
-
-
-@pytest.mark.parametrize("text", ["9e999999999", "-1e-999999999", "1e400", "nan", "Infinity", "1_000"])
-def test_canonical_value_never_raises_on_a_string_that_looks_numeric(text: str) -> None:
-    assert isinstance(canonical_value(text), str)
-
-
-def test_long_numbers_that_differ_past_the_28th_digit_stay_distinct() -> None:
-    a, b = "1234567890123456789012345678901", "1234567890123456789012345678902"
-    assert canonical_value(a) != canonical_value(b)
-    assert canonical_value(a + ".000") == canonical_value(a)
-
-
-def test_a_distinct_external_id_names_its_input_even_when_other_properties_differ_in_the_echo() -> None:
+def test_a_distinct_external_id_does_not_name_an_input_whose_other_values_the_echo_contradicts() -> None:
     inputs = [cart(1, "k1", hs_external_cart_id="A", hs_cart_name="x"), cart(2, "k2", hs_external_cart_id="B")]
     results = [
         ResultItem("2", {"hs_external_cart_id": "B", "hs_createdate": "now"}, None, None),
         ResultItem("1", {"hs_external_cart_id": "A", "hs_cart_name": "X (renamed by a workflow)"}, None, None),
     ]
     matching = match_results(inputs, results)
-    assert sorted((i, r.id) for i, r in matching.pairs) == [(0, "1"), (1, "2")]
+    assert sorted((i, r.id) for i, r in matching.pairs) == [(1, "2")]
+    assert matching.leftover == [0]
 
 
 def test_a_shared_external_id_is_not_used_as_a_key() -> None:

@@ -40,6 +40,7 @@ from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
+from cartloader.engine.matching import property_kinds
 from cartloader.engine.pipeline import run_pipeline
 from cartloader.engine.preflight import SchemaSource, check_upsert_key
 from cartloader.engine.refused import RefusalMemory
@@ -221,6 +222,7 @@ class LoaderLifecycle:
         def on_read(preflight: Preflight) -> None:
             self._check_upsert_key(preflight)
             chunker.unique = preflight.schema.unique_properties
+            chunker.kinds = sender.kinds = property_kinds(preflight.schema)
 
         schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
         self._tally.begin(collector)

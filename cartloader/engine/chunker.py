@@ -4,6 +4,9 @@ pipeline and the dry run share it."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
+from cartloader.engine.matching import Kinds, answer_key, associations_key
 from cartloader.hubspot.associations import links
 from cartloader.models import CartInput, InvalidInput
 
@@ -19,12 +22,26 @@ class Chunker:
     A record's own trace id is kept; others get ``<run id>-<line>``. A trace id already in the open
     batch, or a value of ``unique_by`` (the upsert key) or of another ``unique`` property already in it, closes
     that batch first, so two inputs of one request never share a trace id or a unique value (HubSpot would
-    refuse the whole request). In upsert mode (``unique_by``) a record must carry its key, and associations only
+    refuse the whole request). Nor do two inputs an answer cannot tell apart (equal stored values, see
+    :func:`~cartloader.engine.matching.answer_key`) whose associations differ: once a record with associations
+    is in the open batch, each record's key is checked, and a record that would make such a pair closes the
+    batch first. In upsert mode (``unique_by``) a record must carry its key, and associations only
     whose target object type is known (they are written through the associations API after the upsert). A batch
     is handed out as soon as it is full.
     """
 
-    __slots__ = ("_batch", "_batch_size", "_keys", "_object_type", "_run_id", "_unique", "_unique_by", "_values")
+    __slots__ = (
+        "_batch",
+        "_batch_size",
+        "_keys",
+        "_linked",
+        "_object_type",
+        "_run_id",
+        "_unique",
+        "_unique_by",
+        "_values",
+        "kinds",
+    )
 
     def __init__(
         self,
@@ -43,6 +60,10 @@ class Chunker:
         self._batch: list[CartInput] = []
         self._keys: set[str] = set()
         self._values: set[tuple[str, str]] = set()
+        #: Each property's type (from the portal's schema, once read): which values an answer cannot tell apart.
+        self.kinds: Kinds = {}
+        # Once the open batch holds a record with associations: each record's answer key -> its associations.
+        self._linked: dict[tuple[Hashable, ...], bytes] | None = None
 
     @property
     def unique(self) -> tuple[str, ...]:
@@ -69,8 +90,14 @@ class Chunker:
                 return found
             values = found
         closed: list[CartInput] | None = None
-        if key in self._keys or (values and not self._values.isdisjoint(values)):
+        if (
+            key in self._keys
+            or (values and not self._values.isdisjoint(values))
+            # associations in play (most loads have none: no key computed then)
+            or ((record.associations or self._linked is not None) and self._indistinct(record))
+        ):
             closed = self.flush()
+            self._indistinct(record)
         batch = self._batch
         batch.append(record)
         self._keys.add(key)
@@ -82,6 +109,20 @@ class Chunker:
             assert closed is None
             return self.flush()
         return closed
+
+    def _indistinct(self, record: CartInput) -> bool:
+        """Whether ``record`` and an input of the open batch would be told apart by no answer (equal answer keys)
+        while their associations differ. Keys are only computed while associations are in play; ``record`` is
+        noted as a member."""
+        linked = self._linked
+        if linked is None:
+            if not record.associations:
+                return False  # no associations anywhere in the batch: equal inputs are interchangeable
+            linked = self._linked = {answer_key(r, self.kinds): associations_key(r) for r in self._batch}
+        key = answer_key(record, self.kinds)
+        associations = associations_key(record)
+        known = linked.setdefault(key, associations)
+        return known != associations
 
     def _unique_values(self, record: CartInput) -> list[tuple[str, str]] | InvalidInput:
         """The (property, value) pairs of ``record`` that no other input of its request may share; invalid when
@@ -112,6 +153,7 @@ class Chunker:
         self._batch = []
         self._keys = set()
         self._values = set()
+        self._linked = None
         return batch
 
     def __repr__(self) -> str:

@@ -21,7 +21,7 @@ from cartloader.engine.calls import Exchange, NothingToSend, Requester, fatal_er
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.linking import Linker
-from cartloader.engine.matching import match_results
+from cartloader.engine.matching import Kinds, match_results, proves_not_created
 from cartloader.engine.refused import RefusalMemory
 from cartloader.engine.splitting import split_refused
 from cartloader.errors import FatalApiError
@@ -92,6 +92,8 @@ class Sender:
         self._collector = collector
         self._stats = collector.stats
         self._rng = rng or random.Random()
+        #: Each property's type (from the portal's schema, once the preflight read it): how results are matched.
+        self.kinds: Kinds = {}
         self._refused = refused  # what HubSpot refuses is remembered, so that the producer refuses it again
         # Upsert inputs carry no associations: they are written afterwards, through the v4 API.
         self._linker = Linker(self._requester, config, self._stats, self._rng) if config.upsert_by else None
@@ -304,9 +306,7 @@ class Sender:
                     why = refusal(error.category, error.message, input_status(error.category), error.details)
                     existing = existing_id(error.message) if why.status == 409 else None
                     settled.append(self._outcome(items[i], "failed", why, existing=existing))
-        matching = match_results(
-            records, answer.results, exclude=frozenset(failed), unique_property=self._config.upsert_by
-        )
+        matching = match_results(records, answer.results, exclude=frozenset(failed), kinds=self.kinds)
         upserted: list[tuple[InFlight, ResultItem]] = []
         if self._linker is None:  # create mode: every result settles at once (the common path, once per record)
             created = self._created
@@ -319,22 +319,25 @@ class Sender:
                 settled.append(self._created(items[i], result))
         for i in matching.ambiguous:
             settled.append(self._outcome(items[i], "created", unmatched=True))
-        # A result that matches no input is never given to one (design rule 4): the inputs left over have no
+        # A result that matches no input is never given to one (design rule 2): the inputs left over have no
         # result, whatever the number of spare results.
-        if matching.unmatched_results:
-            self._collector.unmatched_results(len(matching.unmatched_results))
+        unmatched = len(matching.unmatched_results)
+        if unmatched:
+            self._collector.unmatched_results(unmatched)
         resend: list[InFlight] = []
         if matching.leftover:
-            # Refused without being named (so not created), or upserted (a resend cannot duplicate): resend to
-            # learn what became of them, while attempts remain.
-            resend_all = bool(unnamed_errors) or not self._can_duplicate
-            reason = self._missing_error(answer, unnamed_errors)
+            # Resent only when the answer proves they were not created (one error naming no input for each, and
+            # no result it could not place), or when a resend cannot duplicate (upsert); otherwise HubSpot may
+            # have created them: failed, MISSING_RESULT, flagged (never resent unflagged).
+            refused = proves_not_created(matching, len(unnamed_errors))
+            reason = self._missing_error(answer, unnamed_errors if refused else (), unmatched, len(unnamed_errors))
             for i in matching.leftover:
                 item = items[i]
-                if resend_all and item.attempts < self._config.max_attempts:
+                if (refused or not self._can_duplicate) and item.attempts < self._config.max_attempts:
                     resend.append(item)
                     continue
-                if not unnamed_errors:
+                if not refused:
+                    item.maybe_processed = True
                     item.duplicate_risk = self._can_duplicate
                 settled.append(self._outcome(item, "failed", error=reason))
         await self._collector.settle(settled)
@@ -358,14 +361,21 @@ class Sender:
         await self._collector.settle(settled)
 
     @staticmethod
-    def _missing_error(answer: Answer, unnamed_errors: Sequence[ApiError]) -> RecordError:
-        """Why an input of a 2xx that has no result for it fails: the unnamed error, or a missing result."""
-        if unnamed_errors:
-            first = unnamed_errors[0]
+    def _missing_error(
+        answer: Answer, refusals: Sequence[ApiError], unmatched: int = 0, unnamed: int = 0
+    ) -> RecordError:
+        """Why an input of a 2xx that has no result for it fails: the error refusing it without naming it, or a
+        missing result (saying what else the answer held that could not be placed)."""
+        if refusals:
+            first = refusals[0]
             return refusal(first.category, first.message, input_status(first.category), first.details)
         message = "HubSpot's answer had neither a result nor an error for it"
         if answer.batch_status not in (None, "COMPLETE"):
             message += f" (batch status {answer.batch_status})"
+        if unmatched:
+            message += f"; {unmatched} result(s) in the answer matched no input"
+        if unnamed:
+            message += f"; {unnamed} error(s) in the answer named no input"
         return RecordError("MISSING_RESULT", message)
 
     def _created(self, item: InFlight, result: ResultItem) -> Settled:

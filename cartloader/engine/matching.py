@@ -1,70 +1,53 @@
 """Match HubSpot's results to the inputs that produced them (design rule 2).
 
-HubSpot returns results in random order and does not always echo ``objectWriteTraceId``. So a
-result is matched by its trace id; failing that, by a key property whose value no other input of
-the request shares (the upsert key, else ``hs_external_cart_id``); failing that, by its echoed
-properties after HubSpot's normalization (numbers compared by value, surrounding white space
-ignored); failing that, by elimination among inputs that are indistinguishable. Never by position. Inputs with the same
-properties but different associations cannot be told apart: they come back ``ambiguous``.
+HubSpot returns results in random order, does not always echo ``objectWriteTraceId``, and echoes what it *stored*
+rather than what it was sent (:mod:`cartloader.values`: numbers by value, datetimes in ISO UTC, ``""`` left out). So
+a result is matched by its trace id; failing that, it pairs only with an input it is *compatible* with: every
+value the input sent (``""`` or blank aside: absent from the answer, no constraint) agrees with the result's echo,
+by the property's type from the portal's schema (``kinds``). Properties HubSpot adds are ignored. The level of a
+pair is its weakest value's: exact (the same trimmed text) beats typed (one stored form) beats shape (type unknown:
+both numbers of one value, or both one instant). Never by position, never by count: a result compatible with no
+input is left unmatched (never given to a leftover input).
+
+Three passes, each cheap for what it sees: trace ids (a dict lookup); results echoing an input's values exactly
+(one dict lookup per group of inputs sending the same property names); the rest compared value by value with the
+inputs that agree on every plain text value (a lookup, then a few comparisons). When inputs and results are
+still left on both sides, an augmenting search re-pairs them so that as many inputs as possible get a compatible
+result. Inputs that an answer cannot tell apart but that are not interchangeable (equal values, different
+associations) come back ``ambiguous``; the chunker keeps them out of one request (see ``answer_key``).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
 from cartloader.hubspot.protocol import ResultItem
-from cartloader.models import CartInput
+from cartloader.models import CartInput, PortalSchema
+from cartloader.values import PROPERTY_TYPES, Agreement, absent, agreement, parse_datetime, parse_number, stored_key
 
-_NUMBER_START = frozenset("0123456789-+.")
-# Matched on before whole property sets when no upsert key is given: most carts carry their shop's id, and
-# where the values differ within a request, one lookup names each result's input. It is never assumed unique in
-# HubSpot (nothing shows HubSpot enforcing it): a value only tells apart the inputs of one request, and only where
-# no other input of that request sent it too.
-EXTERNAL_ID = "hs_external_cart_id"
-# A number already in canonical form (no sign but "-", no leading zero, no trailing zero in the fraction, no
-# exponent), which Decimal would give back unchanged: up to 28 characters, so within Decimal's default
-# precision (28 digits), where ``normalize()`` rounds nothing. Skipping Decimal for it saves ~1.5 us a value.
-_CANONICAL_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
-_CANONICAL_MAX_LENGTH = 28
-# Exact for any number a property can hold (the default context keeps 28 digits, so two long numbers
-# differing past the 28th would compare equal, and a huge exponent would raise Overflow).
-_EXACT = Context(prec=400, Emax=MAX_EMAX, Emin=MIN_EMIN)
-_PLAIN_EXPONENT = 400  # beyond this, the key keeps the exponent form rather than writing out the digits
+#: A property's type and whether it is a multi-select, by property name (from the portal's schema).
+Kinds = Mapping[str, tuple[str, bool]]
+_NO_KINDS: Kinds = {}
+#: Stands for any number or datetime of a property whose type is unknown, in ``answer_key``.
+_SHAPED = ("shaped",)
 
 
-def canonical_value(value: object) -> str:
-    """A property value as HubSpot would store it: numbers by value, strings stripped."""
-    if value is True or value is False:  # as the input side sends a bool (str() would give "True")
-        return "true" if value else "false"
-    text = value if isinstance(value, str) else str(value)
-    text = text.strip()
-    if text and text[0] in _NUMBER_START:
-        if len(text) <= _CANONICAL_MAX_LENGTH and text != "-0" and _CANONICAL_NUMBER.fullmatch(text):
-            return text
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return text
-        if number.is_finite():
-            if number == 0:
-                return "0"
-            number = number.normalize(_EXACT)
-            if abs(number.adjusted()) > _PLAIN_EXPONENT:
-                return str(number)
-            return format(number, "f")
-    return text
+def property_kinds(schema: PortalSchema) -> dict[str, tuple[str, bool]]:
+    """Each property's type and whether it is a multi-select (an enumeration shown as checkboxes)."""
+    return {
+        name: (d.type, d.type == "enumeration" and d.field_type == "checkbox") for name, d in schema.definitions.items()
+    }
 
 
 @dataclass(slots=True)
 class Matching:
     """The result of matching one answer: ``pairs`` of (input index, result), results that match no
-    input, inputs that got several candidate results (ambiguous), and inputs left without a result."""
+    input, inputs that got a result they cannot be told apart from other inputs by (ambiguous), and inputs left
+    without a result."""
 
     pairs: list[tuple[int, ResultItem]] = field(default_factory=list)
     unmatched_results: list[ResultItem] = field(default_factory=list)
@@ -72,21 +55,70 @@ class Matching:
     leftover: list[int] = field(default_factory=list)
 
 
-def _signature(properties: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
-    signature: list[str] = []
-    append = signature.append
-    for name in names:
-        value = properties.get(name)
-        if value is None:
-            return None
-        # canonical_value inlined for the common case, a string that is not a number (~3x cheaper).
-        if type(value) is str:
-            text = value.strip()
-            if not text or text[0] not in _NUMBER_START:
-                append(text)
-                continue
-        append(canonical_value(value))
-    return tuple(signature)
+def _echo_text(value: object) -> str | None:
+    """An echoed value as text (HubSpot writes strings; a JSON number or bool is read as its text), None when
+    the answer shows nothing usable."""
+    if type(value) is str:
+        return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return None
+
+
+def _kind(kinds: Kinds, name: str) -> tuple[str | None, bool]:
+    found = kinds.get(name)
+    return found if found is not None else (None, False)
+
+
+def _plain(kinds: Kinds, name: str, text: str) -> bool:
+    """Whether ``text`` of property ``name`` can agree only with the same trimmed text (a string, a single
+    enumeration, or a value of unknown type that is neither a number nor a datetime)."""
+    kind, multi = _kind(kinds, name)
+    if kind is None:
+        return parse_number(text) is None and parse_datetime(text) is None
+    return kind == "string" or (kind == "enumeration" and not multi) or kind not in PROPERTY_TYPES
+
+
+def compatibility(record: CartInput, echoed: Mapping[str, Any], kinds: Kinds = _NO_KINDS) -> Agreement:
+    """How well a result echoing ``echoed`` agrees with every value ``record`` sent (its weakest value's level);
+    ``Agreement.NONE``: incompatible. A value sent blank is no constraint; properties only the echo has are
+    ignored."""
+    level = Agreement.EXACT
+    for name, sent in record.properties.items():
+        if absent(sent):
+            continue
+        kind, multi = _kind(kinds, name)
+        found = agreement(sent, _echo_text(echoed.get(name)), kind, multi_select=multi)
+        if found < level:
+            if found is Agreement.NONE:
+                return found
+            level = found
+    return level
+
+
+def answer_key(record: CartInput, kinds: Kinds = _NO_KINDS) -> tuple[Hashable, ...]:
+    """A key equal for any two inputs whose results an answer may not tell apart: their values equal under the
+    strictest reading of their types (type unknown: the trimmed text), blank values left out, and (coarser, so
+    safe) any number or datetime of unknown type standing for all others. Two inputs with equal keys and
+    different associations never share a request (the chunker)."""
+    key: list[Hashable] = []
+    for name in sorted(record.properties):
+        text = record.properties[name]
+        if absent(text):
+            continue
+        kind, multi = _kind(kinds, name)
+        if kind is None and not _plain(kinds, name, text):
+            key.append((name, _SHAPED))
+        else:
+            key.append((name, stored_key(text, kind, multi_select=multi)))
+    return tuple(key)
+
+
+def associations_key(record: CartInput) -> bytes:
+    """The record's associations in one comparable form (key order ignored)."""
+    return orjson.dumps(record.associations or [], option=orjson.OPT_SORT_KEYS)
 
 
 def match_results(
@@ -94,7 +126,7 @@ def match_results(
     results: Sequence[ResultItem],
     *,
     exclude: frozenset[int] = frozenset(),
-    unique_property: str | None = None,
+    kinds: Kinds = _NO_KINDS,
 ) -> Matching:
     """Match ``results`` to ``inputs`` (indices in ``exclude`` already have an outcome, e.g. an error)."""
     matching = Matching()
@@ -109,106 +141,160 @@ def match_results(
         else:
             rest.append(result)
     if rest and open_inputs:
-        key_property = unique_property or EXTERNAL_ID
-        rest = _match_by_unique(inputs, rest, open_inputs, key_property, matching)
-    if rest and open_inputs:
-        rest = _match_by_properties(inputs, rest, open_inputs, matching)
+        traced = len(matching.pairs)
+        sent = {i: _sent(inputs[i].properties) for i in open_inputs}
+        rest = _match_exactly(inputs, rest, open_inputs, matching, sent)
+        if rest and open_inputs:
+            rest = _match_by_values(inputs, rest, open_inputs, matching, kinds, sent)
+        if rest and open_inputs:
+            rest = _augment(inputs, rest, open_inputs, matching, kinds, traced)
     matching.unmatched_results = rest
     matching.leftover = sorted(open_inputs)
     return matching
 
 
-def _match_by_unique(
-    inputs: Sequence[CartInput],
-    results: list[ResultItem],
-    open_inputs: set[int],
-    unique_property: str,
-    matching: Matching,
-) -> list[ResultItem]:
-    # A value names its input only if no other open input sent it too.
-    by_value: dict[str, int] = {}
-    shared: set[str] = set()
-    for i in open_inputs:
-        value = inputs[i].properties.get(unique_property)
-        if value is not None:
-            key = canonical_value(value)
-            if key in by_value:
-                shared.add(key)
-            else:
-                by_value[key] = i
-    for key in shared:
-        del by_value[key]
-    if not by_value:
-        return results
-    rest = []
-    for result in results:
-        value = result.properties.get(unique_property)
-        index = by_value.pop(canonical_value(value), None) if value is not None else None
-        if index is None:
-            rest.append(result)
-        else:
-            open_inputs.discard(index)
-            matching.pairs.append((index, result))
-    return rest
+def proves_not_created(matching: Matching, unnamed_errors: int) -> bool:
+    """Whether an answer proves that its leftover inputs were not created: one error naming no input for each of
+    them, and no result it could not place (design rule 2; else they may exist: never resent unflagged)."""
+    return unnamed_errors == len(matching.leftover) and not matching.unmatched_results
 
 
-def _match_by_properties(
+def _sent(properties: Mapping[str, str]) -> tuple[str, ...]:
+    """The names of the values a record sent that an answer shows (blank ones left out), sorted."""
+    return tuple(sorted(name for name, value in properties.items() if not absent(value)))
+
+
+def _match_exactly(
     inputs: Sequence[CartInput],
     results: list[ResultItem],
     open_inputs: set[int],
     matching: Matching,
+    sent: Mapping[int, tuple[str, ...]],
 ) -> list[ResultItem]:
-    # Group inputs by the set of properties they sent; try the largest sets first so that a result
-    # never matches an input whose properties are a subset of another input's.
+    """Pair results that echo an input's sent values as sent (trimmed). Larger sets of names first, so a result
+    goes to the input it shows most of: a result showing every name of a set but not the values of any input
+    sending it is left to ``_match_by_values`` (it may agree in another form), never given to an input sending
+    fewer. Inputs equal in every value take such results in line order."""
     groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
-    # Per group, each input's values as sent -> its signature: a result echoing an input's values exactly (the
-    # common case) gets the signature from one lookup instead of canonicalizing every value again. The same
-    # signature either way (canonicalizing is a function of the values), so the matching does not change.
-    known: dict[tuple[str, ...], dict[tuple[Any, ...], tuple[str, ...]]] = {}
-    sorted_names: dict[tuple[str, ...], tuple[str, ...]] = {}
     for i in sorted(open_inputs):
         properties = inputs[i].properties
-        keys = tuple(properties)
-        names = sorted_names.get(keys)
-        if names is None:
-            names = sorted_names[keys] = tuple(sorted(keys))
-        signature = _signature(properties, names)
-        assert signature is not None  # an input has every one of its own properties
+        names = sent[i]
+        signature = tuple(properties[name].strip() for name in names)
         groups.setdefault(names, {}).setdefault(signature, []).append(i)
-        known.setdefault(names, {})[tuple(map(properties.__getitem__, names))] = signature
     mixed = {
         id(members) for by_signature in groups.values() for members in by_signature.values() if _mixed(inputs, members)
     }
     ordered = sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
-    ordered_known = [known[names] for names, _ in ordered]
     rest = []
     for result in results:
         echoed = result.properties
-        get = echoed.get
-        for (names, by_signature), signatures in zip(ordered, ordered_known, strict=True):
-            try:
-                found = signatures.get(tuple(map(get, names)))
-            except TypeError:  # an unhashable value (a list, an object): not one an input sent
-                found = None
-            if found is None:
-                found = _signature(echoed, names)
-            candidates = by_signature.get(found) if found is not None else None
-            if candidates:
-                index = candidates.pop(0)
-                open_inputs.discard(index)
-                if id(candidates) in mixed:
-                    matching.ambiguous.append(index)
-                else:
-                    matching.pairs.append((index, result))
+        for names, by_signature in ordered:
+            shown = _echo_signature(echoed, names)
+            if shown is None:
+                continue  # it leaves out a value these inputs sent: none of them
+            candidates = by_signature.get(shown)
+            if not candidates:
+                rest.append(result)  # it may agree with one of them in another form: compared value by value
                 break
+            index = candidates.pop(0)
+            open_inputs.discard(index)
+            if id(candidates) in mixed:
+                matching.ambiguous.append(index)
+            else:
+                matching.pairs.append((index, result))
+            break
         else:
             rest.append(result)
     return rest
+
+
+def _echo_signature(echoed: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
+    signature = []
+    for name in names:
+        text = _echo_text(echoed.get(name))
+        if text is None:
+            return None
+        signature.append(text.strip())
+    return tuple(signature)
+
+
+def _match_by_values(
+    inputs: Sequence[CartInput],
+    results: list[ResultItem],
+    open_inputs: set[int],
+    matching: Matching,
+    kinds: Kinds,
+    sent: Mapping[int, tuple[str, ...]],
+) -> list[ResultItem]:
+    """Pair the results echoing stored forms (typed), or another form of a value of unknown type (shape): each
+    result is compared with the inputs that sent the same plain texts it shows; the input sending most values
+    first (the one the result shows most of), then the best level, then line order."""
+    blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
+    for i in sorted(open_inputs):
+        properties = inputs[i].properties
+        names = tuple(name for name in sent[i] if _plain(kinds, name, properties[name]))
+        blocks.setdefault(names, {}).setdefault(tuple(properties[name].strip() for name in names), []).append(i)
+    edges: list[tuple[int, int, int, int]] = []  # (-values sent, -level, input, result)
+    for r, result in enumerate(results):
+        for names, by_texts in blocks.items():
+            signature = _echo_signature(result.properties, names)
+            for i in by_texts.get(signature, ()) if signature is not None else ():
+                level = compatibility(inputs[i], result.properties, kinds)
+                if level:
+                    edges.append((-len(sent[i]), -level, i, r))
+    edges.sort()
+    taken: set[int] = set()
+    for _, _, i, r in edges:
+        if i in open_inputs and r not in taken:
+            open_inputs.discard(i)
+            taken.add(r)
+            matching.pairs.append((i, results[r]))
+    return [result for r, result in enumerate(results) if r not in taken]
+
+
+def _augment(
+    inputs: Sequence[CartInput],
+    results: list[ResultItem],
+    open_inputs: set[int],
+    matching: Matching,
+    kinds: Kinds,
+    traced: int,
+) -> list[ResultItem]:
+    """Inputs and results are left on both sides: re-pair the pairs made by values (never those by trace id)
+    along augmenting paths, so that as many inputs as possible get a compatible result (an irregular answer
+    only: every pair compared)."""
+    paired = matching.pairs[traced:]
+    del matching.pairs[traced:]
+    pool = [result for _, result in paired] + results
+    owner: dict[int, int] = {r: i for r, (i, _) in enumerate(paired)}  # result -> input
+    candidates = sorted(open_inputs | {i for i, _ in paired})
+    compatible = {
+        i: [r for r, result in enumerate(pool) if compatibility(inputs[i], result.properties, kinds)]
+        for i in candidates
+    }
+
+    def place(i: int, seen: set[int]) -> bool:
+        for r in compatible[i]:
+            if r in seen:
+                continue
+            seen.add(r)
+            holder = owner.get(r)
+            if holder is None or place(holder, seen):
+                owner[r] = i
+                return True
+        return False
+
+    for i in sorted(open_inputs):
+        place(i, set())
+    for r, i in sorted(owner.items(), key=lambda item: item[1]):
+        open_inputs.discard(i)
+        matching.pairs.append((i, pool[r]))
+    return [result for r, result in enumerate(pool) if r not in owner]
 
 
 def _mixed(inputs: Sequence[CartInput], members: list[int]) -> bool:
     """True when inputs with the same properties differ in associations, so elimination would be a guess."""
     if len(members) < 2:
         return False
-    first = orjson.dumps(inputs[members[0]].associations or [], option=orjson.OPT_SORT_KEYS)
-    return any(orjson.dumps(inputs[i].associations or [], option=orjson.OPT_SORT_KEYS) != first for i in members[1:])
+    first = associations_key(inputs[members[0]])
+    return any(associations_key(inputs[i]) != first for i in members[1:])

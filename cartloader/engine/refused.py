@@ -3,14 +3,16 @@ sent: a property HubSpot said does not exist (or is read-only), or a property va
 depends on the value alone (not a number, not an option, a validation rule...). With or without the preflight, a
 file that repeats a bad value costs one refusal, not one per record.
 
-Only what HubSpot's answer makes certain is remembered: a value counts only where HubSpot's problem message starts
-by naming it; codes whose verdict depends on more than the value (a required property, rules relative to today)
-are never remembered. Memory is bounded: past ``MAX_REMEMBERED`` values nothing more is learnt.
+Only what HubSpot's answer makes certain is remembered: a value counts only where HubSpot's problem message names
+it whole (:func:`~cartloader.hubspot.refusals.named_value`: "EUR X was not one of the allowed options" names
+``EUR X``, never ``EUR``), and only for the property that problem names; codes whose verdict depends on more than
+the value (a required property, rules relative to today) are never remembered. Memory is bounded: past
+``MAX_REMEMBERED`` values nothing more is learnt.
 """
 
 from __future__ import annotations
 
-from cartloader.hubspot.refusals import PROPERTY_CODES, leads_with
+from cartloader.hubspot.refusals import PROPERTY_CODES, blames
 from cartloader.input.preflight import shown_value
 from cartloader.models import CartInput, InvalidInput, PropertyProblem, RecordError
 
@@ -70,7 +72,7 @@ class RefusalMemory:
                 continue
             if problem.code in PROPERTY_CODES:
                 self._properties.setdefault(name, problem)
-            elif problem.code in VALUE_CODES and value and leads_with(problem.message, value):
+            elif problem.code in VALUE_CODES and blames(problem.message, value):
                 self._values.setdefault((name, value), problem)
 
     def check(self, record: CartInput) -> InvalidInput | None:

@@ -12,7 +12,8 @@ HubSpot fails a whole batch with:
   already held by another object, the property named in ``propertyName``.
 
 An input is named only when what makes it bad is certain from the answer alone: the same property with the
-same value (or, for a missing or read-only property, that property at all), or an association to a target that
+same value, named whole by the problem's message (``named_value``: "EUR X was not ..." names ``EUR X``, never
+``EUR``), or, for a missing or read-only property, that property at all), or an association to a target that
 does not exist. Anything else (a required property missing, two inputs of one request sharing a unique value)
 is left to bisection.
 """
@@ -27,12 +28,15 @@ import orjson
 
 from cartloader.hubspot.protocol import Answer
 from cartloader.models import CartInput
+from cartloader.values import absent
 
 INVALID_PROPERTIES = "Property values were not valid: "
 #: Codes that refuse a property whatever its value.
 PROPERTY_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})
 CONFLICT_CATEGORIES = frozenset({"CONFLICT", "OBJECT_ALREADY_EXISTS"})
 _EXISTING_ID = re.compile(r"Existing ID:\s*([0-9]+)", re.IGNORECASE)
+_WAS_NOT = " was not "
+_AFTER_QUOTE = frozenset({"", " ", "\t", ":", ";", ",", "."})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +57,27 @@ def existing_id(message: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-def leads_with(message: str, value: str) -> bool:
-    """True when a problem's ``message`` starts by naming ``value`` whole, as HubSpot's do ("12,50 was not a
-    valid number.", "euro was not one of the allowed options: [...]"), bare or quoted. Only the start counts:
-    the rest may list other values (the allowed options)."""
-    if not value.strip():
-        return False
-    text = message.lstrip()
-    for quote in ('"', "'"):
-        if text.startswith(f"{quote}{value}{quote}"):
-            return True
-    if not text.startswith(value):
-        return False
-    rest = text[len(value) :]
-    return not rest or rest[0] in " \t:;,"
+def named_value(message: str) -> str | None:
+    """The value a problem's ``message`` names whole, as HubSpot's do: quoted at the start ("'abcdef' is longer
+    than 5 characters"), or the text up to " was not ..." ("EUR X was not one of the allowed options: [...]",
+    "12 500 was not a valid number."). None when the message names none, or could be read more than one way (a
+    second closing quote, a second " was not "): then nothing is blamed on a value, the batch is bisected."""
+    text = message
+    if text[:1] in ('"', "'"):
+        quote = text[0]
+        ends = [i for i in range(1, len(text)) if text[i] == quote and text[i + 1 : i + 2] in _AFTER_QUOTE]
+        return text[1 : ends[0]] if len(ends) == 1 else None
+    value, found, rest = text.partition(_WAS_NOT)
+    if not found or _WAS_NOT in rest:
+        return None
+    return value
+
+
+def blames(message: str, value: str) -> bool:
+    """True when ``message`` names ``value`` whole (see ``named_value``) and exactly: the same text, white space
+    included (HubSpot may or may not trim what it checks, so ``"EUR "`` named says nothing of ``"EUR"``); a blank
+    value never. ``EUR`` is not blamed for "EUR X was not one of the allowed options"."""
+    return not absent(value) and named_value(message) == value
 
 
 def quotes(message: str, value: str) -> bool:
@@ -104,7 +115,7 @@ def _refused_value(bad: BadValue, record: CartInput) -> bool:
         return False
     if bad.code in PROPERTY_CODES:
         return True
-    return leads_with(bad.message, value)
+    return blames(bad.message, value)
 
 
 def _missing_targets(answer: Answer) -> frozenset[str]:

@@ -86,7 +86,8 @@ def add_pace_options(group: argparse._ArgumentGroup) -> None:
         type=positive_float,
         metavar="SECONDS",
         default=DEFAULT_TIMEOUT_S,
-        help=f"total timeout of one request (default {DEFAULT_TIMEOUT_S:g})",
+        help=f"total timeout of one request (default {DEFAULT_TIMEOUT_S:g}: longer than the 100 s HubSpot waits before "
+        "answering 524; Ctrl-C may wait that long for answers in flight)",
     )
     group.add_argument(
         "--max-retries",
