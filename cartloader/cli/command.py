@@ -22,6 +22,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from cartloader.api.loader import CartLoader
 from cartloader.api.progress import LoadProgress
 from cartloader.budget.base import Budget
+from cartloader.budget.local import RateBudget
 from cartloader.budget.quota import DailyQuotaWatch
 from cartloader.cli import console
 from cartloader.cli.dryrun import dry_run, dry_run_progress
@@ -37,7 +38,7 @@ from cartloader.cli.options import (
     Options,
     print_error,
 )
-from cartloader.cli.progress import EstimateLine, report_progress
+from cartloader.cli.progress import EstimateLine, refresh_bar, report_progress
 from cartloader.cli.report import (
     ProgressBar,
     describe_dry_run,
@@ -247,6 +248,9 @@ class CommandRun:
     ) -> Result:
         """Load the records; a signal cancels the load, which drains and returns like a finished one."""
         options = self.options
+        if budget is None and options.resume and setup.skipped(options):
+            # A resume may meet the window its stopped run filled: one request until HubSpot's headers tell.
+            budget = RateBudget(config.rate, pace=config.pace, before_first_answer=1)
         async with CartLoader(token, config=config, budget=budget) as loader:
             sinks: list[OutcomeSink] = list(setup.sinks)
             meter = setup.meter
@@ -259,7 +263,7 @@ class CommandRun:
             sinks.append(DailyQuotaWatch(loader.budget, unsent, config.batch_size, advice=advice))
             sinks.append(EstimateLine(loader.budget, meter, config.batch_size))
             terminal = sys.stderr.isatty() and not console.is_json()
-            bar = None if options.no_progress or not terminal else ProgressBar(meter)
+            bar = None if options.no_progress or not terminal else ProgressBar(meter, budget=loader.budget)
             if bar is not None:
                 sinks.append(bar)
             progress = LoadProgress(sinks, skipped=setup.skipped(options))
@@ -267,7 +271,11 @@ class CommandRun:
             result = Result(progress.summary())
             ticker = anyio.CancelScope()
             if not options.no_progress and not terminal and self._group is not None:
-                self._group.start_soon(report_progress, progress, meter, options.progress_interval_s, ticker)
+                self._group.start_soon(
+                    report_progress, progress, meter, options.progress_interval_s, ticker, loader.budget
+                )
+            if bar is not None and self._group is not None:
+                self._group.start_soon(refresh_bar, bar, ticker)
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
