@@ -146,6 +146,7 @@ class CommandRun:
         self.options = options
         self.argv = list(argv)
         self.setup: Setup | None = None
+        self.schema_read = False  # a dry run read the portal's schema (it had a token)
         self.interruption = Interruption(self._abort)
         self._group: TaskGroup | None = None  # the run's task group (signals, progress lines)
 
@@ -210,6 +211,13 @@ class CommandRun:
             if options.simulate and config is not None:
                 from cartloader.cli.simulate import start_simulator
 
+                if options.upsert_by is not None and not options.dry_run:
+                    console.emit(
+                        "--simulate starts an empty simulator each run, so every record is created: to see upsert "
+                        "update, run `python -m cartloader simulator` once and load into it with --base-url",
+                        event="note",
+                    )
+
                 url, token = await start_simulator(stack)
                 config = dataclasses.replace(config, base_url=url)
             if options.dry_run:
@@ -228,6 +236,7 @@ class CommandRun:
         """The dry run; with a token (and the preflight on), the portal's schema is read first."""
         preflight = None
         progress = dry_run_progress(self.options, setup)
+        self.schema_read = token is not None and config is not None
         if token is not None and config is not None:
             try:
                 async with CartLoader(token, config=config, budget=budget) as loader:
@@ -300,7 +309,12 @@ class CommandRun:
             status = self.interruption.exit_status
         else:
             status = EXIT_SOME_FAILED if summary.invalid or setup.earlier_refusals(options) else EXIT_OK
-        lines = describe_dry_run(summary, valid=valid, log_path=setup.log.path if setup.log else None)
+        lines = describe_dry_run(
+            summary,
+            valid=valid,
+            log_path=setup.log.path if setup.log else None,
+            schema_checked=not options.preflight or self.schema_read,
+        )
         console.block(lines, event="summary", dry_run=True, valid=valid, summary=summary.to_dict(), exit_status=status)
         if options.summary_json is not None:
             try:

@@ -162,8 +162,9 @@ def describe_error_budget(summary: Summary, main_error: tuple[str, int] | None) 
     return line
 
 
-def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> list[str]:
-    """The counts printed at the end of a dry run."""
+def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None, schema_checked: bool = True) -> list[str]:
+    """The counts printed at the end of a dry run (``schema_checked`` False: no token, so the portal's property
+    definitions were not read and a valid record may still be refused by HubSpot)."""
     read = valid + summary.invalid
     line = f"cartloader: dry run: {read} records read: {valid} valid, {summary.invalid} invalid; nothing sent"
     if summary.skipped:
@@ -171,6 +172,11 @@ def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> l
     lines = [line]
     if summary.requests:
         lines.append(f"  the preflight read the portal's schema: {_count(summary.requests, 'request')}")
+    elif not schema_checked:
+        lines.append(
+            "  schema not checked (no token): valid here may still be refused by HubSpot; run the dry run with a "
+            "token (HUBSPOT_ACCESS_TOKEN or --token-file) to check against the portal's properties"
+        )
     if log_path is not None:
         lines.append(f"  outcome log: {log_path}")
     return lines
