@@ -56,6 +56,7 @@ class RateBudget:
     __slots__ = (
         "_advertised",
         "_answered",
+        "_backlog",
         "_before_first_answer",
         "_cap",
         "_clock",
@@ -93,6 +94,9 @@ class RateBudget:
         self._others = 0.0
         self._observed_at: float | None = None  # when others' draw was last measured
         self._lowers = (0.0, -math.inf, 0.0)  # burst pace: see pacing.highest_lower
+        # Burst pace: what HubSpot's first answer counted that is not ours, and until when it can still be in the
+        # window (a window after that answer): a backlog, e.g. the requests of a run stopped just before this one.
+        self._backlog = (0.0, -math.inf)
         self._paused_until = 0.0
         self._tat = 0.0  # even pace: the theoretical time of the next slot
         self._daily_remaining: int | None = None
@@ -152,13 +156,29 @@ class RateBudget:
 
     def _next(self, now: float) -> float:
         """The earliest time from ``now`` that one more request may go."""
+        backlog, gone_at = self._backlog
+        if backlog and now >= gone_at:  # the first answer's count has left the window: estimate without it
+            self._backlog = (0.0, gone_at)
+            self._others = max(self._lowers[0], self._lowers[2])
+            self._respace()
         target = max(now, self._paused_until)
         if self._pace == "even":
             target = max(target, self._tat)
         held = self._places.held
         for span, capacity in self._rules:
             target = max(target, next_burst_slot(held, now, span, capacity))
+        if self._backlog[0] and target > self._backlog[1]:
+            target = max(now, self._backlog[1], self._paused_until)  # look again once the backlog has left
         return target
+
+    def waiting(self) -> tuple[float, str] | None:
+        """How long the next request must wait and why (``"pause"``: a 429's pause, ``"window"``: HubSpot's rate
+        window is full), or None when it may go at once."""
+        now = self._clock()
+        target = self._next(now)
+        if target <= now + 0.05:
+            return None
+        return target - now, "pause" if self._paused_until >= target else "window"
 
     def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
         """Follow the advertised limit and leave room for what others draw from the same window."""
@@ -183,12 +203,15 @@ class RateBudget:
                 self._others = smoothed_others(self._others, measured, elapsed, window_s)
             else:
                 if self._observed_at is None:
-                    measured = first_others(headers.max, headers.remaining)
+                    # An upper bound of others' draw, held one window only: all it counted has left the window
+                    # a window after it answered (a draw that goes on is measured again by the answers after).
+                    self._backlog = (first_others(headers.max, headers.remaining), now + window_s)
                 else:
                     ours = places.between(places.held, sent_at - window_s, math.inf)
                     measured = lower_others(headers.max, headers.remaining, ours)
-                self._lowers = highest_lower(self._lowers, measured, now, window_s)
-                self._others = max(self._lowers[0], self._lowers[2])
+                    self._lowers = highest_lower(self._lowers, measured, now, window_s)
+                backlog = self._backlog[0] if now < self._backlog[1] else 0.0
+                self._others = max(self._lowers[0], self._lowers[2], backlog)
             self._observed_at = now
         self._respace()
 

@@ -22,6 +22,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from cartloader.api.loader import CartLoader
 from cartloader.api.progress import LoadProgress
 from cartloader.budget.base import Budget
+from cartloader.budget.local import RateBudget
 from cartloader.budget.quota import DailyQuotaWatch
 from cartloader.cli import console
 from cartloader.cli.dryrun import dry_run, dry_run_progress
@@ -37,7 +38,7 @@ from cartloader.cli.options import (
     Options,
     print_error,
 )
-from cartloader.cli.progress import EstimateLine, report_progress
+from cartloader.cli.progress import EstimateLine, refresh_bar, report_progress
 from cartloader.cli.report import (
     ProgressBar,
     describe_dry_run,
@@ -145,6 +146,7 @@ class CommandRun:
         self.options = options
         self.argv = list(argv)
         self.setup: Setup | None = None
+        self.schema_read = False  # a dry run read the portal's schema (it had a token)
         self.interruption = Interruption(self._abort)
         self._group: TaskGroup | None = None  # the run's task group (signals, progress lines)
 
@@ -209,6 +211,13 @@ class CommandRun:
             if options.simulate and config is not None:
                 from cartloader.cli.simulate import start_simulator
 
+                if options.upsert_by is not None and not options.dry_run:
+                    console.emit(
+                        "--simulate starts an empty simulator each run, so every record is created: to see upsert "
+                        "update, run `python -m cartloader simulator` once and load into it with --base-url",
+                        event="note",
+                    )
+
                 url, token = await start_simulator(stack)
                 config = dataclasses.replace(config, base_url=url)
             if options.dry_run:
@@ -227,6 +236,7 @@ class CommandRun:
         """The dry run; with a token (and the preflight on), the portal's schema is read first."""
         preflight = None
         progress = dry_run_progress(self.options, setup)
+        self.schema_read = token is not None and config is not None
         if token is not None and config is not None:
             try:
                 async with CartLoader(token, config=config, budget=budget) as loader:
@@ -247,6 +257,9 @@ class CommandRun:
     ) -> Result:
         """Load the records; a signal cancels the load, which drains and returns like a finished one."""
         options = self.options
+        if budget is None and options.resume and setup.skipped(options):
+            # A resume may meet the window its stopped run filled: one request until HubSpot's headers tell.
+            budget = RateBudget(config.rate, pace=config.pace, before_first_answer=1)
         async with CartLoader(token, config=config, budget=budget) as loader:
             sinks: list[OutcomeSink] = list(setup.sinks)
             meter = setup.meter
@@ -259,7 +272,7 @@ class CommandRun:
             sinks.append(DailyQuotaWatch(loader.budget, unsent, config.batch_size, advice=advice))
             sinks.append(EstimateLine(loader.budget, meter, config.batch_size))
             terminal = sys.stderr.isatty() and not console.is_json()
-            bar = None if options.no_progress or not terminal else ProgressBar(meter)
+            bar = None if options.no_progress or not terminal else ProgressBar(meter, budget=loader.budget)
             if bar is not None:
                 sinks.append(bar)
             progress = LoadProgress(sinks, skipped=setup.skipped(options))
@@ -267,7 +280,11 @@ class CommandRun:
             result = Result(progress.summary())
             ticker = anyio.CancelScope()
             if not options.no_progress and not terminal and self._group is not None:
-                self._group.start_soon(report_progress, progress, meter, options.progress_interval_s, ticker)
+                self._group.start_soon(
+                    report_progress, progress, meter, options.progress_interval_s, ticker, loader.budget
+                )
+            if bar is not None and self._group is not None:
+                self._group.start_soon(refresh_bar, bar, ticker)
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
@@ -292,7 +309,12 @@ class CommandRun:
             status = self.interruption.exit_status
         else:
             status = EXIT_SOME_FAILED if summary.invalid or setup.earlier_refusals(options) else EXIT_OK
-        lines = describe_dry_run(summary, valid=valid, log_path=setup.log.path if setup.log else None)
+        lines = describe_dry_run(
+            summary,
+            valid=valid,
+            log_path=setup.log.path if setup.log else None,
+            schema_checked=not options.preflight or self.schema_read,
+        )
         console.block(lines, event="summary", dry_run=True, valid=valid, summary=summary.to_dict(), exit_status=status)
         if options.summary_json is not None:
             try:

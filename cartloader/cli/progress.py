@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -27,8 +27,22 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def progress_line(progress: LoadProgress, meter: InputMeter) -> None:
-    """Write one progress line: records done (of the estimate), the counts, the rate and the time left."""
+def budget_wait(budget: Budget | None) -> tuple[float, str] | None:
+    """How long the next request waits on HubSpot and why: ``(seconds, text)``, or None when it need not wait
+    (or the budget cannot say: only the per-process budget tells its waits)."""
+    waiting = getattr(budget, "waiting", None)
+    found = waiting() if callable(waiting) else None
+    if not isinstance(found, tuple):
+        return None
+    seconds, reason = found
+    if reason == "pause":
+        return seconds, f"paused {duration(seconds)} after HubSpot's 429 (rate limit)"
+    return seconds, f"waiting {duration(seconds)} for room in HubSpot's rate window"
+
+
+def progress_line(progress: LoadProgress, meter: InputMeter, budget: Budget | None = None) -> None:
+    """Write one progress line: records done (of the estimate), the counts, the rate, the time left, and what the
+    load waits for when it waits on HubSpot."""
     summary = progress.summary()
     done = summary.created + summary.updated + summary.failed + summary.invalid
     total = meter.estimated_total()
@@ -45,6 +59,9 @@ def progress_line(progress: LoadProgress, meter: InputMeter) -> None:
     if total is not None and summary.records_per_s > 0:
         eta = round((total - done) / summary.records_per_s, 1)
         text += f"; about {duration(eta)} left"
+    wait = budget_wait(budget)
+    if wait is not None:
+        text += f"; {wait[1]}"
     console.emit(
         text,
         event="progress",
@@ -58,17 +75,34 @@ def progress_line(progress: LoadProgress, meter: InputMeter) -> None:
         records_per_s=summary.records_per_s,
         elapsed_s=summary.elapsed_s,
         eta_s=eta,
+        wait_s=round(wait[0], 1) if wait is not None else None,
     )
 
 
 async def report_progress(
-    progress: LoadProgress, meter: InputMeter, interval_s: float, scope: anyio.CancelScope
+    progress: LoadProgress,
+    meter: InputMeter,
+    interval_s: float,
+    scope: anyio.CancelScope,
+    budget: Budget | None = None,
 ) -> None:
     """One progress line every ``interval_s`` seconds until ``scope`` is cancelled."""
     with scope:
         while True:
             await anyio.sleep(interval_s)
-            progress_line(progress, meter)
+            progress_line(progress, meter, budget)
+
+
+class Refreshable(Protocol):
+    def refresh(self) -> None: ...
+
+
+async def refresh_bar(bar: Refreshable, scope: anyio.CancelScope) -> None:
+    """Redraw the bar every second until ``scope`` is cancelled, so that a wait shows while no outcome comes."""
+    with scope:
+        while True:
+            await anyio.sleep(1)
+            bar.refresh()
 
 
 def _percent(share: float) -> str:

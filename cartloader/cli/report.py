@@ -13,7 +13,9 @@ from typing import TextIO
 import orjson
 from tqdm import tqdm
 
+from cartloader.budget.base import Budget
 from cartloader.cli import console
+from cartloader.cli.progress import budget_wait
 from cartloader.errors import OutcomeLogError
 from cartloader.input.meter import InputMeter
 from cartloader.models import CartInput, Settled, Summary
@@ -24,10 +26,11 @@ class ProgressBar:
     """A live tqdm bar on stderr: records done, records/s, created and failed counts, ETA when the size is
     known. A collector sink; ``close()`` removes it."""
 
-    __slots__ = ("_bar", "_created", "_failed", "_meter")
+    __slots__ = ("_bar", "_budget", "_created", "_failed", "_meter")
 
-    def __init__(self, meter: InputMeter, *, stream: TextIO | None = None) -> None:
+    def __init__(self, meter: InputMeter, *, stream: TextIO | None = None, budget: Budget | None = None) -> None:
         self._meter = meter
+        self._budget = budget
         self._created = 0
         self._failed = 0
         self._bar = tqdm(
@@ -58,7 +61,13 @@ class ProgressBar:
         self._bar.update(len(results))
 
     def _postfix(self) -> str:
-        return f"created={self._created}, failed={self._failed}"
+        text = f"created={self._created}, failed={self._failed}"
+        wait = budget_wait(self._budget)
+        return text if wait is None else f"{text}, {wait[1]}"
+
+    def refresh(self) -> None:
+        """Show what the load waits for now (called every second or so while no outcome arrives)."""
+        self._bar.set_postfix_str(self._postfix())
 
     def close(self) -> None:
         """Remove the bar from the terminal."""
@@ -153,8 +162,9 @@ def describe_error_budget(summary: Summary, main_error: tuple[str, int] | None) 
     return line
 
 
-def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> list[str]:
-    """The counts printed at the end of a dry run."""
+def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None, schema_checked: bool = True) -> list[str]:
+    """The counts printed at the end of a dry run (``schema_checked`` False: no token, so the portal's property
+    definitions were not read and a valid record may still be refused by HubSpot)."""
     read = valid + summary.invalid
     line = f"cartloader: dry run: {read} records read: {valid} valid, {summary.invalid} invalid; nothing sent"
     if summary.skipped:
@@ -162,6 +172,11 @@ def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None) -> l
     lines = [line]
     if summary.requests:
         lines.append(f"  the preflight read the portal's schema: {_count(summary.requests, 'request')}")
+    elif not schema_checked:
+        lines.append(
+            "  schema not checked (no token): valid here may still be refused by HubSpot; run the dry run with a "
+            "token (HUBSPOT_ACCESS_TOKEN or --token-file) to check against the portal's properties"
+        )
     if log_path is not None:
         lines.append(f"  outcome log: {log_path}")
     return lines

@@ -267,6 +267,18 @@ def check_paths(options: Options) -> None:
     if options.summary_json is not None:
         outputs.append(("--summary-json", options.summary_json))
     check_outputs(protected, outputs)
+    for what, path in outputs:
+        check_folder(what, path)
+
+
+def check_folder(what: str, path: str) -> None:
+    """Refuse (``ConfigError``, exit 2) an output whose folder does not exist or cannot be written, before
+    anything is read or sent (a ``--summary-json`` into a missing folder would otherwise fail after the load)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{what} {path}: the folder {folder} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK) and not (os.path.exists(path) and os.access(path, os.W_OK)):
+        raise ConfigError(f"{what} {path}: the folder {folder} is not writable; choose another path")
 
 
 def _open_stdin(options: Options) -> tuple[BinaryIO, bytes]:

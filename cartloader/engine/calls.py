@@ -68,7 +68,10 @@ class Exchange:
 
 def describe_no_answer(error: NoAnswer) -> str:
     """What happened to a request that got no answer, naming the host: ``could not reach HOST: ...`` when the
-    connection could not be made (HubSpot was never asked)."""
+    connection could not be made (HubSpot was never asked); ``HOST does not resolve (DNS): ...`` when its name
+    could not be looked up."""
+    if error.dns:
+        return f"{error.host} does not resolve (DNS): {error.reason}"
     if not error.written:
         return f"could not reach {error.host}: {error.reason}"
     if error.timed_out:

@@ -17,12 +17,13 @@ from collections.abc import Callable
 import anyio
 
 from cartloader.config import LoaderConfig
-from cartloader.engine.calls import Exchange, Requester, call
+from cartloader.engine.calls import Exchange, Requester, call, describe_no_answer
 from cartloader.engine.stats import RunStats
-from cartloader.errors import ConfigError
+from cartloader.errors import ConfigError, FatalApiError
 from cartloader.hubspot.failures import Action
 from cartloader.hubspot.protocol import Endpoint
 from cartloader.hubspot.schema import SchemaUnreadable, portal_schema
+from cartloader.hubspot.transport import NoAnswer
 from cartloader.input.preflight import Preflight
 from cartloader.models import PortalSchema
 
@@ -96,6 +97,13 @@ class SchemaSource:
 
     async def _read(self, stats: RunStats) -> Preflight | None:
         definitions = await self._get(self._endpoint.properties_url, stats)
+        error = definitions.error
+        if isinstance(error, NoAnswer) and error.dns:
+            # A host that does not resolve never will during this run: stop now (exit 3), naming DNS.
+            raise FatalApiError(
+                f"cannot reach HubSpot: {describe_no_answer(error)}; check --base-url and the network's DNS",
+                category="DNS",
+            )
         if definitions.rule.action is not Action.ACCEPT:
             self._warn("definitions", "the property definitions", definitions)
             return None
@@ -124,6 +132,8 @@ class SchemaSource:
             reason = exchange.describe()
             if answer is not None and answer.status == 403:
                 reason += f": the token lacks the scope {scope}"
+            elif answer is None:
+                pass  # no answer: nothing says a scope is missing
             else:
                 if answer is not None and answer.message:
                     reason += f": {answer.message}"

@@ -9,6 +9,7 @@ exceptions are mapped here to :class:`NoAnswer`, which says whether the request 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import urllib.request
 from collections.abc import Mapping
@@ -40,15 +41,31 @@ class NoAnswer(Exception):
 
     ``written`` is False only when the request provably never left (the connection could not be made),
     so HubSpot cannot have processed it; ``timed_out`` tells a timeout from a broken connection;
-    ``host`` is the host that was asked.
+    ``host`` is the host that was asked; ``dns`` is True when the host's name did not resolve (nothing was sent).
     """
 
-    def __init__(self, reason: str, *, host: str, written: bool, timed_out: bool) -> None:
+    def __init__(self, reason: str, *, host: str, written: bool, timed_out: bool, dns: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.host = host
         self.written = written
         self.timed_out = timed_out
+        self.dns = dns
+
+
+def _dns_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) is a failed name lookup: ``socket.gaierror``, which aiohttp wraps in
+    ``ClientConnectorError`` (``ClientConnectorDNSError`` since 3.10.6)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror) or isinstance(getattr(seen, "os_error", None), socket.gaierror):
+            return True
+        if type(seen).__name__ == "ClientConnectorDNSError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def proxy_for(url: str) -> str | None:
@@ -72,6 +89,8 @@ def map_network_error(exc: BaseException, host: str, *, connected: bool = True) 
     timed_out = isinstance(exc, asyncio.TimeoutError)
     detail = str(exc).strip()
     reason = type(exc).__name__ + (f": {detail}" if detail else "")
+    if _dns_failure(exc):
+        return NoAnswer(f"DNS lookup failed ({reason})", host=host, written=False, timed_out=False, dns=True)
     return NoAnswer(reason, host=host, written=not connect_failed, timed_out=timed_out)
 
 
