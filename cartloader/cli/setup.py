@@ -268,7 +268,8 @@ def check_paths(options: Options) -> None:
         outputs.append(("--summary-json", options.summary_json))
     check_outputs(protected, outputs)
     for what, path in outputs:
-        check_folder(what, path)
+        if isinstance(path, str):  # stdout is given by the file behind fd 1, which exists
+            check_folder(what, path)
 
 
 def check_folder(what: str, path: str) -> None:
