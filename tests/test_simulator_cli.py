@@ -106,7 +106,7 @@ def test_options_build_the_config() -> None:
         ]
     )
     config = config_from_args(args)
-    scopes = frozenset({"crm.objects.carts.write", "crm.schemas.carts.read"})
+    scopes = frozenset({"crm.objects.carts.write", "crm.schemas.carts.read", "crm.objects.contacts.read"})
     assert dict(config.tokens) == {"a": scopes, "b": frozenset({"x", "y"})}
     assert str(config.rate) == "190/10s"
     assert (config.daily, config.latency_ms, config.seed) == (7, (300.0, 1000.0), 3)

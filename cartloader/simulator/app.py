@@ -14,11 +14,13 @@ import orjson
 from aiohttp import web
 
 from cartloader.simulator import bodies
-from cartloader.simulator.associations import target
+from cartloader.simulator.associations import Label, target
 from cartloader.simulator.batch import BatchAnswer, BatchProcessor, BatchRequest, iso_now
 from cartloader.simulator.config import READ_SCOPE, SCHEMA_READ_SCOPE, WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.contacts import Directory, LiveTargets
 from cartloader.simulator.faults import FaultPicker
 from cartloader.simulator.irregular import ANSWER_FAULTS, distort
+from cartloader.simulator.labels import endpoint_name, routes
 from cartloader.simulator.latency import LatencyModel
 from cartloader.simulator.limits import DAILY, RequestLimits
 from cartloader.simulator.links import link_batch
@@ -92,7 +94,9 @@ class SimulatedHubSpot:
         self.schema = config.schema()
         self.store = ObjectStore(self.schema.unique, keep=config.store, first_id=config.first_id)
         self.faults = FaultPicker(config.faults, seeded_rng(config.seed, "faults"), config.faults_at)
-        rules = CartRules(self.schema, config.existing_ids, normalize_numbers=config.normalize_numbers)
+        self.directory = Directory.seeded(config.contacts, config.orders)
+        self.targets = LiveTargets(config.existing_ids, self.directory)  # archived contacts are gone
+        rules = CartRules(self.schema, self.targets, normalize_numbers=config.normalize_numbers)
         self.processor = BatchProcessor(
             self.store,
             rules,
@@ -116,6 +120,9 @@ class SimulatedHubSpot:
         add_get("/_sim/objects", self._sim_objects)
         add_post("/_sim/reset-stats", self._sim_reset_stats)
         add_post("/_sim/latency", self._sim_latency)
+        labels = [x for x in self.config.labels if isinstance(x, Label)]
+        for method, path, handler in routes(self.directory, labels, self._admit, _json):  # before the generic ones
+            app.router.add_route(method, path, self._counted(handler))
         for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
             add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
             add_get(objects + "/{object_type}/{object_id}", self._counted(self._get_object))
@@ -166,6 +173,7 @@ class SimulatedHubSpot:
 
         async def counted(request: web.Request) -> web.Response:
             request_no = self.stats.begin()
+            self.stats.endpoint(endpoint_name(request))
             try:
                 response = await handler(request, request_no)
             finally:
@@ -347,7 +355,7 @@ class SimulatedHubSpot:
                 body,
                 request.match_info["to_type"],
                 self.store,
-                self.config.existing_ids,
+                self.targets,
                 inline_errors="version" in request.match_info,
             )
         except orjson.JSONDecodeError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container
+from dataclasses import dataclass
 from typing import Any
 
 from cartloader.errors import ConfigError
@@ -25,6 +26,8 @@ TARGETS_BY_ASSOCIATION = {assoc: name for name, (_, assoc) in TARGETS.items()}
 TARGETS_BY_TYPE_ID = {type_id: (name, assoc) for name, (type_id, assoc) in TARGETS.items()}
 #: associationCategory values (AssociationSpec in spec file PublicApiSpecs/CRM/Carts/Rollouts/424/2026-09/carts.json).
 CATEGORIES = frozenset({"HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK"})
+#: Categories of custom association labels (reference).
+CUSTOM_CATEGORIES = ("USER_DEFINED", "INTEGRATOR_DEFINED")
 #: Real HubSpot object ids are 9-12 digit numbers (reference).
 DEFAULT_ASSOCIATION_IDS = "100000000-999999999999"
 _RANGE = re.compile(r"(\d+)(?:-(\d+))?")
@@ -80,3 +83,25 @@ def invalid_types(types: Any, expected_type_id: int | None) -> list[str]:
         if category not in CATEGORIES or not valid_id or not hubspot_ok:
             bad.append(f"{category}/{type_id}")
     return bad
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One custom association label between two object types."""
+
+    from_type: str
+    to_type: str
+    category: str
+    type_id: int
+    label: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Label:
+        """``carts:contacts:USER_DEFINED:42[:Buyer]``; ConfigError otherwise."""
+        parts = text.split(":", 4)
+        if len(parts) < 4 or parts[2] not in CUSTOM_CATEGORIES or not parts[3].isdigit():
+            raise ConfigError(
+                f"label {text!r}: expected FROM:TO:CATEGORY:TYPE_ID[:LABEL] with CATEGORY one of "
+                f"{', '.join(CUSTOM_CATEGORIES)}"
+            )
+        return cls(parts[0], parts[1], parts[2], int(parts[3]), parts[4] if len(parts) > 4 else None)
