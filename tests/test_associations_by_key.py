@@ -141,3 +141,48 @@ async def test_orders_by_a_unique_custom_property_and_a_property_that_is_not_uni
         else:
             assert outcome.status == "invalid" and outcome.error is not None
             assert "hs_order_name" in outcome.error.message and "shop_order_id" in outcome.error.message
+
+
+@pytest.mark.parametrize("version", ["2026-03", "2026-09"])
+async def test_upsert_writes_associations_through_the_dated_api_of_its_version(version: str) -> None:
+    records = [
+        {
+            "properties": {"hs_external_cart_id": f"x{i}"},
+            "associations": [by_email(f"customer{i % 50 + 1}@example.com")],
+        }
+        for i in range(250)
+    ]
+    async with Simulator(contacts=50, unique=("hs_external_cart_id",), seed=5) as sim:
+        summary = await bulk_create(
+            records, token="sim-token", base_url=sim.url, rate=FAST, upsert_by="hs_external_cart_id", api_version=version
+        )
+        endpoints = sim.stats().by_endpoint
+        links = dict(sim.associations)
+    assert summary.created == 250 and summary.lookups == 1
+    assert endpoints[f"POST /crm/objects/{version}/contacts/batch/read"] == 1
+    assert endpoints[f"POST /crm/associations/{version}/carts/contacts/batch/create"] == 3
+    assert not [name for name in endpoints if "/v4/" in name]
+    assert sum(len(found) for found in links.values()) == 250
+
+
+async def test_a_target_gone_between_lookup_and_send_is_evicted_and_fails_its_record() -> None:
+    def cart(i: int) -> dict[str, Any]:
+        return {"properties": {"hs_cart_name": f"c{i}"}, "associations": [by_email(f"customer{i % 100 + 1}@example.com")]}
+
+    async with Simulator(contacts=100, seed=6) as sim:
+        async with CartLoader("sim-token", base_url=sim.url, rate=FAST) as loader:
+            first = await loader.create([cart(i) for i in range(200)])
+            gone = {sim.directory.archive("contacts", f"customer{n}@example.com") for n in range(1, 11)}
+            outcomes: list[Outcome] = []
+            second = await loader.create([cart(i) for i in range(200)], on_outcome=outcomes.append)
+            third = await loader.create([cart(i) for i in range(100)])
+    assert (first.created, first.lookups) == (200, 1)
+    assert second.lookups == 0  # every value came from the cache: the gone ones were sent and refused
+    assert (second.created, second.failed) == (180, 20)
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            assert outcome.error is not None and outcome.error.category == "ASSOCIATION_TARGET_MISSING"
+            assert "is gone" in outcome.error.message and "@example.com" in outcome.error.message
+            named = {d.value for d in outcome.error.details if d.code == "INVALID_OBJECT_IDS"}
+            assert len(named) == 1 and named <= gone
+    assert (third.created, third.failed, third.lookups) == (90, 10, 1)  # evicted: asked again, now missing

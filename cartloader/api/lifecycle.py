@@ -40,6 +40,7 @@ from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
+from cartloader.engine.gone import GoneTargets
 from cartloader.engine.lookup_cache import LookupCache
 from cartloader.engine.pipeline import run_pipeline
 from cartloader.engine.preflight import SchemaSource, check_upsert_key
@@ -220,6 +221,7 @@ class LoaderLifecycle:
             collector=collector,
             rng=self._rng,
             refused=refused,
+            gone=GoneTargets(self.lookup_cache),
         )
         chunker = Chunker(
             batch_size=self.config.batch_size,

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from cartloader.hubspot.details import property_problems
+from cartloader.hubspot.targets import target_problems
 from cartloader.models import CartInput, PropertyProblem, RateLimitHeaders
 
 #: HubSpot's object type ids, for the paths that take an id (property validations): the documented ones.
@@ -232,7 +233,7 @@ def _parse_errors(raw: object) -> list[ApiError]:
         message = _text(item.get("message")) or ""
         raw_context = item.get("context")
         context = _context(raw_context) if raw_context else {}
-        details = property_problems(message, item.get("errors"))
+        details = property_problems(message, item.get("errors")) + target_problems(context, message)
         errors.append(ApiError(category, message, _trace_ids(raw_context), context, details))
     return errors
 
@@ -304,7 +305,9 @@ def parse_answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer
     if raw_context:
         answer.context = _context(raw_context)
     if not 200 <= status < 300:
-        answer.details = property_problems(answer.message, data.get("errors"))
+        answer.details = property_problems(answer.message, data.get("errors")) + target_problems(
+            answer.context, answer.message
+        )
     if 200 <= status < 300:
         answer.results = _parse_results(data.get("results"))
         answer.batch_status = _text(data.get("status"))
