@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from cartloader.api.loader import CartLoader, bulk_create
 from cartloader.errors import MissingScopesError
 from cartloader.models import Outcome
 from cartloader.simulator import Simulator
+from tests.test_cli_support import Start, last_entries, run_cli
 
 pytestmark = pytest.mark.anyio
 
@@ -154,7 +157,12 @@ async def test_upsert_writes_associations_through_the_dated_api_of_its_version(v
     ]
     async with Simulator(contacts=50, unique=("hs_external_cart_id",), seed=5) as sim:
         summary = await bulk_create(
-            records, token="sim-token", base_url=sim.url, rate=FAST, upsert_by="hs_external_cart_id", api_version=version
+            records,
+            token="sim-token",
+            base_url=sim.url,
+            rate=FAST,
+            upsert_by="hs_external_cart_id",
+            api_version=version,
         )
         endpoints = sim.stats().by_endpoint
         links = dict(sim.associations)
@@ -167,15 +175,20 @@ async def test_upsert_writes_associations_through_the_dated_api_of_its_version(v
 
 async def test_a_target_gone_between_lookup_and_send_is_evicted_and_fails_its_record() -> None:
     def cart(i: int) -> dict[str, Any]:
-        return {"properties": {"hs_cart_name": f"c{i}"}, "associations": [by_email(f"customer{i % 100 + 1}@example.com")]}
+        return {
+            "properties": {"hs_cart_name": f"c{i}"},
+            "associations": [by_email(f"customer{i % 100 + 1}@example.com")],
+        }
 
-    async with Simulator(contacts=100, seed=6) as sim:
-        async with CartLoader("sim-token", base_url=sim.url, rate=FAST) as loader:
-            first = await loader.create([cart(i) for i in range(200)])
-            gone = {sim.directory.archive("contacts", f"customer{n}@example.com") for n in range(1, 11)}
-            outcomes: list[Outcome] = []
-            second = await loader.create([cart(i) for i in range(200)], on_outcome=outcomes.append)
-            third = await loader.create([cart(i) for i in range(100)])
+    outcomes: list[Outcome] = []
+    async with (
+        Simulator(contacts=100, seed=6) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate=FAST) as loader,
+    ):
+        first = await loader.create([cart(i) for i in range(200)])
+        gone = {sim.directory.archive("contacts", f"customer{n}@example.com") for n in range(1, 11)}
+        second = await loader.create([cart(i) for i in range(200)], on_outcome=outcomes.append)
+        third = await loader.create([cart(i) for i in range(100)])
     assert (first.created, first.lookups) == (200, 1)
     assert second.lookups == 0  # every value came from the cache: the gone ones were sent and refused
     assert (second.created, second.failed) == (180, 20)
@@ -186,3 +199,25 @@ async def test_a_target_gone_between_lookup_and_send_is_evicted_and_fails_its_re
             named = {d.value for d in outcome.error.details if d.code == "INVALID_OBJECT_IDS"}
             assert len(named) == 1 and named <= gone
     assert (third.created, third.failed, third.lookups) == (90, 10, 1)  # evicted: asked again, now missing
+
+
+def test_the_command_line_skips_missing_targets_and_lists_them(simulator: Start, tmp_path: Path) -> None:
+    sim = simulator(contacts=100)
+    lines = [
+        orjson.dumps({"properties": {"hs_cart_name": f"c{i}"}, "associations": [by_email(f"customer{i}@example.com")]})
+        for i in range(1, 201)
+    ]
+    source = tmp_path / "carts.ndjson"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    summary_path = tmp_path / "summary.json"
+    result = run_cli(
+        source, "--base-url", sim.url, "--missing-target", "skip", "--summary-json", summary_path, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    entries = last_entries(tmp_path / "carts.outcomes.ndjson")
+    assert len(entries) == 200 and {entry["status"] for entry in entries.values()} == {"created"}
+    assert all("skipped_associations" not in entries[line] for line in range(1, 101))
+    assert entries[150]["skipped_associations"] == [
+        {"objectType": "contacts", "idProperty": "email", "id": "customer150@example.com"}
+    ]
+    assert orjson.loads(summary_path.read_bytes())["lookups"] == 2

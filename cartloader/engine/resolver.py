@@ -334,8 +334,8 @@ class Resolver:
                         self._resolve(slot, _UNKNOWN)
         finally:
             self._in_flight -= 1
-        if self._closing or self._blocked:
-            self._flush()
+        if self._closing or (self._blocked and not self._in_flight and not self._queued):
+            self._flush()  # the source ended, or nothing else under way would make room
 
     def _resolve(self, slot: Slot, object_id: str | None) -> None:
         for waiting in self._waiters.pop(slot, ()):

@@ -14,7 +14,6 @@ CART_TYPE_ID = "0-142"
 #: The type ids are the reference's; the object type ids are HubSpot's documented ones (discounts: assumption).
 TARGETS: dict[str, tuple[str, int]] = {
     "contacts": ("0-1", 586),
-    "deals": ("0-3", 1347),
     "discounts": ("0-84", 588),
     "line_items": ("0-8", 590),
     "orders": ("0-123", 592),

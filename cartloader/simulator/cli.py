@@ -14,6 +14,7 @@ from cartloader.rate import Rate
 from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
 from cartloader.simulator.config import DEFAULT_SCOPES, DEFAULT_TOKEN, SimulatorConfig
 from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.labels import add_directory_options, directory_fields
 from cartloader.simulator.schema import PropertyDefinition, ValidationRule, parse_property, parse_rule
 from cartloader.simulator.server import Simulator
 
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a unique-value conflict fails the whole batch with 409 (default) or only its input",
     )
     parser.add_argument("--no-normalize-numbers", action="store_true", help="store number properties exactly as sent")
+    add_directory_options(parser)  # --contacts, --orders, --label
     return parser
 
 
@@ -192,6 +194,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fields["tokens"] = dict(args.token)
     if args.unique:
         fields["unique"] = tuple(args.unique)
+    fields.update(directory_fields(args))
     probabilities = {name: value for name, value in args.fault if isinstance(value, float)}
     forced = {value: name for name, value in args.fault if isinstance(value, int)}
     properties: tuple[PropertyDefinition, ...] = tuple(args.property)

@@ -12,7 +12,9 @@ first object type (assumption: HubSpot's scope for the schema endpoint is not do
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -99,3 +101,48 @@ def endpoint_name(request: web.Request) -> str:
     if "{path}" in path:
         path = "{other}"
     return f"{request.method} {path}"
+
+
+def _contacts(text: str) -> int | tuple[str, ...]:
+    """``--contacts N`` or ``--contacts @FILE`` (one email a line)."""
+    if text.startswith("@"):
+        try:
+            lines = Path(text[1:]).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {exc.strerror}") from None
+        return tuple(line.strip() for line in lines if line.strip())
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count or @FILE of emails, not {text!r}")
+    return int(text)
+
+
+def add_directory_options(parser: argparse.ArgumentParser) -> None:
+    """The simulator's switches for contacts, orders and custom association labels."""
+    parser.add_argument(
+        "--contacts",
+        type=_contacts,
+        default=0,
+        metavar="N|@FILE",
+        help="contacts of the portal (email unique), readable by batch read with idProperty=email: N of them "
+        "(customerI@example.com, ids from 100000001) or the emails of FILE, one a line (default 0)",
+    )
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=0,
+        metavar="N",
+        help="orders with the unique custom property shop_order_id = SO-I (ids from 200000001; default 0)",
+    )
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="FROM:TO:CATEGORY:TYPE_ID[:LABEL]",
+        help="a custom association label served by the labels API beside HubSpot's documented types, e.g. "
+        "carts:contacts:USER_DEFINED:42:Buyer (repeatable)",
+    )
+
+
+def directory_fields(args: argparse.Namespace) -> dict[str, object]:
+    """The ``SimulatorConfig`` fields of those switches."""
+    return {"contacts": args.contacts, "orders": args.orders, "labels": tuple(args.label)}
