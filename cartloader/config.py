@@ -30,7 +30,9 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 5
 MAX_BATCH_SIZE = 100
 INITIAL_RATE = Rate(100, 10.0)  # HubSpot's lowest tier, until its headers say more
-PACES = ("burst", "even")  # how the rate budget spends the rolling window (cartloader/budget/pacing.py)
+PACES = ("burst", "even")
+#: What an association naming by ``idProperty`` an object that does not exist does to its record.
+MISSING_TARGETS = ("fail", "skip")  # how the rate budget spends the rolling window (cartloader/budget/pacing.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class LoaderConfig:
     free at once, then keep the trailing count within the limit) or ``"even"`` (evenly spaced requests, never a
     burst); ``linger_s`` is the longest a record waits for its batch to fill; ``max_pending`` the records
     ``submit()`` holds unsent before it makes callers wait;
+    ``missing_target`` is ``"fail"`` (a record whose association names by ``idProperty`` an object that does not
+    exist fails ``ASSOCIATION_TARGET_MISSING``) or ``"skip"`` (it is sent without that association);
     ``max_attempts`` is the number of requests a batch may take before its records fail
     (``--max-retries``); ``retry_ambiguous=False`` never resends a batch HubSpot may have processed.
     """
@@ -95,6 +99,7 @@ class LoaderConfig:
     pace: str = "burst"
     preflight: bool = True
     schema_max_age_s: float = DEFAULT_SCHEMA_MAX_AGE_S
+    missing_target: str = "fail"
 
     def __post_init__(self) -> None:
         url = urlsplit(self.base_url)
@@ -130,6 +135,8 @@ class LoaderConfig:
             raise ConfigError(f"invalid API path {self.api_path!r}")
         if not 0 < self.breaker_threshold <= 1 or self.breaker_window < 1:
             raise ConfigError("invalid circuit breaker settings")
+        if self.missing_target not in MISSING_TARGETS:
+            raise ConfigError(f"invalid missing_target {self.missing_target!r}: expected fail or skip")
         if self.pace not in PACES:
             raise ConfigError(f"invalid pace {self.pace!r}: expected one of {', '.join(PACES)}")
 

@@ -35,6 +35,7 @@ class CartInput:
     key: str | None = None
     was_pending: bool = False
     withdrawn: bool = False
+    skipped: list[dict[str, str]] | None = None  # natural-key associations left out (--missing-target skip)
 
 
 @dataclass(slots=True)
@@ -100,7 +101,8 @@ class Outcome:
     (a bug, never a guess). ``echoed`` holds the record's values of the properties named by ``echo=`` (``None``
     without ``echo=``): how ``on_outcome`` and ``stream()`` tell which of your records an outcome is about.
     ``existing_id`` is the HubSpot id of the object a record conflicted with (a unique value it already holds),
-    when HubSpot named it.
+    when HubSpot named it. ``skipped_associations`` lists the associations by ``idProperty`` that named no object
+    and were left out (``missing_target="skip"``): ``{"objectType", "idProperty", "id"}`` each.
     """
 
     line: int
@@ -113,6 +115,7 @@ class Outcome:
     unmatched: bool = False
     echoed: Mapping[str, str] | None = field(default=None, hash=False)
     existing_id: str | None = None
+    skipped_associations: tuple[Mapping[str, str], ...] = field(default=(), hash=False)
 
     @property
     def is_final(self) -> bool:
@@ -181,7 +184,8 @@ class Summary:
     run that stopped after they were logged ``pending`` (HubSpot processed nothing of them);
     ``error_responses`` counts answers that were neither 2xx nor 429 (HubSpot asks for under 5% of requests);
     ``failures_by_category`` counts ``failed`` and ``invalid`` records by error category, and ``failure_samples``
-    gives one message for each category (``line N: ...``)."""
+    gives one message for each category (``line N: ...``); ``lookups`` counts the requests that resolved
+    associations by ``idProperty`` (also counted in ``requests``)."""
 
     total: int
     created: int
@@ -202,6 +206,7 @@ class Summary:
     error_responses: int = 0
     failures_by_category: dict[str, int] = field(default_factory=dict)
     failure_samples: dict[str, str] = field(default_factory=dict)
+    lookups: int = 0
 
     @property
     def all_loaded(self) -> bool:

@@ -43,7 +43,8 @@ def test_each_api_version_has_its_own_paths(version: str, objects: str, properti
     assert endpoint.upsert_url == f"{BASE}{objects}/batch/upsert"
     assert endpoint.properties_url == f"{BASE}{properties}"
     assert endpoint.validations_url == f"{BASE}{validations}"
-    assert endpoint.associations_url("contacts") == f"{BASE}/crm/v4/associations/carts/contacts/batch/create"
+    links = "/crm/v4/associations" if version == "v3" else f"/crm/associations/{version}"
+    assert endpoint.associations_url("contacts") == f"{BASE}{links}/carts/contacts/batch/create"
 
 
 def test_api_path_overrides_only_the_objects_path() -> None:

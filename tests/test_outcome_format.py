@@ -33,7 +33,18 @@ from cartloader.outcomes.resume import ResumeCounts, ResumeIndex, scan_log
 def test_the_statuses_and_reserved_fields_are_the_documented_ones() -> None:
     assert STATUSES == ("pending", "created", "updated", "failed", "invalid", "unsent")
     assert frozenset(
-        {"line", "key", "status", "id", "error", "existing_id", "attempts", "duplicate_risk", "unmatched"}
+        {
+            "line",
+            "key",
+            "status",
+            "id",
+            "error",
+            "existing_id",
+            "attempts",
+            "duplicate_risk",
+            "unmatched",
+            "skipped_associations",
+        }
     ) == (RESERVED_FIELDS)
 
 

@@ -74,7 +74,7 @@ async def test_v4_batch_create_attaches_existing_carts(path: str, ok: int, parti
         wrong_type = {
             "from": {"id": cart_id},
             "to": {"id": "123456789"},
-            "types": [{**CONTACT, "associationTypeId": 1347}],
+            "types": [{**CONTACT, "associationTypeId": 590}],
         }
         mixed = await client.request("POST", path, {"inputs": [good, unknown_cart, missing_target, wrong_type]})
         links = dict(client.sim.associations)

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 
 EXTERNAL_ID = "hs_external_cart_id"
 FAST = "1000/1s"
-TYPES = {"contacts": 586, "line_items": 590, "deals": 1347}
+TYPES = {"contacts": 586, "line_items": 590, "orders": 592}
 
 
 def link(to_id: int, kind: str = "contacts", category: str = "HUBSPOT_DEFINED") -> dict[str, Any]:
@@ -44,7 +44,7 @@ def carts(count: int) -> list[dict[str, Any]]:
         if n % 2:
             links.append(link(200_000_000 + n, "line_items"))
         if n % 3 == 0:
-            links.append(link(300_000_000 + n, "deals"))
+            links.append(link(300_000_000 + n, "orders"))
         records.append({"properties": {"hs_cart_name": f"cart {n}", EXTERNAL_ID: f"ext-{n}"}, "associations": links})
     return records
 

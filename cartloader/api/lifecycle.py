@@ -40,10 +40,13 @@ from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
+from cartloader.engine.gone import GoneTargets
+from cartloader.engine.lookup_cache import LookupCache
 from cartloader.engine.matching import property_kinds
 from cartloader.engine.pipeline import run_pipeline
 from cartloader.engine.preflight import SchemaSource, check_upsert_key
 from cartloader.engine.refused import RefusalMemory
+from cartloader.engine.resolver import LookupRequester, Resolver
 from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.transport import Transport
@@ -94,6 +97,7 @@ class LoaderLifecycle:
         config: LoaderConfig | None = None,
         pace: str = "burst",
         preflight: bool = True,
+        missing_target: str = "fail",
     ) -> None:
         if config is None:
             config = LoaderConfig(
@@ -114,6 +118,7 @@ class LoaderLifecycle:
                 linger_s=linger,
                 max_pending=max_pending,
                 pace=pace,
+                missing_target=missing_target,
             )
         self.config = config
         self._echo = _echo(echo)
@@ -145,6 +150,12 @@ class LoaderLifecycle:
         self._runs_ended: anyio.Event | None = None
         requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
         self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
+        # Associations named by a property: resolved through batch reads counted as lookups, cached for the loader.
+        self._lookups = LookupRequester(
+            transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity
+        )
+        self.lookup_cache = LookupCache()
+        self._unique_targets: dict[tuple[str, str], str | None] = {}
 
     async def __aenter__(self) -> Self:
         if self._closed is not None or self._group is not None:
@@ -211,6 +222,7 @@ class LoaderLifecycle:
             collector=collector,
             rng=self._rng,
             refused=refused,
+            gone=GoneTargets(self.lookup_cache),
         )
         chunker = Chunker(
             batch_size=self.config.batch_size,
@@ -225,6 +237,10 @@ class LoaderLifecycle:
             chunker.kinds = sender.kinds = property_kinds(preflight.schema)
 
         schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
+        resolver = Resolver(
+            self._lookups, self.config, collector.stats, self._rng, self.lookup_cache, unique=self._unique_targets
+        )
+        collector.track_skips = self.config.missing_target == "skip"
         self._tally.begin(collector)
         self._runs += 1
         try:
@@ -237,6 +253,7 @@ class LoaderLifecycle:
                 linger_s=self.config.linger_s,
                 schema=schema,
                 refused=refused,
+                resolver=resolver,
             )
         except FatalApiError as exc:
             self._stop(exc)

@@ -241,6 +241,7 @@ async def bulk_create(
     resume: bool = False,
     pace: str = "burst",
     preflight: bool = True,
+    missing_target: str = "fail",
 ) -> Summary:
     """Load ``records`` into HubSpot with one call and return the ``Summary``.
 
@@ -251,7 +252,9 @@ async def bulk_create(
     ``budget`` a
     ``Budget`` or a URL ``redis://HOST:PORT/DB?key=NAME`` shared with every process using that key
     (extra ``cartloader[redis]``); ``echo`` a property name (or names) whose values each outcome carries in
-    ``echoed`` (and the outcome log); ``resume=True`` continues the outcome log at ``outcome_log`` (a path).
+    ``echoed`` (and the outcome log); ``resume=True`` continues the outcome log at ``outcome_log`` (a path);
+    ``missing_target="skip"`` sends a record whose association names by ``idProperty`` an object that does not
+    exist without that association (default ``"fail"``: it fails ``ASSOCIATION_TARGET_MISSING``).
     The other options are those of :class:`CartLoader`.
     """
     async with CartLoader(
@@ -274,5 +277,6 @@ async def bulk_create(
         linger=linger,
         echo=echo,
         pace=pace,
+        missing_target=missing_target,
     ) as loader:
         return await loader.create(records, outcome_log=outcome_log, on_outcome=on_outcome, resume=resume)

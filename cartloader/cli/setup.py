@@ -150,6 +150,7 @@ def loader_config(options: Options) -> LoaderConfig:
         retry_ambiguous=options.retry_ambiguous,
         allow_insecure=options.allow_insecure,
         pace=options.pace,
+        missing_target=options.missing_target,
     )
 
 

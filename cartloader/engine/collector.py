@@ -58,6 +58,7 @@ class Collector:
         self.in_flight = 0
         self.failures_by_category: dict[str, int] = {}
         self.failure_samples: dict[str, str] = {}
+        self.track_skips = False  # outcomes carry the associations a record left out (missing_target="skip")
 
     def seen(self, count: int = 1) -> None:
         """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
@@ -77,6 +78,8 @@ class Collector:
         """Record final outcomes; ``was_pending`` is False for invalid records that were never sent."""
         if not results:
             return
+        if self.track_skips:
+            results = [_with_skips(*pair) for pair in results]
         counts = self.counts
         for outcome, _ in results:
             counts[outcome.status] += 1
@@ -166,4 +169,13 @@ class Collector:
             error_responses=self.stats.error_responses,
             failures_by_category=dict(self.failures_by_category),
             failure_samples=dict(self.failure_samples),
+            lookups=self.stats.lookups,
         )
+
+
+def _with_skips(outcome: Outcome, record: CartInput | InvalidInput) -> Settled:
+    """The outcome listing the associations its record left out (``skipped_associations``), if any."""
+    skipped = record.skipped if isinstance(record, CartInput) else None
+    if skipped and outcome.status in ("created", "updated"):
+        outcome = replace(outcome, skipped_associations=tuple(skipped))
+    return outcome, record

@@ -10,7 +10,7 @@ next await.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 
@@ -79,7 +79,9 @@ class Sender:
         collector: Collector,
         rng: random.Random | None = None,
         refused: RefusalMemory | None = None,
+        gone: Callable[[RecordError, CartInput], RecordError] | None = None,
     ) -> None:
+        self._gone = gone  # a refusal naming a target resolved from a property: ASSOCIATION_TARGET_MISSING
         self._config = config
         endpoint = Endpoint(config.base_url, config.api_path, config.object_type, config.api_version)
         self._url = endpoint.upsert_url if config.upsert_by else endpoint.create_url
@@ -253,6 +255,8 @@ class Sender:
         item.closed = True
         if error is not None and error.details:
             error = with_values(error, record.properties)
+            if status == "failed" and self._gone is not None:
+                error = self._gone(error, record)
             if status == "failed" and self._refused is not None:
                 self._refused.learn(error, record)
         # Positional: binding keyword arguments is noticeably slower, once per record.

@@ -11,7 +11,7 @@ await; a request already on the wire is still answered and logged (see :mod:`car
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 
 import anyio
 from anyio.abc import ObjectSendStream, TaskGroup
@@ -23,6 +23,8 @@ from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.delivery import Sender
 from cartloader.engine.preflight import RunSchema
 from cartloader.engine.refused import RefusalMemory
+from cartloader.engine.resolver import Ready, Resolver
+from cartloader.hubspot.lookups import has_natural
 from cartloader.models import CartInput, InvalidInput
 
 Batches = MemoryObjectReceiveStream[list[CartInput]]
@@ -38,17 +40,21 @@ async def run_pipeline(
     linger_s: float,
     schema: RunSchema | None = None,
     refused: RefusalMemory | None = None,
+    resolver: Resolver | None = None,
 ) -> None:
     """Load every record of ``source``; outcomes reach ``collector``. With ``schema``, each record is checked
     against the portal's schema first (the preflight): read when the first record comes, and again once it goes
-    stale; with ``refused``, against what HubSpot refused earlier in the run. Raises what stops the run
+    stale; with ``refused``, against what HubSpot refused earlier in the run; with ``resolver``, records whose
+    associations name their targets by a property wait there until those are resolved. Raises what stops the run
     (a ``FatalApiError``, an ``OutcomeLogError``, an ``InputReadError``) as itself, not wrapped in an
     exception group; other errors raised beside it are kept in its ``__notes__``."""
     send, receive = anyio.create_memory_object_stream[list[CartInput]](1)
     try:
         with receive:  # the crew clones it for each worker it hires, until the run ends
             async with anyio.create_task_group() as group:
-                batcher = _Batcher(chunker, collector, linger_s, schema, refused)
+                batcher = _Batcher(chunker, collector, linger_s, schema, refused, resolver)
+                if resolver is not None:
+                    resolver.start(group, batcher.feeder(send))  # open until produce ends
                 group.start_soon(batcher.linger, send.clone())
                 group.start_soon(batcher.produce, source, send)
                 _Crew(receive, sender, concurrency).start(group)
@@ -89,6 +95,7 @@ class _Batcher:
         "_opened",
         "_opened_at",
         "_refused",
+        "_resolver",
         "_schema",
     )
 
@@ -99,7 +106,9 @@ class _Batcher:
         linger_s: float,
         schema: RunSchema | None,
         refused: RefusalMemory | None,
+        resolver: Resolver | None = None,
     ) -> None:
+        self._resolver = resolver
         self._schema = schema
         self._refused = refused
         self._chunker = chunker
@@ -118,6 +127,7 @@ class _Batcher:
         collector = self._collector
         schema = self._schema
         memory = self._refused
+        resolver = self._resolver
         preflight = None
         read = schema is None
         async with send:
@@ -136,6 +146,9 @@ class _Batcher:
                     if refused is not None:
                         await collector.refuse(refused)
                         continue
+                    if item.associations and resolver is not None and has_natural(item.associations):
+                        await resolver.add(item)  # fed on to the chunker once its targets are resolved
+                        continue
                     batch = chunker.feed(item)
                     if len(chunker) == 1:  # this record opened a batch: start its clock
                         self._generation += 1
@@ -150,12 +163,42 @@ class _Batcher:
                     await send.send(batch)
                     if schema is not None and schema.stale:
                         read = False
+                if resolver is not None:
+                    await resolver.close()
             finally:
                 self._stop_clock()
             batch = chunker.flush()
             if batch:
                 collector.seen(len(batch))
                 await send.send(batch)
+
+    def feeder(self, send: ObjectSendStream[list[CartInput]]) -> Callable[[Ready], Awaitable[None]]:
+        """What the resolver feeds resolved records into: the chunker (as the producer does), or the collector
+        for a record refused or failed while resolving. ``send`` is the producer's: it closes it once the
+        resolver has fed every record on."""
+        chunker = self._chunker
+        collector = self._collector
+
+        async def feed(item: Ready) -> None:
+            if isinstance(item, InvalidInput):
+                await collector.refuse(item)
+                return
+            if isinstance(item, tuple):  # failed before sending: its targets named nothing
+                collector.seen()
+                await collector.settle([item], was_pending=False)
+                return
+            batch = chunker.feed(item)
+            if len(chunker) == 1:
+                self._generation += 1
+                self._opened_at = anyio.current_time()
+                self._opened.set()
+            if isinstance(batch, InvalidInput):
+                await collector.refuse(batch)
+            elif batch is not None:
+                collector.seen(len(batch))
+                await send.send(batch)
+
+        return feed
 
     def _stop_clock(self) -> None:
         self._ended = True

@@ -54,10 +54,11 @@ class RunStats:
     that are neither 2xx nor 429 (HubSpot wants them under 5% of requests), ``error_causes`` them by description
     (a status and category: a handful of keys whatever the run's size)."""
 
-    __slots__ = ("error_causes", "error_responses", "latency", "rate_limited", "requests", "retries")
+    __slots__ = ("error_causes", "error_responses", "latency", "lookups", "rate_limited", "requests", "retries")
 
     def __init__(self) -> None:
         self.requests = 0
+        self.lookups = 0  # requests resolving associations by idProperty (also counted in requests)
         self.retries = 0
         self.rate_limited = 0
         self.error_responses = 0

@@ -21,7 +21,6 @@ import orjson
 #: HUBSPOT_DEFINED association type ids from carts and the object type each leads to (HubSpot's documented list).
 CART_ASSOCIATION_TARGETS: Mapping[int, str] = {
     586: "contacts",
-    1347: "deals",
     588: "discounts",
     590: "line_items",
     592: "orders",

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from cartloader.hubspot.details import property_problems
+from cartloader.hubspot.targets import target_problems
 from cartloader.models import CartInput, PropertyProblem, RateLimitHeaders
 
 #: HubSpot's object type ids, for the paths that take an id (property validations): the documented ones.
@@ -83,9 +84,28 @@ class Endpoint:
         type_id = OBJECT_TYPE_IDS.get(self.object_type, self.object_type)
         return f"{self._versioned('property-validations')}/{type_id}"
 
+    def associations_base(self, to_object_type: str) -> str:
+        """The associations API of the pair, following the API version: ``/crm/v4/associations/{from}/{to}`` for
+        ``v3``, ``/crm/associations/{VERSION}/{from}/{to}`` for the date versions (spec rollout 130902)."""
+        version = "v4/associations" if self.api_version == "v3" else f"associations/{self.api_version}"
+        return f"{self._origin}/crm/{version}/{self.object_type}/{to_object_type}"
+
     def associations_url(self, to_object_type: str) -> str:
-        """The v4 batch-associations URL from this object type to ``to_object_type``."""
-        return f"{self._origin}/crm/v4/associations/{self.object_type}/{to_object_type}/batch/create"
+        """The batch-associations URL from this object type to ``to_object_type`` (v4, or the dated path)."""
+        return f"{self.associations_base(to_object_type)}/batch/create"
+
+    def labels_url(self, to_object_type: str) -> str:
+        """The association types (labels) the portal defines for the pair."""
+        return f"{self.associations_base(to_object_type)}/labels"
+
+    def read_url(self, object_type: str) -> str:
+        """The batch read of ``object_type`` (by id or ``idProperty``) on this version's objects path."""
+        path = self.api_path or objects_path(self.api_version)
+        return f"{self._origin}/{path.strip('/')}/{object_type}/batch/read"
+
+    def properties_of(self, object_type: str) -> str:
+        """The property definitions of ``object_type``."""
+        return f"{self._versioned('properties')}/{object_type}"
 
 
 def create_body(inputs: Sequence[CartInput]) -> bytes:
@@ -213,7 +233,7 @@ def _parse_errors(raw: object) -> list[ApiError]:
         message = _text(item.get("message")) or ""
         raw_context = item.get("context")
         context = _context(raw_context) if raw_context else {}
-        details = property_problems(message, item.get("errors"))
+        details = property_problems(message, item.get("errors")) + target_problems(context, message)
         errors.append(ApiError(category, message, _trace_ids(raw_context), context, details))
     return errors
 
@@ -285,7 +305,9 @@ def parse_answer(status: int, headers: Mapping[str, str], body: bytes) -> Answer
     if raw_context:
         answer.context = _context(raw_context)
     if not 200 <= status < 300:
-        answer.details = property_problems(answer.message, data.get("errors"))
+        answer.details = property_problems(answer.message, data.get("errors")) + target_problems(
+            answer.context, answer.message
+        )
     if 200 <= status < 300:
         answer.results = _parse_results(data.get("results"))
         answer.batch_status = _text(data.get("status"))

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from cartloader.input.associations import association_problem
 from cartloader.models import CartInput, InvalidInput
 
 # Integers are accepted when they fit in 64 bits, signed or unsigned: the range orjson itself reads exactly.
@@ -144,25 +145,10 @@ def _hubspot_shape(
         )
     associations = obj.get("associations")
     if associations is not None:
-        problem = _association_problem(associations)
+        problem = association_problem(associations)
         if problem:
             return InvalidInput(line, f'line {line}: "associations" {problem}', raw)
     return CartInput(line, props, associations, trace_id, raw)
-
-
-def _association_problem(associations: object) -> str | None:
-    """Light shape check of HubSpot's associations; the values are sent as given."""
-    if not isinstance(associations, list):
-        return "must be a list"
-    for position, item in enumerate(associations, 1):
-        if not isinstance(item, dict):
-            return f"item {position} must be an object"
-        to = item.get("to")
-        if not isinstance(to, dict) or type(to.get("id")) not in (str, int):
-            return f'item {position} needs "to": {{"id": ...}} with a string or integer id'
-        if not isinstance(item.get("types"), list):
-            return f'item {position} needs a "types" list'
-    return None
 
 
 def format_value(value: object) -> str:

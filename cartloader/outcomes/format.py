@@ -20,7 +20,18 @@ from cartloader.models import CartInput, Outcome, PropertyProblem, RecordError
 STATUSES: tuple[str, ...] = ("pending", "created", "updated", "failed", "invalid", "unsent")
 #: Fields of a log entry; an echoed property may not take one of these names.
 RESERVED_FIELDS = frozenset(
-    {"line", "key", "status", "id", "error", "existing_id", "attempts", "duplicate_risk", "unmatched"}
+    {
+        "line",
+        "key",
+        "status",
+        "id",
+        "error",
+        "existing_id",
+        "attempts",
+        "duplicate_risk",
+        "unmatched",
+        "skipped_associations",
+    }
 )
 #: The head of an entry as ``encode_outcome`` and ``encode_pending`` write it: ``line`` and ``status``.
 ENTRY_HEAD = re.compile(
@@ -53,6 +64,8 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) ->
         entry["duplicate_risk"] = True
     if outcome.unmatched:
         entry["unmatched"] = True
+    if outcome.skipped_associations:
+        entry["skipped_associations"] = list(outcome.skipped_associations)
     if echoed:
         entry.update(echoed)
     return orjson.dumps(entry, option=_APPEND_NEWLINE)

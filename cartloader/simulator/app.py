@@ -14,11 +14,13 @@ import orjson
 from aiohttp import web
 
 from cartloader.simulator import bodies
-from cartloader.simulator.associations import target
+from cartloader.simulator.associations import Label, target
 from cartloader.simulator.batch import INLINE_ERRORS_VERSION, BatchAnswer, BatchProcessor, BatchRequest, iso_now
 from cartloader.simulator.config import READ_SCOPE, SCHEMA_READ_SCOPE, WRITE_SCOPE, SimulatorConfig
+from cartloader.simulator.contacts import Directory, LiveTargets
 from cartloader.simulator.faults import FaultPicker
 from cartloader.simulator.irregular import ANSWER_FAULTS, distort
+from cartloader.simulator.labels import endpoint_name, routes
 from cartloader.simulator.latency import LatencyModel
 from cartloader.simulator.limits import DAILY, RequestLimits
 from cartloader.simulator.links import link_batch
@@ -93,7 +95,9 @@ class SimulatedHubSpot:
         self.schema = config.schema()
         self.store = ObjectStore(self.schema.unique, keep=config.store, first_id=config.first_id)
         self.faults = FaultPicker(config.faults, seeded_rng(config.seed, "faults"), config.faults_at)
-        rules = CartRules(self.schema, config.existing_ids, echo=config.echo_forms())
+        self.directory = Directory.seeded(config.contacts, config.orders)
+        self.targets = LiveTargets(config.existing_ids, self.directory)  # archived contacts are gone
+        rules = CartRules(self.schema, self.targets, echo=config.echo_forms())
         self.rules = rules
         self.processor = BatchProcessor(
             self.store,
@@ -119,6 +123,9 @@ class SimulatedHubSpot:
         add_get("/_sim/objects", self._sim_objects)
         add_post("/_sim/reset-stats", self._sim_reset_stats)
         add_post("/_sim/latency", self._sim_latency)
+        labels = [x for x in self.config.labels if isinstance(x, Label)]
+        for method, path, handler in routes(self.directory, labels, self._admit, _json):  # before the generic ones
+            app.router.add_route(method, path, self._counted(handler))
         for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
             add_post(objects + "/{object_type}/batch/read", self._counted(self._read))
             add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
@@ -170,6 +177,7 @@ class SimulatedHubSpot:
 
         async def counted(request: web.Request) -> web.Response:
             request_no = self.stats.begin()
+            self.stats.endpoint(endpoint_name(request))
             try:
                 response = await handler(request, request_no)
             finally:
@@ -374,7 +382,7 @@ class SimulatedHubSpot:
                 body,
                 request.match_info["to_type"],
                 self.store,
-                self.config.existing_ids,
+                self.targets,
                 inline_errors="version" in request.match_info,
             )
         except orjson.JSONDecodeError as exc:

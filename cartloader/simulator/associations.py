@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container
+from dataclasses import dataclass
 from typing import Any
 
 from cartloader.errors import ConfigError
@@ -13,7 +14,6 @@ CART_TYPE_ID = "0-142"
 #: The type ids are the reference's; the object type ids are HubSpot's documented ones (discounts: assumption).
 TARGETS: dict[str, tuple[str, int]] = {
     "contacts": ("0-1", 586),
-    "deals": ("0-3", 1347),
     "discounts": ("0-84", 588),
     "line_items": ("0-8", 590),
     "orders": ("0-123", 592),
@@ -25,6 +25,8 @@ TARGETS_BY_ASSOCIATION = {assoc: name for name, (_, assoc) in TARGETS.items()}
 TARGETS_BY_TYPE_ID = {type_id: (name, assoc) for name, (type_id, assoc) in TARGETS.items()}
 #: associationCategory values (AssociationSpec in spec file PublicApiSpecs/CRM/Carts/Rollouts/424/2026-09/carts.json).
 CATEGORIES = frozenset({"HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK"})
+#: Categories of custom association labels (reference).
+CUSTOM_CATEGORIES = ("USER_DEFINED", "INTEGRATOR_DEFINED")
 #: Real HubSpot object ids are 9-12 digit numbers (reference).
 DEFAULT_ASSOCIATION_IDS = "100000000-999999999999"
 _RANGE = re.compile(r"(\d+)(?:-(\d+))?")
@@ -80,3 +82,25 @@ def invalid_types(types: Any, expected_type_id: int | None) -> list[str]:
         if category not in CATEGORIES or not valid_id or not hubspot_ok:
             bad.append(f"{category}/{type_id}")
     return bad
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One custom association label between two object types."""
+
+    from_type: str
+    to_type: str
+    category: str
+    type_id: int
+    label: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Label:
+        """``carts:contacts:USER_DEFINED:42[:Buyer]``; ConfigError otherwise."""
+        parts = text.split(":", 4)
+        if len(parts) < 4 or parts[2] not in CUSTOM_CATEGORIES or not parts[3].isdigit():
+            raise ConfigError(
+                f"label {text!r}: expected FROM:TO:CATEGORY:TYPE_ID[:LABEL] with CATEGORY one of "
+                f"{', '.join(CUSTOM_CATEGORIES)}"
+            )
+        return cls(parts[0], parts[1], parts[2], int(parts[3]), parts[4] if len(parts) > 4 else None)

@@ -15,6 +15,7 @@ from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
 from cartloader.simulator.config import DEFAULT_SCOPES, DEFAULT_TOKEN, SimulatorConfig
 from cartloader.simulator.echo import DATE_ECHOES, DATETIME_ECHOES, MULTI_SELECT_ECHOES, WHITESPACE_ECHOES
 from cartloader.simulator.faults import FAULT_NAMES
+from cartloader.simulator.labels import add_directory_options, directory_fields
 from cartloader.simulator.schema import PropertyDefinition, ValidationRule, parse_property, parse_rule
 from cartloader.simulator.server import Simulator
 
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="hold each batch create/upsert answer N ms after its write was applied (default 0)",
     )
+    add_directory_options(parser)  # --contacts, --orders, --label
     return parser
 
 
@@ -235,6 +237,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fields["tokens"] = dict(args.token)
     if args.unique:
         fields["unique"] = tuple(args.unique)
+    fields.update(directory_fields(args))
     probabilities = {name: value for name, value in args.fault if isinstance(value, float)}
     forced = {value: name for name, value in args.fault if isinstance(value, int)}
     properties: tuple[PropertyDefinition, ...] = tuple(args.property)

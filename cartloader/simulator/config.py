@@ -9,7 +9,7 @@ from typing import Literal
 
 from cartloader.errors import ConfigError
 from cartloader.rate import Rate
-from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges
+from cartloader.simulator.associations import DEFAULT_ASSOCIATION_IDS, IdRanges, Label
 from cartloader.simulator.echo import DateEcho, DatetimeEcho, EchoForms, MultiSelectEcho, WhitespaceEcho
 from cartloader.simulator.faults import check_faults, check_schedule
 from cartloader.simulator.schema import (
@@ -96,6 +96,12 @@ class SimulatorConfig:
     rate_group: str = "publicapi:app-api:1234567:sim-app"
     #: First id given to a created object; later ones count up.
     first_id: int = 40_000_000_001
+    #: Contacts of the portal (email unique): a count (``customer{N}@example.com``) or the emails themselves.
+    contacts: int | tuple[str, ...] = 0
+    #: Orders of the portal, with the unique custom property ``shop_order_id`` = ``SO-{N}``.
+    orders: int = 0
+    #: Custom association labels: ``Label``s or ``FROM:TO:CATEGORY:TYPE_ID[:LABEL]`` strings.
+    labels: tuple[Label | str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.rate, str):
@@ -117,6 +123,11 @@ class SimulatorConfig:
         object.__setattr__(self, "properties", properties)
         object.__setattr__(self, "rules", tuple(parse_rule(r) if isinstance(r, str) else r for r in self.rules))
         object.__setattr__(self, "required", tuple(self.required))
+        object.__setattr__(self, "labels", tuple(Label.parse(x) if isinstance(x, str) else x for x in self.labels))
+        if not isinstance(self.contacts, int):
+            object.__setattr__(self, "contacts", tuple(self.contacts))
+        if (isinstance(self.contacts, int) and self.contacts < 0) or self.orders < 0:
+            raise ConfigError("contacts and orders are counts of at least 0")
         if isinstance(self.association_ids, str):
             object.__setattr__(self, "association_ids", IdRanges.parse(self.association_ids))
         if self.conflicts not in ("whole-batch", "per-input"):

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from cartloader.simulator.app import SimulatedHubSpot
 from cartloader.simulator.config import DEFAULT_SCOPES, SimulatorConfig
+from cartloader.simulator.contacts import Directory
 from cartloader.simulator.state import SimStats, StoredObject
 
 # How long stop() lets in-flight answers finish before cancelling them.
@@ -60,6 +61,11 @@ class Simulator:
     def associations(self) -> Mapping[str, list[dict[str, Any]]]:
         """Associations by cart id (from creates and the v4 endpoint): ``toObjectId``, category and type id."""
         return MappingProxyType(self._hubspot.store.associations)
+
+    @property
+    def directory(self) -> Directory:
+        """The contacts and orders carts may be associated with (``archive`` one to make it gone)."""
+        return self._hubspot.directory
 
     def stats(self) -> SimStats:
         """A frozen snapshot of the statistics."""

@@ -42,6 +42,8 @@ class SimStats:
     inputs_received: int = 0
     in_flight: int = 0
     objects_stored: int = 0
+    #: Requests by endpoint: ``METHOD /path`` with the version and object types filled in, ids left as ``{...}``.
+    by_endpoint: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as ``GET /_sim/stats`` shows it (status codes become string keys)."""
@@ -54,6 +56,7 @@ class StatsRecorder:
     """Mutable counters behind ``SimStats``; every update is a plain attribute or dict operation."""
 
     __slots__ = (
+        "by_endpoint",
         "by_status",
         "faults_injected",
         "in_flight",
@@ -75,6 +78,7 @@ class StatsRecorder:
         """Zero every counter (request numbering and the in-flight count go on)."""
         self.requests = 0
         self.by_status: dict[int, int] = {}
+        self.by_endpoint: dict[str, int] = {}
         self.rate_limited: dict[str, int] = {}
         self.peak_concurrency = self.in_flight
         self.faults_injected: dict[str, int] = {}
@@ -95,6 +99,10 @@ class StatsRecorder:
         """A request finished (answered or dropped)."""
         self.in_flight -= 1
 
+    def endpoint(self, name: str) -> None:
+        """Count one request by endpoint."""
+        self.by_endpoint[name] = self.by_endpoint.get(name, 0) + 1
+
     def status(self, status: int) -> None:
         """Count one answer by HTTP status."""
         self.by_status[status] = self.by_status.get(status, 0) + 1
@@ -111,6 +119,7 @@ class StatsRecorder:
             objects_updated=self.objects_updated,
             inputs_received=self.inputs_received,
             in_flight=self.in_flight,
+            by_endpoint=dict(self.by_endpoint),
             objects_stored=objects_stored,
         )
 

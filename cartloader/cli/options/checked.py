@@ -53,6 +53,7 @@ class Options:
     log_format: str = "text"
     pace: str = "burst"
     preflight: bool = True
+    missing_target: str = "fail"
 
     @property
     def log_mode(self) -> OpenMode:
@@ -121,4 +122,5 @@ def parse_options(argv: Sequence[str]) -> Options:
         log_format=args.log_format,
         pace=args.pace,
         preflight=not args.no_preflight,
+        missing_target=args.missing_target,
     )

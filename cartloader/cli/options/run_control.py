@@ -46,6 +46,14 @@ def add_run_options(group: argparse._ArgumentGroup) -> None:
         "crm.schemas.carts.read)",
     )
     group.add_argument(
+        "--missing-target",
+        choices=("fail", "skip"),
+        default="fail",
+        help="an association naming by idProperty an object that does not exist: fail the record "
+        "ASSOCIATION_TARGET_MISSING, or create the cart without that association (its outcome lists it in "
+        "skipped_associations) (default fail)",
+    )
+    group.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar and no progress lines (default: a bar when stderr is a terminal, else lines)",
