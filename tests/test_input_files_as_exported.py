@@ -87,9 +87,7 @@ def test_utf8_failing_names_the_likely_encoding(tmp_path: Path, simulator: Start
     )
 
 
-def test_utf16_is_decoded_before_lines_are_split_and_refused_without_encoding(
-    tmp_path: Path, simulator: Start
-) -> None:
+def test_utf16_is_decoded_before_lines_are_split_and_refused_without_encoding(tmp_path: Path, simulator: Start) -> None:
     sim = simulator()
     source = tmp_path / "carts.ndjson"
     lines = [orjson.dumps({"hs_external_cart_id": f"U-{i}", "hs_cart_name": f"Grüße {i}"}).decode() for i in range(150)]
@@ -135,7 +133,9 @@ def test_the_delimiter_is_sniffed_and_a_tie_or_a_one_column_header_is_exit_2(tmp
     assert "the header is one column 'hs_external_cart_id;hs_cart_name', which holds ';'" in result.stderr
 
 
-def test_bad_encoding_or_conversion_options_are_exit_2_before_anything_is_sent(tmp_path: Path, simulator: Start) -> None:
+def test_bad_encoding_or_conversion_options_are_exit_2_before_anything_is_sent(
+    tmp_path: Path, simulator: Start
+) -> None:
     sim = simulator(properties=("order_day:date",))
     source = tmp_path / "export.csv"
     write_export(source, 5)

@@ -80,7 +80,10 @@ async def test_a_callback_and_the_stream_read_echo_on_invalid_outcomes_without_r
     assert (summary.created, summary.invalid) == (197, 3)
     assert (seen[5], seen[10], seen[15], seen[16]) == ("L-5", None, "L-15", "L-16")
     assert streamed[10].echoed == {"hs_external_cart_id": None, "hs_cart_name": None}
-    assert streamed[15].status == "invalid" and streamed[15].echoed == {"hs_external_cart_id": "L-15", "hs_cart_name": None}
+    assert streamed[15].status == "invalid" and streamed[15].echoed == {
+        "hs_external_cart_id": "L-15",
+        "hs_cart_name": None,
+    }
     assert summary.problems_by_code == {"INVALID_INPUT": 2, "PROPERTY_DOESNT_EXIST": 1}
 
 
