@@ -24,7 +24,8 @@ class CartInput:
     for ``--rejects``. ``was_pending`` marks a record HubSpot may hold already: an earlier run was sending it
     when it stopped, or it failed after a request HubSpot may have processed (resent by ``--retry-failed``); set
     by the input side on ``--resume``. ``withdrawn`` marks a record whose
-    submitter was cancelled before it was sent: it is dropped from its batch, never sent.
+    submitter was cancelled before it was sent: it is dropped from its batch, never sent. ``datetimes`` names the
+    properties whose values were Python ``datetime`` objects (the preflight refuses one for a ``date`` property).
     """
 
     line: int
@@ -36,19 +37,22 @@ class CartInput:
     was_pending: bool = False
     withdrawn: bool = False
     skipped: list[dict[str, str]] | None = None  # natural-key associations left out (--missing-target skip)
+    datetimes: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class InvalidInput:
     """An input refused locally; ``message`` names the line and the reason (``line 14: ...``); ``category`` is
     ``INVALID_INPUT``, or HubSpot's own error code when the preflight refused it (``PROPERTY_DOESNT_EXIST``...),
-    ``details`` then naming each property it refused."""
+    ``details`` then naming each property it refused. ``properties`` holds the values that could be read (for
+    ``--echo``; ``None`` when the line could not be parsed)."""
 
     line: int
     message: str
     raw: bytes | None = None
     category: str = "INVALID_INPUT"
     details: tuple[PropertyProblem, ...] = ()
+    properties: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +103,9 @@ class Outcome:
     requests carried it. ``duplicate_risk`` marks a record resent after HubSpot may already have
     processed it. ``unmatched`` marks a created result that could not be matched to its input
     (a bug, never a guess). ``echoed`` holds the record's values of the properties named by ``echo=`` (``None``
-    without ``echo=``): how ``on_outcome`` and ``stream()`` tell which of your records an outcome is about.
+    without ``echo=``): how ``on_outcome`` and ``stream()`` tell which of your records an outcome is about. Every
+    named property is there, ``invalid`` outcomes included; its value is ``None`` when the record has none (or its
+    line could not be read).
     ``existing_id`` is the HubSpot id of the object a record conflicted with (a unique value it already holds),
     when HubSpot named it. ``skipped_associations`` lists the associations by ``idProperty`` that named no object
     and were left out (``missing_target="skip"``): ``{"objectType", "idProperty", "id"}`` each.
@@ -113,7 +119,7 @@ class Outcome:
     attempts: int = 0
     duplicate_risk: bool = False
     unmatched: bool = False
-    echoed: Mapping[str, str] | None = field(default=None, hash=False)
+    echoed: Mapping[str, str | None] | None = field(default=None, hash=False)
     existing_id: str | None = None
     skipped_associations: tuple[Mapping[str, str], ...] = field(default=(), hash=False)
 
@@ -125,6 +131,16 @@ class Outcome:
 
 Settled = tuple[Outcome, CartInput | InvalidInput]
 """A final outcome with the input it came from."""
+
+
+def echoed_values(record: CartInput | InvalidInput, names: Sequence[str]) -> dict[str, str | None]:
+    """The record's values of the ``--echo`` properties ``names``: every name, ``None`` where it has no value (an
+    ``invalid`` record: the values its line gave, none when the line could not be read)."""
+    properties = record.properties
+    if properties is None:
+        return dict.fromkeys(names)
+    get = properties.get
+    return {name: get(name) for name in names}
 
 
 class OutcomeSink(Protocol):
@@ -184,8 +200,10 @@ class Summary:
     run that stopped after they were logged ``pending`` (HubSpot processed nothing of them);
     ``error_responses`` counts answers that were neither 2xx nor 429 (HubSpot asks for under 5% of requests);
     ``failures_by_category`` counts ``failed`` and ``invalid`` records by error category, and ``failure_samples``
-    gives one message for each category (``line N: ...``); ``lookups`` counts the requests that resolved
-    associations by ``idProperty`` (also counted in ``requests``)."""
+    gives one message for each category (``line N: ...``); ``problems_by_code`` counts every problem of every such
+    record by code (each entry of ``error.details``, else the record's category), so a record refused for two
+    invalid booleans and a bad number counts ``INVALID_BOOLEAN`` twice and ``INVALID_NUMBER`` once; ``lookups``
+    counts the requests that resolved associations by ``idProperty`` (also counted in ``requests``)."""
 
     total: int
     created: int
@@ -207,6 +225,7 @@ class Summary:
     failures_by_category: dict[str, int] = field(default_factory=dict)
     failure_samples: dict[str, str] = field(default_factory=dict)
     lookups: int = 0
+    problems_by_code: dict[str, int] = field(default_factory=dict)
 
     @property
     def all_loaded(self) -> bool:

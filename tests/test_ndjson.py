@@ -204,7 +204,7 @@ def test_parse_line_too_long() -> None:
         (b"{", "line 2: invalid JSON: "),
         (b'{"a": NaN}', "line 2: invalid JSON: "),
         (b'{"a": 1e400}', "line 2: invalid JSON: "),
-        (b'{"a": "\xff"}', "line 2: invalid JSON: str is not valid UTF-8"),
+        (b'{"a": "\xff"}', "line 2: not UTF-8 text (byte 0xFF at column 8 of line 2); if it is Latin-1"),
         (b'{"a": 1} x', "line 2: invalid JSON: "),
         (b"[1]", "line 2: expected a JSON object"),
     ],

@@ -139,6 +139,11 @@ def describe_failures(summary: Summary, *, most: int = 10, width: int = 160) -> 
     if len(ranked) > most:
         rest = sum(count for _, count in ranked[most:])
         lines.append(f"    ... {len(ranked) - most} more categories ({rest} records): see the outcome log")
+    problems = sorted(summary.problems_by_code.items(), key=lambda item: (-item[1], item[0]))
+    if problems and problems != ranked:
+        shown = ", ".join(f"{code} {count}" for code, count in problems[:most])
+        more = f", ... {len(problems) - most} more" if len(problems) > most else ""
+        lines.append(f"  problems, by code (every problem of every record): {shown}{more}")
     return lines
 
 

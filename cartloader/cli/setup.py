@@ -24,6 +24,7 @@ from cartloader.cli.paths import Identity, check_outputs, identity, stdin_identi
 from cartloader.config import DEFAULT_BASE_URL, LoaderConfig, TokenCallable
 from cartloader.errors import AuthenticationError, ConfigError
 from cartloader.input.csv import CsvLayout, CsvSource, csv_inputs
+from cartloader.input.encoding import decoded
 from cartloader.input.meter import InputMeter
 from cartloader.input.ndjson import ndjson_inputs, open_input
 from cartloader.input.sniff import check_head, peek_head
@@ -175,8 +176,9 @@ def _input_size(stream: BinaryIO, path: str) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
-def _meta_options(options: Options) -> dict[str, Any]:
-    """The options recorded in ``OUT.meta.json`` (JSON values; never the token)."""
+def _meta_options(options: Options, delimiter: str | None = None) -> dict[str, Any]:
+    """The options recorded in ``OUT.meta.json`` (JSON values; never the token); ``delimiter`` is the CSV delimiter
+    in use (sniffed when not given)."""
     return {
         "base_url": "simulator" if options.simulate else options.base_url,
         "api_path": options.api_path,
@@ -192,7 +194,9 @@ def _meta_options(options: Options) -> dict[str, Any]:
         "retry_ambiguous": options.retry_ambiguous,
         "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None,
         "format": options.input_format,
-        "csv": csv_layout(options).describe() if options.input_format == "csv" else None,
+        "csv": csv_layout(options).describe(delimiter) if options.input_format == "csv" else None,
+        "encoding": options.encoding,
+        "convert": [conversion.describe() for conversion in options.conversions],
     }
 
 
@@ -305,19 +309,21 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     else:
         stream = open_input(options.input)
         stack.callback(stream.close)
-    check_head(peek_head(stream), path=options.input, input_format=options.input_format)
+    check_head(peek_head(stream), path=options.input, input_format=options.input_format, encoding=options.encoding)
+    stream = decoded(stream, options.encoding)
     csv_source = CsvSource(stream, options.input, csv_layout(options)) if options.input_format == "csv" else None
     log: LogSink | None = None
     path = log_path(options)
     if path is not None:
-        meta = RunMeta.new(options.input, _meta_options(options), stdin_head=stdin_head)
+        delimiter = csv_source.delimiter if csv_source is not None else None
+        meta = RunMeta.new(options.input, _meta_options(options, delimiter), stdin_head=stdin_head)
         log = open_log_sink(path, mode=options.log_mode, meta=meta, echo=options.echo)
         stack.callback(log.close)
     index = log.log.resume_index if log is not None and log.log.resumed else None
     rejects: RejectsSink | None = None
     if options.rejects is not None:
         header = csv_source.header if csv_source is not None else None
-        rejects = RejectsSink(options.rejects, append=index is not None, header=header)
+        rejects = RejectsSink(options.rejects, append=index is not None, header=header, echo=options.echo)
         stack.callback(rejects.close)
     meter = InputMeter(_input_size(stream, options.input), options.limit, options.shard[1] if options.shard else 1)
     setup = Setup(stream, meter, log, rejects, index, csv=csv_source)
@@ -346,12 +352,19 @@ def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | 
 
     if setup.csv is not None:
         return csv_inputs(setup.csv, skip=skip, limit=options.limit, on_item=on_item)
-    return ndjson_inputs(setup.stream, skip=skip, limit=options.limit, on_item=on_item)
+    return ndjson_inputs(setup.stream, skip=skip, limit=options.limit, on_item=on_item, encoding=options.encoding)
 
 
 def csv_layout(options: Options) -> CsvLayout:
-    """The CSV layout the options describe (``--map``, ``--associate``, ``--csv-delimiter``)."""
-    return CsvLayout(options.csv_delimiter, dict(options.column_map), dict(options.column_associations))
+    """The CSV layout the options describe (``--map``, ``--associate``, ``--csv-delimiter``, ``--convert``,
+    ``--encoding``)."""
+    return CsvLayout(
+        options.csv_delimiter,
+        dict(options.column_map),
+        dict(options.column_associations),
+        {conversion.column: conversion for conversion in options.conversions},
+        options.encoding,
+    )
 
 
 def _shard_skip(shard: int, shards: int, resumed: Callable[[int], bool] | None) -> Callable[[int], bool]:

@@ -24,6 +24,7 @@ from cartloader.models import (
     RecordError,
     Settled,
     Summary,
+    echoed_values,
 )
 
 #: Distinct failure categories counted by name; any further ones are counted together under ``OTHER_CATEGORIES``.
@@ -59,6 +60,7 @@ class Collector:
         self.failures_by_category: dict[str, int] = {}
         self.failure_samples: dict[str, str] = {}
         self.track_skips = False  # outcomes carry the associations a record left out (missing_target="skip")
+        self.problems_by_code: dict[str, int] = {}
 
     def seen(self, count: int = 1) -> None:
         """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
@@ -104,9 +106,9 @@ class Collector:
                 await self._stream.send(outcome)
 
     def _echoed(self, outcome: Outcome, record: CartInput | InvalidInput) -> Outcome:
-        """The outcome carrying the record's values of the ``echo`` properties (``echo=``)."""
-        properties = record.properties if isinstance(record, CartInput) else {}
-        return replace(outcome, echoed={name: properties[name] for name in self._echo if name in properties})
+        """The outcome carrying the record's values of the ``echo`` properties (``echo=``): every one named, ``None``
+        where the record has no value (or its line could not be read)."""
+        return replace(outcome, echoed=echoed_values(record, self._echo))
 
     def _count_failure(self, line: int, error: RecordError) -> None:
         category = error.category
@@ -120,6 +122,11 @@ class Collector:
                 sample = message if message.startswith(prefix) else prefix + message
                 self.failure_samples[category] = sample[:MAX_SAMPLE_CHARS]
         by_category[category] = by_category.get(category, 0) + 1
+        by_code = self.problems_by_code
+        for code in [problem.code for problem in error.details] or [error.category]:
+            if code not in by_code and len(by_code) >= MAX_CATEGORIES:
+                code = OTHER_CATEGORIES
+            by_code[code] = by_code.get(code, 0) + 1
 
     def unsent(self, results: Sequence[Settled]) -> None:
         """Record outcomes ``unsent``: the run stops, and HubSpot provably processed none of these ``pending``
@@ -170,6 +177,7 @@ class Collector:
             failures_by_category=dict(self.failures_by_category),
             failure_samples=dict(self.failure_samples),
             lookups=self.stats.lookups,
+            problems_by_code=dict(self.problems_by_code),
         )
 
 

@@ -144,6 +144,7 @@ class _Batcher:
                     if refused is None and memory is not None:
                         refused = memory.check(item)
                     if refused is not None:
+                        refused.properties = item.properties  # for --echo
                         await collector.refuse(refused)
                         continue
                     if item.associations and resolver is not None and has_natural(item.associations):
@@ -157,6 +158,7 @@ class _Batcher:
                     if batch is None:
                         continue
                     if isinstance(batch, InvalidInput):
+                        batch.properties = item.properties  # for --echo
                         await collector.refuse(batch)
                         continue
                     collector.seen(len(batch))

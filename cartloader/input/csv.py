@@ -10,6 +10,7 @@ memory stays bounded whatever the file size.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -17,8 +18,12 @@ from typing import Any, BinaryIO
 import anyio.to_thread
 
 from cartloader.errors import ConfigError, InputReadError
+from cartloader.input.convert import Conversion, ConversionError
+from cartloader.input.encoding import DEFAULT_ENCODING, not_text_reason
 from cartloader.input.ndjson import MAX_LINE_BYTES, read_error_reason
-from cartloader.models import CartInput, InvalidInput
+from cartloader.input.preflight import shown_value
+from cartloader.input.sniff import one_column_hint, sniff_delimiter
+from cartloader.models import CartInput, InvalidInput, PropertyProblem
 
 _BOM = b"\xef\xbb\xbf"
 _ROWS_PER_STEP = 500
@@ -28,17 +33,22 @@ ASSOCIATION_CATEGORY = "HUBSPOT_DEFINED"
 
 @dataclass(frozen=True, slots=True)
 class CsvLayout:
-    """How CSV columns become records: the delimiter, renamed or dropped columns (``mapping``: column ->
-    property, ``None`` drops it) and association columns (column -> HUBSPOT_DEFINED association type id)."""
+    """How CSV columns become records: the delimiter (``None``: sniffed from the header), renamed or dropped
+    columns (``mapping``: column -> property, ``None`` drops it), association columns (column -> HUBSPOT_DEFINED
+    association type id), conversions of cells (column -> ``Conversion``) and the codec the input was read with
+    (for messages)."""
 
-    delimiter: str = ","
+    delimiter: str | None = ","
     mapping: Mapping[str, str | None] = field(default_factory=dict)
     associations: Mapping[str, int] = field(default_factory=dict)
+    conversions: Mapping[str, Conversion] = field(default_factory=dict)
+    encoding: str = DEFAULT_ENCODING
 
-    def describe(self) -> dict[str, Any]:
-        """The layout as recorded in the outcome log's meta file (what a line means depends on it)."""
+    def describe(self, delimiter: str | None = None) -> dict[str, Any]:
+        """The layout as recorded in the outcome log's meta file (what a line means depends on it), with the
+        delimiter actually used (``delimiter``, when sniffed). Conversions are recorded apart (``convert``)."""
         return {
-            "delimiter": self.delimiter,
+            "delimiter": delimiter or self.delimiter,
             "map": dict(sorted(self.mapping.items())),
             "associate": dict(sorted(self.associations.items())),
         }
@@ -48,10 +58,11 @@ class _Lines:
     """The physical lines of a binary stream (split on ``\\n``), decoded for the csv module, keeping the raw
     bytes of the row being read and the first problem found in it (a line that is not UTF-8, or too long)."""
 
-    __slots__ = ("_limit", "_stream", "number", "problem", "raw")
+    __slots__ = ("_encoding", "_limit", "_stream", "number", "problem", "raw")
 
-    def __init__(self, stream: BinaryIO, max_line_bytes: int) -> None:
+    def __init__(self, stream: BinaryIO, max_line_bytes: int, encoding: str = DEFAULT_ENCODING) -> None:
         self._stream = stream
+        self._encoding = encoding
         self._limit = max_line_bytes
         self.number = 0
         self.raw: list[bytes] | None = []
@@ -82,10 +93,7 @@ class _Lines:
             return line.decode("utf-8")
         except UnicodeDecodeError as exc:
             if self.problem is None:
-                self.problem = (
-                    f"not UTF-8 text (byte 0x{line[exc.start]:02X} at column {exc.start + 1} of line {self.number}): "
-                    "save the file as UTF-8 (in a spreadsheet: CSV UTF-8)"
-                )
+                self.problem = not_text_reason(line, exc.start, self.number, self._encoding)
             return line.decode("utf-8", "replace")
 
     def _skip_rest(self, line: bytes) -> None:
@@ -112,24 +120,43 @@ class _Column:
     property: str | None = None
     association_type: int | None = None
     unnamed: bool = False
+    conversion: Conversion | None = None
 
 
 class CsvSource:
     """An open CSV input whose header has been read and checked: ``header`` is its raw first row (for the
     rejects file), ``columns`` the names. Read the records with ``csv_inputs``."""
 
-    __slots__ = ("_columns", "_lines", "_reader", "_start", "columns", "header")
+    __slots__ = ("_columns", "_converted", "_lines", "_reader", "_start", "columns", "delimiter", "header")
 
     def __init__(self, stream: BinaryIO, path: str, layout: CsvLayout, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         csv.field_size_limit(max_line_bytes)
-        self._lines = _Lines(stream, max_line_bytes)
-        self._reader = csv.reader(self._lines, delimiter=layout.delimiter, strict=False)
+        self._lines = _Lines(stream, max_line_bytes, layout.encoding)
+        lines: Iterator[str] = self._lines
+        delimiter = layout.delimiter
+        if delimiter is None:
+            first = self._first_line()
+            delimiter = sniff_delimiter(first, path) if first is not None else ","
+            lines = itertools.chain([first] if first is not None else [], self._lines)
+        #: The delimiter in use: the one given, else the one sniffed from the header.
+        self.delimiter = delimiter
+        self._reader = csv.reader(lines, delimiter=delimiter, strict=False)
         header = self._read_header(path)
         self.columns = [name.strip() for name in header]
+        one_column_hint(self.columns, delimiter, path)
         self._columns = _plan(self.columns, layout, path)
+        self._converted = any(column.conversion is not None for column in self._columns)
         raw, _ = self._lines.take_row()
         self.header = raw or b""
         self._start = self._lines.number + 1
+
+    def _first_line(self) -> str | None:
+        """The first line that is not blank (to sniff the delimiter from), blank lines before it passed over."""
+        for line in self._lines:
+            if line.strip():
+                return line
+            self._lines.take_row()
+        return None
 
     def _read_header(self, path: str) -> list[str]:
         try:
@@ -173,10 +200,12 @@ class CsvSource:
         if not any(row):
             return None
         columns = self._columns
-        if len(row) > len(columns):
-            return InvalidInput(line, f"line {line}: {len(row)} fields, but the header names {len(columns)}", raw)
+        problems: list[PropertyProblem] | None = None
+        if self._converted:
+            row, problems = self._convert(row)
         properties: dict[str, str] = {}
         associations: list[dict[str, Any]] = []
+        unnamed = 0
         for position, (column, cell) in enumerate(zip(columns, row, strict=False), 1):
             if not cell:
                 continue
@@ -191,11 +220,37 @@ class CsvSource:
                         ],
                     }
                 )
-            elif column.unnamed and cell.strip():
-                return InvalidInput(
-                    line, f"line {line}: a value in column {position}, which the header leaves unnamed", raw
-                )
+            elif column.unnamed and cell.strip() and not unnamed:
+                unnamed = position
+        if len(row) > len(columns):
+            message = f"line {line}: {len(row)} fields, but the header names {len(columns)}"
+            return InvalidInput(line, message, raw, properties=properties)
+        if unnamed:
+            message = f"line {line}: a value in column {unnamed}, which the header leaves unnamed"
+            return InvalidInput(line, message, raw, properties=properties)
+        if problems:
+            message = f"line {line}: " + "; ".join(problem.message for problem in problems)
+            return InvalidInput(line, message, raw, problems[0].code, tuple(problems), properties)
         return CartInput(line, properties, associations or None, None, raw)
+
+    def _convert(self, row: list[str]) -> tuple[list[str], list[PropertyProblem]]:
+        """The row with its cells converted (a cell that cannot be, as it was), and a problem for each of those."""
+        problems: list[PropertyProblem] = []
+        cells: list[str] = []
+        for position, (column, cell) in enumerate(zip(self._columns, row, strict=False)):
+            conversion = column.conversion
+            if conversion is None or not cell.strip():
+                cells.append(cell if conversion is None else "")
+                continue
+            try:
+                cells.append(conversion.convert(cell))
+            except ConversionError as exc:
+                cells.append(cell)
+                name = self.columns[position]
+                why = f"column {name!r} value {shown_value(cell)} {exc} (--convert {conversion.describe()})"
+                problems.append(PropertyProblem(column.property or name, conversion.code, why, cell))
+        cells.extend(row[len(cells) :])
+        return cells, problems
 
 
 def _plan(names: Sequence[str], layout: CsvLayout, path: str) -> list[_Column]:
@@ -207,7 +262,11 @@ def _plan(names: Sequence[str], layout: CsvLayout, path: str) -> list[_Column]:
                 f"input {path}: columns {seen[name]} and {position} of the header are both named {name!r}"
             )
         seen[name] = position
-    for option, columns in (("--map", layout.mapping), ("--associate", layout.associations)):
+    for option, columns in (
+        ("--map", layout.mapping),
+        ("--associate", layout.associations),
+        ("--convert", layout.conversions),
+    ):
         for column in columns:
             if column not in seen or not column:
                 shown = ", ".join(name for name in names if name)
@@ -229,7 +288,10 @@ def _plan(names: Sequence[str], layout: CsvLayout, path: str) -> list[_Column]:
                     "rename or drop one with --map"
                 )
             targets[target] = name
-            plan.append(_Column(property=target))
+            plan.append(_Column(property=target, conversion=layout.conversions.get(name)))
+    for column in layout.conversions:
+        if column in layout.associations or (column in layout.mapping and layout.mapping[column] is None):
+            raise ConfigError(f"--convert {column}=...: that column is not sent as a property (see --map, --associate)")
     if not targets and not layout.associations:
         raise ConfigError(f"input {path}: no column is left to send (every one is dropped or unnamed)")
     return plan

@@ -19,6 +19,7 @@ import anyio.to_thread
 import orjson
 
 from cartloader.errors import ConfigError, InputReadError
+from cartloader.input.encoding import DEFAULT_ENCODING, not_text_reason
 from cartloader.input.normalize import normalize, normalize_parsed
 from cartloader.models import CartInput, InvalidInput
 
@@ -156,13 +157,20 @@ async def _line_blocks(
             yield [(line_no, content)]
 
 
-def parse_line(line: int, content: bytes | None, *, max_line_bytes: int = MAX_LINE_BYTES) -> CartInput | InvalidInput:
-    """Parse and normalize one NDJSON line (``None`` content: the line was too long). Never raises."""
+def parse_line(
+    line: int, content: bytes | None, *, max_line_bytes: int = MAX_LINE_BYTES, encoding: str = DEFAULT_ENCODING
+) -> CartInput | InvalidInput:
+    """Parse and normalize one NDJSON line (``None`` content: the line was too long). ``encoding`` names the codec
+    the input was read with, for the message of a line that is not text. Never raises."""
     if content is None:
         return InvalidInput(line, f"line {line}: longer than {_size(max_line_bytes)}")
     try:
         obj = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return InvalidInput(line, f"line {line}: {not_text_reason(content, bad.start, line, encoding)}", content)
         return InvalidInput(line, f"line {line}: invalid JSON: {exc.msg} at column {exc.colno}", content)
     result = normalize_parsed(obj, line, content)
     if result is not None:
@@ -190,8 +198,10 @@ async def ndjson_inputs(
     on_item: Callable[[CartInput | InvalidInput], None] | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
     block_size: int = BLOCK_SIZE,
+    encoding: str = DEFAULT_ENCODING,
 ) -> AsyncGenerator[CartInput | InvalidInput, None]:
-    """Read, parse and normalize every non-blank line of ``stream``; ``skip(line)`` true: the line is not parsed.
+    """Read, parse and normalize every non-blank line of ``stream`` (UTF-8; see ``encoding.decoded`` for other
+    codecs, named by ``encoding`` in messages); ``skip(line)`` true: the line is not parsed.
 
     ``on_item`` is called with each item just before it is yielded; after ``limit`` items the iteration ends
     (without reading further). Lines are read and split a block at a time, so each record costs one async step.
@@ -203,7 +213,7 @@ async def ndjson_inputs(
             for line, content in lines:
                 if skip is not None and skip(line):
                     continue
-                item = parse_line(line, content, max_line_bytes=max_line_bytes)
+                item = parse_line(line, content, max_line_bytes=max_line_bytes, encoding=encoding)
                 if on_item is not None:
                     on_item(item)
                 yield item

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import orjson
 
 from cartloader.input.associations import association_problem
 from cartloader.models import CartInput, InvalidInput
+from cartloader.values import ValueFormError, format_date, format_datetime
 
 # Integers are accepted when they fit in 64 bits, signed or unsigned: the range orjson itself reads exactly.
 MIN_INT = -(2**63)
@@ -81,8 +84,18 @@ def _normalize(obj: object, line: int, raw: bytes | None, check: bytes | None) -
         props = _properties(obj, line, raw, check)
         if props is None or isinstance(props, InvalidInput):
             return props
+        if type(props) is _WithDatetimes:
+            return CartInput(line, dict(props), None, None, raw, datetimes=props.datetimes)
         return CartInput(line, props, None, None, raw)
     return _hubspot_shape(obj, line, raw, check)
+
+
+class _WithDatetimes(dict[str, str]):
+    """Normalized properties some of which were ``datetime`` objects (named in ``datetimes``)."""
+
+    __slots__ = ("datetimes",)
+
+    datetimes: tuple[str, ...]
 
 
 def _properties(
@@ -92,6 +105,7 @@ def _properties(
     # object is copied only at the first value that must change, which is then replaced (None: deleted) in
     # the copy, so the names keep their order.
     props: dict[str, str] | None = None
+    datetimes: list[str] | None = None  # made only when a datetime is met: the common path allocates nothing
     try:
         for name, value in obj.items():
             kind = type(value)
@@ -116,9 +130,28 @@ def _properties(
                 props[name] = format_float(value)
             else:
                 props[name] = format_value(value)
+                if isinstance(value, datetime):
+                    datetimes = [*(datetimes or ()), name]
     except _Invalid as exc:
-        return InvalidInput(line, f"line {line}: property {_quote(name)}: {exc}", raw)
+        return InvalidInput(line, f"line {line}: property {_quote(name)}: {exc}", raw, properties=_readable(obj))
+    if datetimes is not None:
+        assert props is not None
+        marked = _WithDatetimes(props)
+        marked.datetimes = tuple(datetimes)
+        return marked
     return dict(obj) if props is None else props
+
+
+def _readable(obj: dict[Any, Any]) -> dict[str, str]:
+    """The values of ``obj`` that normalize (for ``--echo`` on an invalid record)."""
+    readable: dict[str, str] = {}
+    for name, value in obj.items():
+        if type(name) is str and value is not None:
+            try:
+                readable[name] = format_value(value)
+            except _Invalid:
+                continue
+    return readable
 
 
 def _hubspot_shape(
@@ -148,6 +181,8 @@ def _hubspot_shape(
         problem = association_problem(associations)
         if problem:
             return InvalidInput(line, f'line {line}: "associations" {problem}', raw)
+    if type(props) is _WithDatetimes:
+        return CartInput(line, dict(props), associations, trace_id, raw, datetimes=props.datetimes)
     return CartInput(line, props, associations, trace_id, raw)
 
 
@@ -156,7 +191,10 @@ def format_value(value: object) -> str:
 
     int -> decimal string (64-bit range); float -> shortest round-trip decimal without exponent or
     trailing ``.0`` (``-0.0`` -> ``"0"``); ``Decimal`` -> its exact value in plain notation; bool ->
-    ``"true"``/``"false"``; list of strings -> joined with ``";"``.
+    ``"true"``/``"false"``; list of strings -> joined with ``";"``; an aware ``datetime`` -> ISO 8601 UTC with
+    milliseconds (``2024-04-15T08:38:00.000Z``; a naive one is refused); ``date`` -> ``YYYY-MM-DD``; an ``Enum`` ->
+    its value, formatted the same way (``StrEnum`` and ``IntEnum`` members are strings and integers already).
+    The checks for these types come after the common ones, so they cost the common path nothing.
     """
     if isinstance(value, str):
         return str.__str__(value)
@@ -176,6 +214,20 @@ def format_value(value: object) -> str:
         raise _Invalid("a list may hold only strings")
     if isinstance(value, dict):
         raise _Invalid("nested objects are not allowed")
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise _Invalid(
+                "a datetime without a time zone (naive) is not allowed: its instant is unknown; attach its zone "
+                "(tzinfo), e.g. value.replace(tzinfo=ZoneInfo(...))"
+            )
+        try:
+            return format_datetime(value)
+        except (ValueFormError, OverflowError):
+            raise _Invalid("a datetime outside the years 1 to 9999 in UTC is not allowed") from None
+    if isinstance(value, date):
+        return format_date(value)
+    if isinstance(value, Enum):
+        return format_value(value.value)
     raise _Invalid(f"a value of type {type(value).__name__} is not allowed")
 
 

@@ -20,6 +20,10 @@ than HubSpot's would silently withhold good records. So:
   rule types (patterns, e-mail, URL, phone numbers, dates...) and rules HubSpot applies after normalizing the
   value are left to HubSpot.
 
+A Python ``datetime`` given for a ``date`` property (``CartInput.datetimes`` names such values) is refused
+(``INVALID_DATE``): which day it means depends on a zone only the caller knows. Without the schema it is sent in
+its datetime form and HubSpot decides.
+
 An empty string clears a property: it passes every value check. Association targets and required properties
 (HubSpot publishes no definition that says which are required) are left to HubSpot too.
 """
@@ -268,13 +272,14 @@ def _rule_checks(rules: Iterable[ValidationRule]) -> list[ValueCheck]:
 class Preflight:
     """Checks records against one ``PortalSchema`` (see the module's docstring for what it refuses)."""
 
-    __slots__ = ("_checks", "_object_type", "_read_only", "schema")
+    __slots__ = ("_checks", "_dates", "_object_type", "_read_only", "schema")
 
     def __init__(self, schema: PortalSchema, object_type: str = "carts") -> None:
         self.schema = schema
         self._object_type = object_type
         self._checks: dict[str, tuple[ValueCheck, ...]] = {}
         self._read_only: set[str] = set()
+        self._dates = frozenset(name for name, definition in schema.definitions.items() if definition.type == "date")
         for name, definition in schema.definitions.items():
             if definition.read_only:
                 self._read_only.add(name)
@@ -288,11 +293,20 @@ class Preflight:
         """The ``invalid`` outcome HubSpot's definitions give ``record`` (its category HubSpot's error code, its
         message naming each refused property and value), or None when nothing known refuses it."""
         checks = self._checks
+        datetimes = record.datetimes
         problems: list[tuple[str, str, str, str]] | None = None
         for name, value in record.properties.items():
             found = checks.get(name)
             problem: Problem | None = None
-            if found is None:
+            if datetimes and name in datetimes and name in self._dates:
+                problem = (
+                    "INVALID_DATE",
+                    (
+                        "is a datetime (a Python datetime with a time), and the property is a date: "
+                        "send the day you mean (value.date() in its zone, or a date)"
+                    ),
+                )
+            elif found is None:
                 if name in self._read_only:
                     problem = "READ_ONLY_VALUE", "is read-only: HubSpot sets it"
                 else:

@@ -40,7 +40,7 @@ ENTRY_HEAD = re.compile(
 _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
-def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) -> bytes:
+def encode_outcome(outcome: Outcome, echoed: Mapping[str, str | None] | None = None) -> bytes:
     """One log line (with its ``"\\n"``) for an outcome; absent fields are omitted.
 
     Keys in order: ``line, key, status, id, error, existing_id, attempts, duplicate_risk, unmatched``, then the

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 from cartloader.errors import ConfigError, OutcomeLogError
-from cartloader.models import CartInput, Outcome, Settled
+from cartloader.models import CartInput, Outcome, Settled, echoed_values
 from cartloader.outcomes.format import RESERVED_FIELDS, LogFormatError, encode_outcome, encode_pending
 from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex, scan_log
@@ -131,11 +131,10 @@ class OutcomeLog:
         lines = []
         unseen = self.echo_unseen
         for outcome, record in results:
-            properties = record.properties if isinstance(record, CartInput) else {}
-            echoed = {name: properties[name] for name in echo if name in properties}
+            echoed = echoed_values(record, echo)
             if unseen and isinstance(record, CartInput):
                 self.echo_checked = True
-                unseen.difference_update(echoed)
+                unseen.difference_update(name for name, value in echoed.items() if value is not None)
             lines.append(encode_outcome(outcome, echoed))
         self._write(b"".join(lines))
 

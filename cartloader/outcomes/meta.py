@@ -133,6 +133,8 @@ MEANING_OPTIONS: Mapping[str, str] = {
     "api_version": "--api-version",
     "format": "--format",
     "csv": "the CSV layout (--map, --associate, --csv-delimiter)",
+    "encoding": "--encoding",
+    "convert": "--convert",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from cartloader.errors import ConfigError, OutcomeLogError
-from cartloader.models import CartInput, Settled
+from cartloader.models import CartInput, Settled, echoed_values
 from cartloader.outcomes.log import STDOUT, OpenMode, OutcomeLog
 from cartloader.outcomes.meta import RunMeta
 
@@ -106,13 +106,18 @@ class RejectsSink:
 
     An input without its raw text (a line over the size limit) leaves a blank line in ``PATH``, which a
     reload skips, so the two files stay aligned. For a CSV input, ``header`` (its header row) starts ``PATH``
-    (unless appending to a file that has content), so the rejects reload with the same options.
+    (unless appending to a file that has content), so the rejects reload with the same options. With ``echo``
+    (``--echo``), each error entry carries the record's values of those properties, as the outcome log does.
+    The lines are UTF-8 (an input read with ``--encoding`` is written back as UTF-8: reload without it).
     """
 
-    __slots__ = ("_errors", "_lines", "errors_path", "path")
+    __slots__ = ("_echo", "_errors", "_lines", "errors_path", "path")
 
-    def __init__(self, path: str, *, append: bool = False, header: bytes | None = None) -> None:
+    def __init__(
+        self, path: str, *, append: bool = False, header: bytes | None = None, echo: Sequence[str] = ()
+    ) -> None:
         self.path = path
+        self._echo = tuple(echo)
         self.errors_path = path + REJECTS_ERRORS_SUFFIX
         try:
             self._lines: BinaryIO = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed by close()
@@ -140,6 +145,8 @@ class RejectsSink:
             entry: dict[str, object] = {"line": outcome.line, "status": outcome.status}
             if outcome.error is not None:
                 entry["error"] = outcome.error.to_dict()
+            if self._echo:
+                entry.update(echoed_values(record, self._echo))
             errors.append(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
         if not lines:
             return

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cartloader.cli.options.exits import UsageError
-from cartloader.cli.options.input_layout import check_input_options
+from cartloader.cli.options.input_layout import check_input_options, csv_delimiter
 from cartloader.cli.options.parser import build_parser
 from cartloader.cli.options.run_control import DEFAULT_PROGRESS_INTERVAL_S
 from cartloader.config import DEFAULT_API_VERSION, MAX_BATCH_SIZE, Concurrency
+from cartloader.input.convert import Conversion
 from cartloader.outcomes.log import OpenMode
 from cartloader.rate import Rate
 
@@ -48,7 +49,9 @@ class Options:
     input_format: str = "ndjson"
     column_map: tuple[tuple[str, str | None], ...] = ()
     column_associations: tuple[tuple[str, int], ...] = ()
-    csv_delimiter: str = ","
+    csv_delimiter: str | None = None
+    encoding: str = "utf-8"
+    conversions: tuple[Conversion, ...] = ()
     progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S
     log_format: str = "text"
     pace: str = "burst"
@@ -117,7 +120,9 @@ def parse_options(argv: Sequence[str]) -> Options:
         input_format=fmt,
         column_map=tuple(args.map),
         column_associations=tuple(args.associate),
-        csv_delimiter=args.csv_delimiter,
+        csv_delimiter=csv_delimiter(args.input, args.csv_delimiter),
+        encoding=args.encoding,
+        conversions=tuple(args.convert),
         progress_interval_s=args.progress_interval,
         log_format=args.log_format,
         pace=args.pace,
