@@ -18,6 +18,7 @@ from cartloader.simulator.associations import target
 from cartloader.simulator.batch import BatchAnswer, BatchProcessor, BatchRequest, iso_now
 from cartloader.simulator.config import READ_SCOPE, SCHEMA_READ_SCOPE, WRITE_SCOPE, SimulatorConfig
 from cartloader.simulator.faults import FaultPicker
+from cartloader.simulator.finding import Finder
 from cartloader.simulator.irregular import ANSWER_FAULTS, distort
 from cartloader.simulator.latency import LatencyModel
 from cartloader.simulator.limits import DAILY, RequestLimits
@@ -102,6 +103,7 @@ class SimulatedHubSpot:
             conflicts=config.conflicts,
         )
         self._irregular_rng = seeded_rng(config.seed, "irregular")
+        self.finder = Finder(self)  # search and batch archive
         self.closing = asyncio.Event()
 
     def snapshot(self) -> SimStats:
@@ -117,6 +119,8 @@ class SimulatedHubSpot:
         add_post("/_sim/reset-stats", self._sim_reset_stats)
         add_post("/_sim/latency", self._sim_latency)
         for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
+            add_post(objects + "/{object_type}/search", self._counted(self.finder.search))
+            add_post(objects + "/{object_type}/batch/archive", self._counted(self.finder.archive))
             add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
             add_get(objects + "/{object_type}/{object_id}", self._counted(self._get_object))
         for properties in ("/crm/v3/properties", f"/crm/properties/{DATE_VERSIONS}"):

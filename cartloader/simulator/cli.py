@@ -182,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a unique-value conflict fails the whole batch with 409 (default) or only its input",
     )
     parser.add_argument("--no-normalize-numbers", action="store_true", help="store number properties exactly as sent")
+    parser.add_argument(
+        "--search-index-delay-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="search finds a new object only MS after its creation (default 0)",
+    )
+    parser.add_argument(
+        "--search-rate",
+        type=float,
+        default=5.0,
+        metavar="N",
+        help="searches per token per second before 429 (default 5)",
+    )
     return parser
 
 
@@ -215,6 +229,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         association_ids=args.association_ids,
         conflicts=args.conflicts,
         normalize_numbers=not args.no_normalize_numbers,
+        search_index_delay_ms=args.search_index_delay_ms,
+        search_rate=args.search_rate,
         **fields,  # type: ignore[arg-type]
     )
 

@@ -83,6 +83,10 @@ class SimulatorConfig:
     rate_group: str = "publicapi:app-api:1234567:sim-app"
     #: First id given to a created object; later ones count up.
     first_id: int = 40_000_000_001
+    #: Search finds an object only this long after it was created (HubSpot's index is eventually consistent).
+    search_index_delay_ms: float = 0.0
+    #: Searches per token in any rolling second (HubSpot's current docs: 5); None: unlimited.
+    search_rate: float | None = 5.0
 
     def __post_init__(self) -> None:
         if isinstance(self.rate, str):
@@ -117,6 +121,8 @@ class SimulatorConfig:
             raise ConfigError("retry_after_s must not be negative")
         if self.hang_s < 0:
             raise ConfigError("hang_s must not be negative")
+        if self.search_index_delay_ms < 0 or (self.search_rate is not None and self.search_rate <= 0):
+            raise ConfigError("search_index_delay_ms must not be negative, search_rate must be positive")
 
     def schema(self) -> Schema:
         """The property definitions, rules and required properties this configuration describes."""
