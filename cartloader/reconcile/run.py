@@ -148,9 +148,9 @@ async def _reconcile_values(
         for obj in found:
             raw = obj.properties.get(facts.key)
             if raw is not None:
-                by_value.setdefault(raw.strip(), []).append(obj)
+                by_value.setdefault(raw.strip().lower(), []).append(obj)  # as search matched it; rule (a) decides
         decisions = [
-            decide(value, facts.key, by_value.get(value, []), lines[value], lambda i: is_named(db, i), types)
+            decide(value, facts.key, by_value.get(value.lower(), []), lines[value], lambda i: is_named(db, i), types)
             for value in chunk
         ]
         await ledger.act(decisions, client, summary)

@@ -3,26 +3,45 @@ batch archive (``.../objects/{objectType}/batch/archive``), on the v3 and date-v
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
 from cartloader.simulator import bodies
 from cartloader.simulator.archive import archive, archive_ids
-from cartloader.simulator.config import READ_SCOPE, WRITE_SCOPE
+from cartloader.simulator.config import READ_SCOPE, WRITE_SCOPE, SimulatorConfig
 from cartloader.simulator.search import SearchLimiter, SearchRefused, rate_limited_body, search
-from cartloader.simulator.state import StoredObject
+from cartloader.simulator.state import ObjectStore, StatsRecorder, StoredObject
 from cartloader.simulator.validation import MalformedRequest
 
-if TYPE_CHECKING:
-    from cartloader.simulator.app import SimulatedHubSpot
+OBJECT_TYPES = frozenset({"carts", "0-142"})
+_JSON_TYPE = "application/json;charset=utf-8"
+
+
+class Hub(Protocol):
+    """What the handlers use of ``SimulatedHubSpot``."""
+
+    config: SimulatorConfig
+    tokens: dict[str, frozenset[str]]
+    stats: StatsRecorder
+    store: ObjectStore
+
+    def _authenticate(self, request: web.Request) -> tuple[str | None, web.Response | None]: ...
+
+    def _admit(self, request: web.Request, scopes: tuple[str, ...]) -> tuple[dict[str, str], web.Response | None]: ...
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    all_headers = {"Content-Type": _JSON_TYPE, **(headers or {})}
+    return web.Response(status=status, body=orjson.dumps(body), headers=all_headers)
 
 
 class Finder:
     """Search and batch archive for one ``SimulatedHubSpot``; ``archived`` holds what was archived (by id)."""
 
-    def __init__(self, hub: SimulatedHubSpot) -> None:
+    def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self.limiter = SearchLimiter(hub.config.search_rate)
         self.index_delay_s = hub.config.search_index_delay_ms / 1000
@@ -31,8 +50,6 @@ class Finder:
     async def search(self, request: web.Request, request_no: int) -> web.Response:
         """``POST .../search``: exempt from the ten-secondly window, limited per token per second instead; its
         answers carry no rate-limit headers."""
-        from cartloader.simulator.app import OBJECT_TYPES, _json
-
         hub = self._hub
         token, refusal = hub._authenticate(request)
         if token is None:
@@ -57,8 +74,6 @@ class Finder:
 
     async def archive(self, request: web.Request, request_no: int) -> web.Response:
         """``POST .../batch/archive``: 204, counted in the ten-secondly window like other batch requests."""
-        from cartloader.simulator.app import OBJECT_TYPES, _json
-
         hub = self._hub
         headers, refusal = hub._admit(request, (WRITE_SCOPE,))
         if refusal is not None:
