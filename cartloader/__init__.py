@@ -44,6 +44,7 @@ from cartloader.models import (
     Summary,
 )
 from cartloader.rate import Rate
+from cartloader.reconcile import ReconcileSummary, reconcile
 
 __all__ = [
     "AuthenticationError",
@@ -73,9 +74,11 @@ __all__ = [
     "PropertyProblem",
     "Rate",
     "RateBudget",
+    "ReconcileSummary",
     "RecordError",
     "Settled",
     "SharedBudget",
     "Summary",
     "bulk_create",
+    "reconcile",
 ]

@@ -26,6 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cartloader.simulator.cli import main as simulator_main
 
         return simulator_main(args[1:])
+    if args and args[0] == "reconcile":
+        from cartloader.cli.reconcile import main as reconcile_main
+
+        return reconcile_main(args[1:])
     console.use_json(console.wants_json(args))
     try:
         options = parse_options(args)

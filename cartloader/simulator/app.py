@@ -19,6 +19,7 @@ from cartloader.simulator.batch import INLINE_ERRORS_VERSION, BatchAnswer, Batch
 from cartloader.simulator.config import READ_SCOPE, SCHEMA_READ_SCOPE, WRITE_SCOPE, SimulatorConfig
 from cartloader.simulator.contacts import Directory, LiveTargets
 from cartloader.simulator.faults import FaultPicker
+from cartloader.simulator.finding import Finder
 from cartloader.simulator.irregular import ANSWER_FAULTS, distort
 from cartloader.simulator.labels import endpoint_name, routes
 from cartloader.simulator.latency import LatencyModel
@@ -109,6 +110,7 @@ class SimulatedHubSpot:
         )
         self._irregular_rng = seeded_rng(config.seed, "irregular")
         self._read_rng = seeded_rng(config.seed, "reads")
+        self.finder = Finder(self)  # search and batch archive
         self.closing = asyncio.Event()
 
     def snapshot(self) -> SimStats:
@@ -128,6 +130,8 @@ class SimulatedHubSpot:
             app.router.add_route(method, path, self._counted(handler))
         for objects in ("/crm/v3/objects", f"/crm/objects/{DATE_VERSIONS}"):
             add_post(objects + "/{object_type}/batch/read", self._counted(self._read))
+            add_post(objects + "/{object_type}/search", self._counted(self.finder.search))
+            add_post(objects + "/{object_type}/batch/archive", self._counted(self.finder.archive))
             add_post(objects + "/{object_type}/batch/{op}", self._counted(self._batch))
             add_get(objects + "/{object_type}/{object_id}", self._counted(self._get_object))
         for properties in ("/crm/v3/properties", f"/crm/properties/{DATE_VERSIONS}"):

@@ -195,6 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-normalize-numbers", action="store_true", help="store number properties exactly as sent")
     parser.add_argument(
+        "--search-index-delay-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="search finds a new object only MS after its creation (default 0)",
+    )
+    parser.add_argument(
+        "--search-rate",
+        type=float,
+        default=5.0,
+        metavar="N",
+        help="searches per token per second before 429 (default 5)",
+    )
+    parser.add_argument(
         "--echo-datetimes",
         choices=DATETIME_ECHOES,
         default="iso",
@@ -266,6 +280,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         echo_whitespace=args.echo_whitespace,
         echo_multi_select=args.echo_multi_select,
         answer_delay_ms=args.answer_delay_ms,
+        search_index_delay_ms=args.search_index_delay_ms,
+        search_rate=args.search_rate,
         **fields,  # type: ignore[arg-type]
     )
 

@@ -102,6 +102,10 @@ class SimulatorConfig:
     orders: int = 0
     #: Custom association labels: ``Label``s or ``FROM:TO:CATEGORY:TYPE_ID[:LABEL]`` strings.
     labels: tuple[Label | str, ...] = ()
+    #: Search finds an object only this long after it was created (HubSpot's index is eventually consistent).
+    search_index_delay_ms: float = 0.0
+    #: Searches per token in any rolling second (HubSpot's current docs: 5); None: unlimited.
+    search_rate: float | None = 5.0
 
     def __post_init__(self) -> None:
         if isinstance(self.rate, str):
@@ -144,6 +148,8 @@ class SimulatorConfig:
         if not self.answer_delay_ms >= 0:
             raise ConfigError("answer_delay_ms must not be negative")
         self.echo_forms()  # raises ConfigError for an unknown echo form
+        if self.search_index_delay_ms < 0 or (self.search_rate is not None and self.search_rate <= 0):
+            raise ConfigError("search_index_delay_ms must not be negative, search_rate must be positive")
 
     def echo_forms(self) -> EchoForms:
         """The forms values are stored and echoed in, as the ``echo_*`` fields and ``normalize_numbers`` say."""

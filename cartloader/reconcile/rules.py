@@ -1,0 +1,146 @@
+"""Deciding, for one identifying value, which objects are provably surplus copies (the rules of docs/duplicates.md):
+
+(a) the object's value equals the value exactly (search may ignore case); (b) it holds the record's values in
+stored form (``cartloader.values``); (c) it was created within the record's attempt window (from the ``sent_at``
+of its ``pending`` lines); (d) no line of the log (or of a sibling shard's) names it; (e) more objects qualify than
+the input has lines carrying the value that are ``created``, flagged or ``pending``: only the surplus goes, the
+objects the log names stay; (f) an object the log names that search does not show means the index is behind:
+the value is not checkable now. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from cartloader.reconcile.client import Found
+from cartloader.values import Agreement, agreement
+
+#: HubSpot's clock may differ from the loader's estimate, and an object's ``createdAt`` is stamped while the
+#: request is processed: the attempt window is widened by this much on each side (issue 24's definition).
+MARGIN_S = 5.0
+
+Window = tuple[float, float]
+PropertyTypes = Mapping[str, tuple[str, bool]]
+
+
+@dataclass(slots=True)
+class LineFacts:
+    """One input line carrying the value: its last log entry and, for a checked line, what it sent and when."""
+
+    line: int
+    status: str
+    flagged: bool
+    id: str | None
+    checked: bool
+    properties: dict[str, str] | None = None
+    #: The attempt windows of a checked line (one per ``pending`` line); None when a pending line lacks ``sent_at``.
+    windows: list[Window] | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether the line expects an object (rule e): ``created``/``updated``, flagged, or ``pending``."""
+        return self.status in ("created", "updated", "pending") or self.flagged
+
+
+@dataclass(slots=True)
+class Decision:
+    """What to do for one value."""
+
+    value: str
+    archive: list[str] = field(default_factory=list)
+    settle: list[tuple[int, str]] = field(default_factory=list)  # id-less lines: created with that id
+    unflag: list[tuple[int, str]] = field(default_factory=list)  # flagged lines with an id: the flag goes
+    kept: dict[str, int] = field(default_factory=dict)  # the objects kept for the value's lines: id -> line
+    lagging: bool = False
+    unchecked: list[int] = field(default_factory=list)  # checked lines without sent_at
+
+
+def windows(times: Sequence[float | None], span_s: float) -> list[Window] | None:
+    """The attempt windows of a line's ``pending`` times: each ``[t - MARGIN_S, t + span_s + MARGIN_S]``; None if
+    a time is missing (a log written before ``sent_at`` existed)."""
+    if not times or any(at is None for at in times):
+        return None
+    return [(at - MARGIN_S, at + span_s + MARGIN_S) for at in times if at is not None]
+
+
+def holds(obj: Found, sent: Mapping[str, str], types: PropertyTypes) -> bool:
+    """Rule (b): every value the record sent agrees with the object's in stored form."""
+    for name, value in sent.items():
+        kind, multi = types.get(name, (None, False))
+        if agreement(value, obj.properties.get(name), kind, multi_select=multi) is Agreement.NONE:
+            return False
+    return True
+
+
+def _qualifies(obj: Found, line: LineFacts, types: PropertyTypes) -> bool:
+    if line.properties is None or line.windows is None or obj.created_s is None:
+        return False
+    created = obj.created_s
+    in_window = any(start <= created <= end for start, end in line.windows)  # rule (c)
+    return in_window and holds(obj, line.properties, types)
+
+
+def decide(
+    value: str,
+    key: str,
+    found: Sequence[Found],
+    lines: Sequence[LineFacts],
+    named: Callable[[str], bool],
+    types: PropertyTypes,
+) -> Decision:
+    """The decision for ``value`` (see the module's rules)."""
+    decision = Decision(value)
+    exact = [obj for obj in found if (obj.properties.get(key) or "").strip() == value]  # rule (a)
+    exact_ids = {obj.id for obj in exact}
+    expecting = [line for line in lines if line.counts]
+    checked = [line for line in lines if line.checked]
+    decision.unchecked = [line.line for line in checked if line.windows is None]
+    if decision.unchecked:
+        return decision
+    owned = {line.id: line.line for line in expecting if line.id is not None}
+    if any(object_id not in exact_ids for object_id in owned):  # rule (f)
+        decision.lagging = True
+        return decision
+    decision.kept.update(owned)
+    candidates = [
+        obj
+        for obj in exact
+        if not named(obj.id) and obj.id not in owned and any(_qualifies(obj, line, types) for line in checked)
+    ]  # rules (b), (c), (d)
+    idless = [line for line in expecting if line.id is None]
+    matched = _match(idless, candidates, types)
+    surplus = len(owned) + len(candidates) - len(expecting)  # rule (e)
+    spare = sorted(
+        (obj for obj in candidates if obj.id not in matched.values()),
+        key=lambda obj: (obj.created_s or 0.0, int(obj.id) if obj.id.isdigit() else 0),
+        reverse=True,
+    )
+    decision.archive = [obj.id for obj in spare[: max(0, surplus)]]
+    if len(matched) == len(idless) and len(spare) <= max(0, surplus):
+        # every expecting line has exactly its object left: settle the id-less ones, unflag the others
+        decision.settle = sorted(matched.items())
+        decision.kept.update({object_id: line for line, object_id in matched.items()})
+        decision.unflag = [(line.line, line.id) for line in expecting if line.flagged and line.id is not None]
+    return decision
+
+
+def _match(lines: Sequence[LineFacts], candidates: Sequence[Found], types: PropertyTypes) -> dict[int, str]:
+    """A largest one-to-one pairing of id-less lines with candidates that qualify for them (earliest first)."""
+    ordered = sorted(candidates, key=lambda obj: (obj.created_s or 0.0, obj.id))
+    options = {line.line: [obj.id for obj in ordered if _qualifies(obj, line, types)] for line in lines}
+    owner: dict[str, int] = {}
+
+    def place(line: int, seen: set[str]) -> bool:
+        for object_id in options[line]:
+            if object_id in seen:
+                continue
+            seen.add(object_id)
+            if object_id not in owner or place(owner[object_id], seen):
+                owner[object_id] = line
+                return True
+        return False
+
+    for line in options:
+        place(line, set())
+    return {line: object_id for object_id, line in owner.items()}
