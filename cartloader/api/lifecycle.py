@@ -144,6 +144,7 @@ class LoaderLifecycle:
         self._runs = 0
         self._runs_ended: anyio.Event | None = None
         requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
+        self._requester = requester
         self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
 
     async def __aenter__(self) -> Self:
