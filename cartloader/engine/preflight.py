@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio
 
@@ -31,7 +31,7 @@ from cartloader.hubspot.failures import Action
 from cartloader.hubspot.protocol import Endpoint
 from cartloader.hubspot.schema import SchemaUnreadable, portal_schema
 from cartloader.hubspot.transport import NoAnswer
-from cartloader.input.preflight import Preflight
+from cartloader.input.preflight import Preflight, suggestion
 from cartloader.models import PortalSchema
 
 logger = logging.getLogger("cartloader")
@@ -94,8 +94,9 @@ class SchemaSource:
                     self._read_at = self._clock()
         return self._preflight
 
-    async def including_sensitive(self, stats: RunStats) -> Preflight | None:
-        """The preflight with the sensitive lists read too (read now unless this schema's already were)."""
+    async def including_sensitive(self, stats: RunStats, unlisted: Sequence[str] = ()) -> Preflight | None:
+        """The preflight with the sensitive lists read too (read now unless this schema's already were);
+        ``unlisted``: the properties that made a record ask, named in the warning if a list is refused."""
         preflight = await self.current(stats)
         if preflight is None or preflight.sensitive_read:
             return preflight
@@ -104,17 +105,20 @@ class SchemaSource:
             if current is None or current.sensitive_read:
                 return current
             url = self._endpoint.properties_url
-            lists = await read_sensitive(lambda u: self._get(u, stats), url, self._object_type)
+            # The first refused list settles it (properties in no list go to HubSpot): no second error response.
+            lists = await read_sensitive(lambda u: self._get(u, stats), url, self._object_type, every=False)
             schema = current.schema
             if lists.definitions:
                 schema = dataclasses.replace(schema, definitions={**lists.definitions, **schema.definitions})
             if lists.unread and "sensitive" not in self._warned:
                 self._warned.add("sensitive")
+                named = ", ".join(f'"{name}"{suggestion(name, schema)}' for name in unlisted[:5])
                 logger.warning(
                     "sensitive properties of %s could not be read (%s); properties not in the list are left to "
-                    "HubSpot",
+                    "HubSpot%s",
                     self._object_type,
                     "; ".join(lists.unread),
+                    f", e.g. {named}" if named else "",
                 )
             self._preflight = Preflight(
                 schema, self._object_type, sensitive_read=True, unlisted_allowed=bool(lists.unread)
@@ -204,9 +208,9 @@ class RunSchema:
         """The preflight for the schema as last read (read now if stale); None when it could not be read."""
         return self._seen_now(await self._source.current(self._stats))
 
-    async def including_sensitive(self) -> Preflight | None:
+    async def including_sensitive(self, unlisted: Sequence[str] = ()) -> Preflight | None:
         """The preflight with the sensitive lists read too (see the module)."""
-        return self._seen_now(await self._source.including_sensitive(self._stats))
+        return self._seen_now(await self._source.including_sensitive(self._stats, unlisted))
 
     def _seen_now(self, preflight: Preflight | None) -> Preflight | None:
         if preflight is not None and preflight is not self._seen:

@@ -67,8 +67,9 @@ def _refusal(exchange: Exchange, scope: str) -> str:
     return f"{scope}: {exchange.describe()}"
 
 
-async def read_sensitive(get: Get, properties_url: str, object_type: str) -> SensitiveLists:
-    """Read every sensitive list the token may; a refused or unreadable list is named in ``unread``."""
+async def read_sensitive(get: Get, properties_url: str, object_type: str, *, every: bool = True) -> SensitiveLists:
+    """Read every sensitive list the token may; a refused or unreadable list is named in ``unread``. With
+    ``every`` False, stop at the first list refused (each refusal is an error response HubSpot counts)."""
     definitions: dict[str, PropertyDefinition] = {}
     unread: list[str] = []
     for level in SENSITIVE_LEVELS:
@@ -76,6 +77,8 @@ async def read_sensitive(get: Get, properties_url: str, object_type: str) -> Sen
         exchange = await get(sensitivity_url(properties_url, level))
         if exchange.rule.action is not Action.ACCEPT:
             unread.append(_refusal(exchange, scope))
+            if not every:
+                break
             continue
         try:
             definitions.update(parse_definitions(exchange.body or b""))

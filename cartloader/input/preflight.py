@@ -316,6 +316,11 @@ class Preflight:
             checks.extend(_rule_checks(schema.rules.get(name, ())))
             self._checks[name] = tuple(checks)
 
+    def unlisted(self, record: CartInput) -> list[str]:
+        """The properties ``record`` names that no list read so far has."""
+        definitions = self.schema.definitions
+        return [name for name in record.properties if name not in definitions]
+
     def needs_sensitive(self, record: CartInput) -> bool:
         """True when ``record`` names a property the lists read so far lack and the sensitive lists were not
         read yet: the record's check waits for them (``engine.preflight``)."""
