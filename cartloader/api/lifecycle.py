@@ -153,6 +153,7 @@ class LoaderLifecycle:
         if isinstance(self.budget, SharedBudget):
             await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
         self._submit_sinks, self._submit_run_id, _ = self._sinks(self._submit_stack, self._submit_log)
+        self._submit_run_id = self._submissions.run_id = self._submit_run_id or new_run_id()
         await self._transport.open()
         # The task group that runs submit()'s pipeline, started by the first submission.
         group = anyio.create_task_group()
