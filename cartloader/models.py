@@ -242,7 +242,8 @@ class PropertyDefinition:
     """One property of the object type as HubSpot's Properties API describes it: ``type`` (``string``,
     ``number``, ``bool``, ``date``, ``datetime``, ``enumeration``...), ``field_type`` (``checkbox`` is a
     multi-select), the enumeration's option values, and whether its value is unique, read-only, or comes from
-    options HubSpot fills in itself (``external_options``)."""
+    options HubSpot fills in itself (``external_options``); ``label`` as HubSpot shows it, ``sensitivity`` its
+    ``dataSensitivity`` (``non_sensitive``, ``sensitive`` or ``highly_sensitive``)."""
 
     name: str
     type: str = "string"
@@ -251,6 +252,8 @@ class PropertyDefinition:
     unique: bool = False
     read_only: bool = False
     external_options: bool = False
+    label: str = ""
+    sensitivity: str = "non_sensitive"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from cartloader.config import Backoff, LoaderConfig
 from cartloader.errors import AuthenticationError, ConfigError
 from cartloader.models import Outcome, Summary
 from cartloader.simulator import Simulator
+from cartloader.simulator.config import DEFAULT_SCOPES
 from cartloader.simulator.state import SimStats
 from tests.test_cli_support import Start, run_cli, statuses
 
@@ -38,8 +39,12 @@ class Case:
     portal: dict[str, Any] = field(default_factory=dict)
 
 
+SENSITIVE_READER = DEFAULT_SCOPES | {"crm.objects.carts.sensitive.read", "crm.objects.carts.highly_sensitive.read"}
+
 CASES = {
-    "unknown property": Case("hs_coupon", ("SPRING10", "")),
+    # A token that may read the sensitive lists: without, a property in no list is left to HubSpot
+    # (tests/test_preflight_sensitive.py).
+    "unknown property": Case("hs_coupon", ("SPRING10", ""), {"tokens": {"sim-token": SENSITIVE_READER}}),
     "read-only property": Case("hs_object_id", ("12345",)),
     "value too long": Case("hs_cart_name", ("x" * 65_536, "x" * 65_537, "é" * 65_537)),
     "number": Case("hs_total_price", ("12.5", "1e3", " 7 ", "-3", ".5", "+4", "12,50", "ten", "1.2.3", "1 000", "")),

@@ -245,7 +245,7 @@ async def test_an_invalid_record_gets_an_invalid_outcome_and_is_never_sent() -> 
         outcome = await loader.submit({"hs_cart_name": float("nan")})
         assert outcome.status == "invalid"
         assert outcome.line == 1
-        assert outcome.error is not None and "line 1" in outcome.error.message
+        assert outcome.error is not None and outcome.error.message.startswith(f"record {outcome.key}: ")
         assert sim.stats().requests == 0
 
 

@@ -149,6 +149,7 @@ class LoaderLifecycle:
         self._runs = 0
         self._runs_ended: anyio.Event | None = None
         requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
+        self._requester = requester
         self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
         # Associations named by a property: resolved through batch reads counted as lookups, cached for the loader.
         self._lookups = LookupRequester(
@@ -163,6 +164,7 @@ class LoaderLifecycle:
         if isinstance(self.budget, SharedBudget):
             await self.budget.connect()  # Redis unreachable: ConfigError before anything is sent
         self._submit_sinks, self._submit_run_id, _ = self._sinks(self._submit_stack, self._submit_log)
+        self._submit_run_id = self._submissions.run_id = self._submit_run_id or new_run_id()
         await self._transport.open()
         # The task group that runs submit()'s pipeline, started by the first submission.
         group = anyio.create_task_group()

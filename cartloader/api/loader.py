@@ -1,6 +1,6 @@
 """The library API: ``CartLoader``'s run entry points (``create``, ``stream``, ``submit``, ``load``, and the
-``preflight``) and ``bulk_create``, a one-call fold over it. The loader's lifecycle (its session, budget, and
-opening and closing) is ``lifecycle.py``."""
+``preflight`` and ``properties`` reads) and ``bulk_create``, a one-call fold over it. The loader's lifecycle
+(its session, budget, and opening and closing) is ``lifecycle.py``."""
 
 from __future__ import annotations
 
@@ -28,10 +28,11 @@ from cartloader.config import (
 )
 from cartloader.engine.collector import Collector
 from cartloader.engine.pipeline import first_cause
+from cartloader.engine.properties import list_properties
 from cartloader.errors import ConfigError
 from cartloader.input.normalize import normalized
 from cartloader.input.preflight import Preflight
-from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, Summary
+from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, PropertyDefinition, Summary
 from cartloader.outcomes.resume import ResumeIndex
 from cartloader.rate import Rate
 
@@ -88,22 +89,40 @@ class CartLoader(LoaderLifecycle):
         progress = progress if progress is not None else LoadProgress()
         return await self._run(inputs, progress._collector, run_id=run_id)
 
-    async def preflight(self, progress: LoadProgress | None = None) -> Preflight | None:
+    async def preflight(self, progress: LoadProgress | None = None, *, sensitive: bool = False) -> Preflight | None:
         """The check a load applies before sending (``Preflight.check(record)`` returns the ``InvalidInput``
         HubSpot's property definitions and validation rules would make of a record, or None), reading the
         portal's schema through the rate budget when the loader has none younger than ``schema_max_age_s``;
         those requests are counted in ``progress``. None when the loader was made with ``preflight=False`` or the
         schema could not be read (a warning on the "cartloader" logger says why). Raises ``ConfigError`` when
-        ``upsert_by`` is not a property HubSpot marks unique."""
+        ``upsert_by`` is not a property HubSpot marks unique.
+
+        HubSpot's default list leaves out sensitive properties: when ``Preflight.needs_sensitive(record)`` is
+        true, ask again with ``sensitive=True``, which reads the sensitive lists too (where a list is refused, a
+        property in no list is left to HubSpot, after one warning)."""
         if self._schema is None:
             return None
         if not self._transport.is_open:
             raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
         progress = progress if progress is not None else LoadProgress()
-        preflight = await self._schema.current(progress._collector.stats)
+        stats = progress._collector.stats
+        schema = self._schema
+        preflight = await (schema.including_sensitive(stats) if sensitive else schema.current(stats))
         if preflight is not None:
             self._check_upsert_key(preflight)
         return preflight
+
+    async def properties(self, progress: LoadProgress | None = None) -> tuple[PropertyDefinition, ...]:
+        """The portal's property definitions of the object type (name, label, type, options, unique, read-only,
+        sensitivity), as its Properties API lists them: the default list, then the sensitive lists where the
+        token may read them (one warning on the "cartloader" logger names those it may not). The requests go
+        through the rate budget and count in ``progress``. Raises ``MissingScopesError`` naming the scope (403),
+        ``AuthenticationError`` (401), ``FatalApiError`` (any other refusal, or no answer)."""
+        if not self._transport.is_open:
+            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
+        progress = progress if progress is not None else LoadProgress()
+        stats = progress._collector.stats
+        return tuple(await list_properties(self._requester, self.config, self._rng, stats))
 
     async def submit(self, record: Any) -> Outcome:
         """Load one record, batched with whatever other tasks submit meanwhile, and return its final outcome.

@@ -6,12 +6,18 @@ batches it with whatever else was submitted (a batch leaves when full or when it
 ``linger``). A ticket per waiting caller receives the outcome: the pipeline's collector reports each record as
 sent (``pending``) and then settled, and the ticket of that line is resolved. Memory stays bounded: at most
 ``max_pending`` records wait unsent (then ``submit`` waits), and a ticket lives only while its caller waits.
+
+The caller never saw the loader-wide number: the outcome it gets back names its record by key (its
+``objectWriteTraceId``, else the generated ``<run id>-<line>``), in ``Outcome.key`` and in the error's message
+("record KEY: ..." where a load's says "line N: ...").
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,15 +28,18 @@ from cartloader.errors import CartloaderError, LoaderClosedError
 from cartloader.input.normalize import normalize
 from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, Settled
 
+_LINE_PREFIX = re.compile(r"line \d+: ")
+
 PipelineRun = Callable[[AsyncIterator[CartInput | InvalidInput], Collector], Awaitable[object]]
 
 
 class _Ticket:
     """One caller waiting for its record's outcome (or for the error that stopped the loader)."""
 
-    __slots__ = ("done", "error", "outcome", "sent")
+    __slots__ = ("done", "error", "key", "outcome", "sent")
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.done = anyio.Event()
         self.sent = False
         self.outcome: Outcome | None = None
@@ -63,6 +72,8 @@ class Submissions:
         self._scope: anyio.CancelScope | None = None
         self._closed: LoaderClosedError | None = None
         self._abort_cause: BaseException | None = None
+        #: The run id of the generated keys (``<run id>-<line>``), set by the loader before the first submission.
+        self.run_id = ""
 
     @property
     def started(self) -> bool:
@@ -96,7 +107,7 @@ class Submissions:
         self._lines += 1
         line = self._lines
         item = normalize(record, line)
-        ticket = self._tickets[line] = _Ticket()
+        ticket = self._tickets[line] = _Ticket(self._key(record, item, line))
         self._send.send_nowait(item)
         try:
             await ticket.done.wait()
@@ -112,6 +123,13 @@ class Submissions:
             raise copy.copy(ticket.error) from ticket.error.__cause__
         assert ticket.outcome is not None
         return ticket.outcome
+
+    def _key(self, record: object, item: CartInput | InvalidInput, line: int) -> str:
+        """The key the caller knows its record by: its own trace id, else the generated one."""
+        if isinstance(item, CartInput) and item.trace_id:
+            return item.trace_id
+        given = record.get("objectWriteTraceId") if isinstance(record, dict) else None
+        return given if isinstance(given, str) and given else f"{self.run_id}-{line}"
 
     def _check_open(self) -> None:
         if self._closed is not None:
@@ -196,7 +214,7 @@ class Submissions:
                 continue  # its caller was cancelled; the outcome still reached the log
             if not ticket.sent:
                 self._room.release()
-            ticket.outcome = outcome
+            ticket.outcome = _named(outcome, ticket.key)
             ticket.done.set()
 
     def statistics(self) -> SubmissionStatistics:
@@ -211,6 +229,16 @@ class Submissions:
     def __repr__(self) -> str:
         s = self.statistics()
         return f"Submissions(submitted={s.submitted}, waiting={s.waiting}, callers_waiting={s.callers_waiting})"
+
+
+def _named(outcome: Outcome, key: str) -> Outcome:
+    """``outcome`` naming the record by ``key``, not by the loader-wide number the caller never saw."""
+    error = outcome.error
+    if error is not None and _LINE_PREFIX.match(error.message):
+        error = dataclasses.replace(error, message=_LINE_PREFIX.sub(f"record {key}: ", error.message, count=1))
+    if outcome.key == key and error is outcome.error:
+        return outcome
+    return dataclasses.replace(outcome, key=outcome.key or key, error=error)
 
 
 class _Router:

@@ -9,6 +9,7 @@ A second signal aborts at once, after flushing the log.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -237,15 +238,17 @@ class CommandRun:
         preflight = None
         progress = dry_run_progress(self.options, setup)
         self.schema_read = token is not None and config is not None
-        if token is not None and config is not None:
-            try:
-                async with CartLoader(token, config=config, budget=budget) as loader:
-                    preflight = await loader.preflight(progress)
-            except FatalApiError as exc:
-                print_error(f"stopped by HubSpot: {exc}")
-                return EXIT_FATAL_API
         try:
-            checked = await dry_run(self.options, setup, progress, preflight=preflight)
+            async with AsyncExitStack() as stack:
+                sensitive = None
+                if token is not None and config is not None:
+                    loader = await stack.enter_async_context(CartLoader(token, config=config, budget=budget))
+                    preflight = await loader.preflight(progress)
+                    sensitive = functools.partial(loader.preflight, progress, sensitive=True)
+                checked = await dry_run(self.options, setup, progress, preflight=preflight, sensitive=sensitive)
+        except FatalApiError as exc:
+            print_error(f"stopped by HubSpot: {exc}")
+            return EXIT_FATAL_API
         except (OutcomeLogError, InputReadError) as exc:
             # Nothing is ever sent in a dry run: a file failing is a configuration error, as when it cannot open.
             print_error(str(exc))

@@ -1,4 +1,5 @@
-"""The entry point: ``python -m cartloader INPUT [options]``, ``cartloader ...`` and ``... simulator [options]``."""
+"""The entry point: ``python -m cartloader INPUT [options]``, ``cartloader ...``, ``... simulator [options]`` and
+``... properties [options]``."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cartloader.cli.reconcile import main as reconcile_main
 
         return reconcile_main(args[1:])
+    if args and args[0] == "properties":
+        from cartloader.cli.properties import main as properties_main
+
+        _route_library_logging()
+        return properties_main(args[1:])
     console.use_json(console.wants_json(args))
     try:
         options = parse_options(args)

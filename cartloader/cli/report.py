@@ -180,7 +180,8 @@ def describe_dry_run(summary: Summary, *, valid: int, log_path: str | None, sche
     elif not schema_checked:
         lines.append(
             "  schema not checked (no token): valid here may still be refused by HubSpot; run the dry run with a "
-            "token (HUBSPOT_ACCESS_TOKEN or --token-file) to check against the portal's properties"
+            "token (HUBSPOT_ACCESS_TOKEN or --token-file) to check against the portal's properties; "
+            "`python -m cartloader properties` lists them"
         )
     if log_path is not None:
         lines.append(f"  outcome log: {log_path}")

@@ -93,7 +93,11 @@ def token_source(options: Options) -> str | TokenCallable:
 
     Raises ``ConfigError`` when there is none (its value never appears in a message).
     """
-    path = options.token_file
+    return token_from(options.token_file)
+
+
+def token_from(path: str | None) -> str | TokenCallable:
+    """``token_source`` for a ``--token-file`` PATH (None: ``$HUBSPOT_ACCESS_TOKEN``)."""
     if path is None:
         token = os.environ.get(TOKEN_ENV, "").strip()
         if not token:

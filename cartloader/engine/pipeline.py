@@ -140,6 +140,9 @@ class _Batcher:
                         assert schema is not None
                         preflight = await schema.current()
                         read = True
+                    if preflight is not None and preflight.needs_sensitive(item):
+                        assert schema is not None
+                        preflight = await schema.including_sensitive(preflight.unlisted(item))
                     refused = preflight.check(item) if preflight is not None else None
                     if refused is None and memory is not None:
                         refused = memory.check(item)

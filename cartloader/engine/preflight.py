@@ -4,6 +4,12 @@ validation rules, through the same rate budget as the batches (counted in ``requ
 
 Refused (403: the token lacks the schema scope; 404) or unanswered, the load goes on without the preflight
 after one warning on the ``cartloader`` logger; a 401 stops the run like any 401.
+
+HubSpot's default list leaves out sensitive properties. The first record naming a property the list lacks makes
+``including_sensitive()`` read the sensitive lists (``engine.properties``), once per schema read: a property found
+there is checked like any other; when a list is refused, properties in no list are left to HubSpot (one warning)
+instead of being refused ``PROPERTY_DOESNT_EXIST``. A load whose records name only listed properties asks nothing
+more.
 """
 
 from __future__ import annotations
@@ -12,30 +18,26 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio
 
 from cartloader.config import LoaderConfig
 from cartloader.engine.calls import Exchange, Requester, call, describe_no_answer
+from cartloader.engine.properties import read_sensitive, schema_scope
 from cartloader.engine.stats import RunStats
 from cartloader.errors import ConfigError, FatalApiError
 from cartloader.hubspot.failures import Action
 from cartloader.hubspot.protocol import Endpoint
 from cartloader.hubspot.schema import SchemaUnreadable, portal_schema
 from cartloader.hubspot.transport import NoAnswer
-from cartloader.input.preflight import Preflight
+from cartloader.input.preflight import Preflight, suggestion
 from cartloader.models import PortalSchema
 
 logger = logging.getLogger("cartloader")
 
 #: Attempts per schema read: a portal that does not answer costs a few seconds, then the load goes on.
 SCHEMA_READ_ATTEMPTS = 3
-
-
-def schema_scope(object_type: str) -> str:
-    """The scope that reads an object type's property definitions: ``crm.schemas.carts.read`` for carts."""
-    return f"crm.schemas.{object_type}.read"
 
 
 def check_upsert_key(schema: PortalSchema, upsert_by: str, object_type: str) -> None:
@@ -91,6 +93,37 @@ class SchemaSource:
                     self._preflight = await self._read(stats)
                     self._read_at = self._clock()
         return self._preflight
+
+    async def including_sensitive(self, stats: RunStats, unlisted: Sequence[str] = ()) -> Preflight | None:
+        """The preflight with the sensitive lists read too (read now unless this schema's already were);
+        ``unlisted``: the properties that made a record ask, named in the warning if a list is refused."""
+        preflight = await self.current(stats)
+        if preflight is None or preflight.sensitive_read:
+            return preflight
+        async with self._lock:
+            current = self._preflight
+            if current is None or current.sensitive_read:
+                return current
+            url = self._endpoint.properties_url
+            # The first refused list settles it (properties in no list go to HubSpot): no second error response.
+            lists = await read_sensitive(lambda u: self._get(u, stats), url, self._object_type, every=False)
+            schema = current.schema
+            if lists.definitions:
+                schema = dataclasses.replace(schema, definitions={**lists.definitions, **schema.definitions})
+            if lists.unread and "sensitive" not in self._warned:
+                self._warned.add("sensitive")
+                named = ", ".join(f'"{name}"{suggestion(name, schema)}' for name in unlisted[:5])
+                logger.warning(
+                    "sensitive properties of %s could not be read (%s); properties not in the list are left to "
+                    "HubSpot%s",
+                    self._object_type,
+                    "; ".join(lists.unread),
+                    f", e.g. {named}" if named else "",
+                )
+            self._preflight = Preflight(
+                schema, self._object_type, sensitive_read=True, unlisted_allowed=bool(lists.unread)
+            )
+            return self._preflight
 
     async def _get(self, url: str, stats: RunStats) -> Exchange:
         return await call(self._requester, "GET", url, None, stats=stats, config=self._config, rng=self._rng)
@@ -173,7 +206,13 @@ class RunSchema:
 
     async def current(self) -> Preflight | None:
         """The preflight for the schema as last read (read now if stale); None when it could not be read."""
-        preflight = await self._source.current(self._stats)
+        return self._seen_now(await self._source.current(self._stats))
+
+    async def including_sensitive(self, unlisted: Sequence[str] = ()) -> Preflight | None:
+        """The preflight with the sensitive lists read too (see the module)."""
+        return self._seen_now(await self._source.including_sensitive(self._stats, unlisted))
+
+    def _seen_now(self, preflight: Preflight | None) -> Preflight | None:
         if preflight is not None and preflight is not self._seen:
             self._seen = preflight
             self._on_read(preflight)

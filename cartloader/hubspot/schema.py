@@ -52,6 +52,8 @@ def _definition(raw: dict[str, Any]) -> PropertyDefinition | None:
         unique=raw.get("hasUniqueValue") is True,
         read_only=read_only,
         external_options=raw.get("externalOptions") is True or bool(raw.get("referencedObjectType")),
+        label=label if isinstance(label := raw.get("label"), str) else "",
+        sensitivity=level if isinstance(level := raw.get("dataSensitivity"), str) else "non_sensitive",
     )
 
 

@@ -4,8 +4,10 @@ definitions or validation rules say it would refuse, so that it is never sent (d
 Only what HubSpot documents is refused here; anything uncertain is left to HubSpot, because a check stricter
 than HubSpot's would silently withhold good records. So:
 
-- a property the object type does not have (``PROPERTY_DOESNT_EXIST``), or whose value is read-only
-  (``READ_ONLY_VALUE``), whatever the value;
+- a property the object type does not have (``PROPERTY_DOESNT_EXIST``, with a "did you mean" naming the closest
+  property names and labels), or whose value is read-only (``READ_ONLY_VALUE``), whatever the value. HubSpot's
+  default list leaves sensitive properties out: a property in no list read is refused only when every sensitive
+  list was read (``sensitive_read`` and not ``unlisted_allowed``: ``engine.preflight`` reads them on demand);
 - a value longer than 65,536 characters (``VALUE_TOO_LONG``), counted so that it is too long however HubSpot
   counts (code points, or UTF-16 units);
 - values that are not of the property's type: a number that is not digits with at most one point and an
@@ -30,6 +32,7 @@ An empty string clears a property: it passes every value check. Association targ
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -269,14 +272,43 @@ def _rule_checks(rules: Iterable[ValidationRule]) -> list[ValueCheck]:
     return checks
 
 
+def suggestion(name: str, schema: PortalSchema) -> str:
+    """``; did you mean "hs_cart_name"?`` for a name the schema lacks: the closest property names, and the names
+    of the properties whose label is close (a CSV header is often the label HubSpot shows); "" when none is."""
+    names = list(schema.definitions)
+    found = difflib.get_close_matches(name, names, n=3, cutoff=0.7)
+    by_label: dict[str, str] = {}
+    for definition in schema.definitions.values():
+        if definition.label:
+            by_label.setdefault(definition.label.casefold(), definition.name)
+    for label in difflib.get_close_matches(name.casefold(), list(by_label), n=3, cutoff=0.7):
+        if by_label[label] not in found:
+            found.append(by_label[label])
+    if not found:
+        return ""
+    return "; did you mean " + " or ".join(f'"{match}"' for match in found[:3]) + "?"
+
+
 class Preflight:
-    """Checks records against one ``PortalSchema`` (see the module's docstring for what it refuses)."""
+    """Checks records against one ``PortalSchema`` (see the module's docstring for what it refuses).
 
-    __slots__ = ("_checks", "_dates", "_object_type", "_read_only", "schema")
+    ``sensitive_read``: the sensitive lists were asked for (their properties are in ``schema``);
+    ``unlisted_allowed``: one of them was refused, so a property in no list is left to HubSpot."""
 
-    def __init__(self, schema: PortalSchema, object_type: str = "carts") -> None:
+    __slots__ = ("_checks", "_dates", "_object_type", "_read_only", "schema", "sensitive_read", "unlisted_allowed")
+
+    def __init__(
+        self,
+        schema: PortalSchema,
+        object_type: str = "carts",
+        *,
+        sensitive_read: bool = False,
+        unlisted_allowed: bool = False,
+    ) -> None:
         self.schema = schema
         self._object_type = object_type
+        self.sensitive_read = sensitive_read
+        self.unlisted_allowed = unlisted_allowed
         self._checks: dict[str, tuple[ValueCheck, ...]] = {}
         self._read_only: set[str] = set()
         self._dates = frozenset(name for name, definition in schema.definitions.items() if definition.type == "date")
@@ -288,6 +320,19 @@ class Preflight:
             checks = [type_check] if type_check is not None else []
             checks.extend(_rule_checks(schema.rules.get(name, ())))
             self._checks[name] = tuple(checks)
+
+    def unlisted(self, record: CartInput) -> list[str]:
+        """The properties ``record`` names that no list read so far has."""
+        definitions = self.schema.definitions
+        return [name for name in record.properties if name not in definitions]
+
+    def needs_sensitive(self, record: CartInput) -> bool:
+        """True when ``record`` names a property the lists read so far lack and the sensitive lists were not
+        read yet: the record's check waits for them (``engine.preflight``)."""
+        if self.sensitive_read:
+            return False
+        definitions = self.schema.definitions
+        return any(name not in definitions for name in record.properties)
 
     def check(self, record: CartInput) -> InvalidInput | None:
         """The ``invalid`` outcome HubSpot's definitions give ``record`` (its category HubSpot's error code, its
@@ -309,8 +354,11 @@ class Preflight:
             elif found is None:
                 if name in self._read_only:
                     problem = "READ_ONLY_VALUE", "is read-only: HubSpot sets it"
+                elif self.unlisted_allowed:
+                    continue  # perhaps a sensitive property the token may not list: HubSpot decides
                 else:
-                    problem = "PROPERTY_DOESNT_EXIST", f"does not exist on {self._object_type}"
+                    hint = suggestion(name, self.schema)
+                    problem = "PROPERTY_DOESNT_EXIST", f"does not exist on {self._object_type}{hint}"
             elif not value:
                 continue
             elif len(value) > MAX_VALUE_CHARS:

@@ -26,6 +26,7 @@ from cartloader.simulator.latency import LatencyModel
 from cartloader.simulator.limits import DAILY, RequestLimits
 from cartloader.simulator.links import link_batch
 from cartloader.simulator.reads import read_batch
+from cartloader.simulator.schema import SENSITIVITIES
 from cartloader.simulator.state import ObjectStore, SimStats, StatsRecorder
 from cartloader.simulator.validation import CartRules, MalformedRequest
 
@@ -349,11 +350,20 @@ class SimulatedHubSpot:
         object_type = request.match_info["object_type"]
         if object_type not in OBJECT_TYPES:
             return _json(404, bodies.unknown_object_type(object_type), headers)
+        # dataSensitivity (spec: default non_sensitive): the other lists need their own scope, named for carts
+        # as HubSpot names it for contacts and deals (assumption: the spec names none for carts).
+        sensitivity = request.query.get("dataSensitivity", "non_sensitive")
+        if sensitivity not in SENSITIVITIES:
+            return _json(400, bodies.bad_request(f"dataSensitivity {sensitivity!r}: expected {SENSITIVITIES}"), headers)
+        scope = f"crm.objects.carts.{sensitivity}.read"
+        token = self._authenticate(request)[0] or ""
+        if sensitivity != "non_sensitive" and scope not in self.tokens.get(token, ()):
+            return _json(403, bodies.missing_scopes(scope), headers)
         name = request.match_info.get("name")
         if name is None:
-            return _json(200, self.schema.properties_json(), headers)
+            return _json(200, self.schema.properties_json(sensitivity), headers)
         definition = self.schema.definitions.get(name)
-        if definition is None:
+        if definition is None or definition.sensitivity != sensitivity:
             return _json(404, bodies.property_not_found(name), headers)
         return _json(200, definition.to_json(), headers)
 

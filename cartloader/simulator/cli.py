@@ -161,9 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=_config_value(parse_property),
-        metavar="NAME[:TYPE[/FIELDTYPE]][:unique][:options=A|B]",
+        metavar="NAME[:TYPE[/FIELDTYPE]][:unique][:sensitive|:highly_sensitive][:options=A|B]",
         help="a custom property besides the native cart properties (TYPE string, number, bool, date, datetime or "
-        "enumeration; NAME alone is a string); repeatable",
+        "enumeration; NAME alone is a string; :sensitive or :highly_sensitive lists it only under that "
+        "dataSensitivity, read with scope crm.objects.carts.sensitive.read or .highly_sensitive.read); repeatable",
     )
     parser.add_argument(
         "--rule",

@@ -7,6 +7,7 @@ predict every refusal that depends on them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ PROPERTY_TYPES = {
 #: fieldTypes whose enumeration values may hold several options joined with ``;``.
 MULTI_SELECT_FIELD_TYPES = frozenset({"checkbox"})
 MAX_VALUE_CHARS = 65_536
+#: ``dataSensitivity`` values (Properties spec); the default list holds only ``non_sensitive`` properties.
+SENSITIVITIES = ("non_sensitive", "sensitive", "highly_sensitive")
 #: Rule types the simulator enforces (the spec lists more; those are accepted, published and not enforced).
 ENFORCED_RULE_TYPES = (
     "MIN_LENGTH",
@@ -98,8 +101,11 @@ class PropertyDefinition:
     calculated: bool = False
     hubspot_defined: bool = False
     group: str = "cartinformation"
+    sensitivity: str = "non_sensitive"
 
     def __post_init__(self) -> None:
+        if self.sensitivity not in SENSITIVITIES:
+            raise ConfigError(f"property {self.name}: sensitivity {self.sensitivity!r}: expected {SENSITIVITIES}")
         if not self.name or not re.fullmatch(r"[A-Za-z0-9_]+", self.name):
             raise ConfigError(f"property name {self.name!r}: expected letters, digits and underscores")
         if self.type not in PROPERTY_TYPES:
@@ -144,7 +150,7 @@ class PropertyDefinition:
                 "readOnlyValue": self.read_only or self.calculated,
             },
             "formField": not self.read_only,
-            "dataSensitivity": "non_sensitive",
+            "dataSensitivity": self.sensitivity,
             "archived": False,
         }
 
@@ -189,22 +195,25 @@ NATIVE_CART_PROPERTIES: tuple[PropertyDefinition, ...] = (
 
 
 def parse_property(text: str) -> PropertyDefinition:
-    """A custom property from ``NAME[:TYPE[/FIELDTYPE]][:unique][:options=A|B|C]`` (NAME alone: a string)."""
+    """A custom property from ``NAME[:TYPE[/FIELDTYPE]][:unique][:sensitive|:highly_sensitive][:options=A|B|C]``
+    (NAME alone: a string)."""
     name, *parts = text.split(":")
-    kind, field_type, unique = "string", "", False
+    kind, field_type, unique, sensitivity = "string", "", False, "non_sensitive"
     options: tuple[str, ...] = ()
     for index, part in enumerate(parts):
         if part == "unique":
             unique = True
+        elif part in SENSITIVITIES[1:]:
+            sensitivity = part
         elif part.startswith("options="):
             options = tuple(value for value in part.removeprefix("options=").split("|") if value)
         elif index == 0:
             kind, _, field_type = part.partition("/")
         else:
-            raise ConfigError(f"property {text!r}: expected NAME[:TYPE[/FIELDTYPE]][:unique][:options=A|B]")
+            raise ConfigError(f"property {text!r}: expected NAME[:TYPE[/FIELDTYPE]][:unique][:sensitive][:options=A|B]")
     if kind == "enumeration" and not field_type:
         field_type = "select"
-    return PropertyDefinition(name, kind, field_type, options=options, unique=unique)
+    return PropertyDefinition(name, kind, field_type, options=options, unique=unique, sensitivity=sensitivity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,20 +341,7 @@ class Schema:
         for name in unique:
             known = by_name.get(name)
             by_name[name] = (
-                PropertyDefinition(name, unique=True)
-                if known is None
-                else PropertyDefinition(
-                    name,
-                    known.type,
-                    known.field_type,
-                    known.label,
-                    known.options,
-                    True,
-                    known.read_only,
-                    known.calculated,
-                    known.hubspot_defined,
-                    known.group,
-                )
+                PropertyDefinition(name, unique=True) if known is None else dataclasses.replace(known, unique=True)
             )
         self.definitions = by_name
         self.unique = tuple(name for name, definition in by_name.items() if definition.unique)
@@ -362,9 +358,11 @@ class Schema:
             if name not in by_name:
                 raise ConfigError(f"required property {name}: no such property")
 
-    def properties_json(self) -> dict[str, Any]:
-        """``GET /properties/{objectType}``: every definition."""
-        return {"results": [definition.to_json() for definition in self.definitions.values()]}
+    def properties_json(self, sensitivity: str = "non_sensitive") -> dict[str, Any]:
+        """``GET /properties/{objectType}?dataSensitivity=...``: the definitions of that sensitivity (spec: the
+        query defaults to ``non_sensitive``)."""
+        listed = (d for d in self.definitions.values() if d.sensitivity == sensitivity)
+        return {"results": [definition.to_json() for definition in listed]}
 
     def validations_json(self) -> dict[str, Any]:
         """``GET /property-validations/{objectTypeId}``: the properties that have rules, with their rules."""

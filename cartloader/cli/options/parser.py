@@ -43,6 +43,11 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
 
+def command_parser(**kwargs: Any) -> argparse.ArgumentParser:
+    """A parser with the loader's rules (one-line errors, no abbreviations), for a subcommand's options."""
+    return _Parser(**kwargs)
+
+
 def _unknown_arguments(unknown: Sequence[str]) -> str:
     """``unrecognized arguments: --token`` without the values (a token typed on the command line stays unseen)."""
     names = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-") and arg != "-"]
