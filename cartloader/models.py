@@ -181,7 +181,9 @@ class Summary:
     run that stopped after they were logged ``pending`` (HubSpot processed nothing of them);
     ``error_responses`` counts answers that were neither 2xx nor 429 (HubSpot asks for under 5% of requests);
     ``failures_by_category`` counts ``failed`` and ``invalid`` records by error category, and ``failure_samples``
-    gives one message for each category (``line N: ...``)."""
+    gives one message for each category (``line N: ...``); ``repeated_values`` gives, per identifying property,
+    ``{"lines": n, "first": [...]}``: the lines carrying a value another line of the input also carries (the
+    first of them included) and the ten smallest such line numbers."""
 
     total: int
     created: int
@@ -202,6 +204,7 @@ class Summary:
     error_responses: int = 0
     failures_by_category: dict[str, int] = field(default_factory=dict)
     failure_samples: dict[str, str] = field(default_factory=dict)
+    repeated_values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def all_loaded(self) -> bool:

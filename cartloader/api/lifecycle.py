@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
@@ -44,6 +44,7 @@ from cartloader.engine.matching import property_kinds
 from cartloader.engine.pipeline import run_pipeline
 from cartloader.engine.preflight import SchemaSource, check_upsert_key
 from cartloader.engine.refused import RefusalMemory
+from cartloader.engine.repeats import EXTERNAL_ID, Repeats
 from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.transport import Transport
@@ -198,7 +199,13 @@ class LoaderLifecycle:
             raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
 
     async def _pipeline(
-        self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None
+        self,
+        source: AsyncIterable[CartInput | InvalidInput],
+        collector: Collector,
+        *,
+        run_id: str | None,
+        earlier: Callable[[int], bool] | None = None,
+        hold: bool = True,
     ) -> Summary:
         refused = RefusalMemory()  # what HubSpot refuses in this run is not sent again
         sender = Sender(
@@ -222,9 +229,15 @@ class LoaderLifecycle:
         def on_read(preflight: Preflight) -> None:
             self._check_upsert_key(preflight)
             chunker.unique = preflight.schema.unique_properties
+            repeats.hold(chunker.unique if upsert_by is None and hold else (), preflight.schema.unique_properties)
             chunker.kinds = sender.kinds = property_kinds(preflight.schema)
 
         schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
+        upsert_by = self.config.upsert_by
+        tracked = (upsert_by or EXTERNAL_ID, EXTERNAL_ID)
+        repeats = Repeats(collector, tracked=tracked, earlier=earlier, schema=schema.current if schema else None)
+        collector.repeats = repeats
+        source = repeats.stage(source)
         self._tally.begin(collector)
         self._runs += 1
         try:
@@ -243,6 +256,7 @@ class LoaderLifecycle:
             raise
         finally:
             self._tally.end(collector)
+            repeats.close()
             self._runs -= 1
             if self._runs_ended is not None and not self._runs:
                 self._runs_ended.set()

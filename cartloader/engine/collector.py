@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any, Protocol
 
 from anyio.abc import ObjectSendStream
 
@@ -30,6 +31,13 @@ from cartloader.models import (
 MAX_CATEGORIES = 100
 OTHER_CATEGORIES = "OTHER"
 MAX_SAMPLE_CHARS = 500
+
+
+class SettledWatch(Protocol):
+    """Told every final outcome; reports ``Summary.repeated_values`` (:mod:`cartloader.engine.repeats`)."""
+
+    def settled(self, results: Sequence[Settled]) -> None: ...
+    def report(self) -> dict[str, dict[str, Any]]: ...
 
 
 class Collector:
@@ -58,6 +66,7 @@ class Collector:
         self.in_flight = 0
         self.failures_by_category: dict[str, int] = {}
         self.failure_samples: dict[str, str] = {}
+        self.repeats: SettledWatch | None = None
 
     def seen(self, count: int = 1) -> None:
         """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
@@ -88,6 +97,8 @@ class Collector:
                 self.unmatched += 1
         if was_pending:
             self.in_flight -= len(results)
+        if self.repeats is not None:
+            self.repeats.settled(results)
         for sink in self._sinks:
             sink.settled(results)
         if self._on_outcome is None and self._stream is None:
@@ -166,4 +177,5 @@ class Collector:
             error_responses=self.stats.error_responses,
             failures_by_category=dict(self.failures_by_category),
             failure_samples=dict(self.failure_samples),
+            repeated_values=self.repeats.report() if self.repeats is not None else {},
         )
