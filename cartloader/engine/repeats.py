@@ -116,12 +116,13 @@ class Repeats:
             if type(item) is not CartInput:
                 yield item
                 continue
-            if self._schema is not None:  # the first record: which properties are unique decides what is tracked
+            if earlier is not None and earlier(item.line):
+                self._note_earlier(item.line, item.properties)
+                continue
+            if self._schema is not None:  # the first record to send: which properties are unique decides the rest
                 read, self._schema = self._schema, None
                 await read()
-            if earlier is not None and earlier(item.line):
-                self._note_earlier(item)
-                continue
+                self._replay_earlier()
             if item.properties.keys().isdisjoint(self._tracked):  # most records: no identifying value at all
                 yield item
                 continue
@@ -159,7 +160,9 @@ class Repeats:
     # -- counting and deciding ------------------------------------------------------------------------------
 
     def _pairs(self, record: CartInput) -> Pairs:
-        properties = record.properties
+        return self._values(record.properties)
+
+    def _values(self, properties: dict[str, str]) -> Pairs:
         return tuple((name, value) for name in self._tracked if (value := properties.get(name)))
 
     def _connect(self) -> sqlite3.Connection:
@@ -173,12 +176,12 @@ class Repeats:
                 "CREATE TABLE v (prop TEXT, value TEXT, first INTEGER, holder INTEGER, state INTEGER, "
                 "repeats INTEGER, id TEXT, PRIMARY KEY (prop, value)) WITHOUT ROWID"
             )
+            db.execute("CREATE TABLE early (line INTEGER PRIMARY KEY, props BLOB)")
         return db
 
-    def _count(self, record: CartInput, pairs: Pairs) -> bool:
-        """Note the record's values; True when one of them was carried by an earlier line."""
+    def _count(self, line: int, pairs: Pairs) -> bool:
+        """Note a line's values; True when one of them was carried by an earlier line."""
         db = self._connect()
-        line = record.line
         repeated = False
         for name, value in pairs:
             inserted = db.execute(
@@ -209,7 +212,7 @@ class Repeats:
         pairs = self._pairs(record)
         if not pairs:
             return record
-        repeated = self._count(record, pairs)
+        repeated = self._count(record.line, pairs)
         held = tuple(pair for pair in pairs if pair[0] in self._hold)
         if not held:
             return record
@@ -282,18 +285,32 @@ class Repeats:
                 self._ready.append((record, decided if isinstance(decided, Outcome) else None))
         self._changed.set()
 
-    def _note_earlier(self, record: CartInput) -> None:
-        """A line an earlier run created (``--resume``): its values are noted as created, it is not sent."""
-        pairs = self._pairs(record)
+    def _note_earlier(self, line: int, properties: dict[str, str]) -> None:
+        """A line an earlier run created (``--resume``): its values are noted as created, it is not sent. Until the
+        portal's schema is read (with the first line to send: a resumed run with nothing to send reads none), its
+        properties wait in the index, since which of them are unique is not known yet."""
+        if self._schema is not None:
+            self._connect().execute("INSERT INTO early VALUES (?, ?)", (line, orjson.dumps(properties)))
+            return
+        pairs = self._values(properties)
         if not pairs:
             return
-        self._count(record, pairs)
+        self._count(line, pairs)
         assert self._db is not None
         for name, value in pairs:
             self._db.execute(
                 "UPDATE v SET holder = ?, state = ? WHERE prop = ? AND value = ? AND state != ?",
-                (record.line, _CREATED, name, value, _CREATED),
+                (line, _CREATED, name, value, _CREATED),
             )
+
+    def _replay_earlier(self) -> None:
+        """Once the schema is read: note the earlier run's created lines that waited for it, in order."""
+        db = self._db
+        if db is None:
+            return
+        for line, properties in db.execute("SELECT line, props FROM early ORDER BY line"):
+            self._note_earlier(line, orjson.loads(properties))
+        db.execute("DELETE FROM early")
 
     def report(self) -> dict[str, dict[str, object]]:
         """``repeated_values``: per property, the lines carrying a value another line carries, and the first ten."""
