@@ -172,11 +172,15 @@ class Repeats:
             db = self._db = sqlite3.connect(Path(self._dir, "values.sqlite"), isolation_level=None)
             db.execute("PRAGMA journal_mode=OFF")
             db.execute("PRAGMA synchronous=OFF")
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute(
                 "CREATE TABLE v (prop TEXT, value TEXT, first INTEGER, holder INTEGER, state INTEGER, "
                 "repeats INTEGER, id TEXT, PRIMARY KEY (prop, value)) WITHOUT ROWID"
             )
             db.execute("CREATE TABLE early (line INTEGER PRIMARY KEY, props BLOB)")
+            # One transaction for the whole run, never committed (the index dies with the run): no write per value
+            # beyond what SQLite's page cache (a few MB) spills to the file.
+            db.execute("BEGIN")
         return db
 
     def _count(self, line: int, pairs: Pairs) -> bool:
