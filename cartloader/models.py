@@ -203,7 +203,9 @@ class Summary:
     gives one message for each category (``line N: ...``); ``problems_by_code`` counts every problem of every such
     record by code (each entry of ``error.details``, else the record's category), so a record refused for two
     invalid booleans and a bad number counts ``INVALID_BOOLEAN`` twice and ``INVALID_NUMBER`` once; ``lookups``
-    counts the requests that resolved associations by ``idProperty`` (also counted in ``requests``)."""
+    counts the requests that resolved associations by ``idProperty`` (also counted in ``requests``);
+    ``repeated_values`` gives, per identifying property, ``{"lines": n, "first": [...]}``: the lines carrying a
+    value another line of the input also carries (the first of them included) and the ten smallest such lines."""
 
     total: int
     created: int
@@ -226,6 +228,7 @@ class Summary:
     failure_samples: dict[str, str] = field(default_factory=dict)
     lookups: int = 0
     problems_by_code: dict[str, int] = field(default_factory=dict)
+    repeated_values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def all_loaded(self) -> bool:

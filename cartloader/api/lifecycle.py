@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Callable, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
@@ -46,6 +46,7 @@ from cartloader.engine.matching import property_kinds
 from cartloader.engine.pipeline import run_pipeline
 from cartloader.engine.preflight import SchemaSource, check_upsert_key
 from cartloader.engine.refused import RefusalMemory
+from cartloader.engine.repeats import EXTERNAL_ID, Repeats
 from cartloader.engine.resolver import LookupRequester, Resolver
 from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
@@ -211,7 +212,13 @@ class LoaderLifecycle:
             raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
 
     async def _pipeline(
-        self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None
+        self,
+        source: AsyncIterable[CartInput | InvalidInput],
+        collector: Collector,
+        *,
+        run_id: str | None,
+        earlier: Callable[[int], bool] | None = None,
+        hold: bool = True,
     ) -> Summary:
         refused = RefusalMemory()  # what HubSpot refuses in this run is not sent again
         collector.use_clock(self._transport.clock.now)  # pending lines' sent_at on HubSpot's clock
@@ -237,6 +244,7 @@ class LoaderLifecycle:
         def on_read(preflight: Preflight) -> None:
             self._check_upsert_key(preflight)
             chunker.unique = preflight.schema.unique_properties
+            repeats.hold(chunker.unique if upsert_by is None and hold else (), preflight.schema.unique_properties)
             chunker.kinds = sender.kinds = property_kinds(preflight.schema)
 
         schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
@@ -244,6 +252,11 @@ class LoaderLifecycle:
             self._lookups, self.config, collector.stats, self._rng, self.lookup_cache, unique=self._unique_targets
         )
         collector.track_skips = self.config.missing_target == "skip"
+        upsert_by = self.config.upsert_by
+        tracked = (upsert_by or EXTERNAL_ID, EXTERNAL_ID)
+        repeats = Repeats(collector, tracked=tracked, earlier=earlier, schema=schema.current if schema else None)
+        collector.repeats = repeats
+        source = repeats.stage(source)
         self._tally.begin(collector)
         self._runs += 1
         try:
@@ -263,6 +276,7 @@ class LoaderLifecycle:
             raise
         finally:
             self._tally.end(collector)
+            repeats.close()
             self._runs -= 1
             if self._runs_ended is not None and not self._runs:
                 self._runs_ended.set()

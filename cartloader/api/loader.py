@@ -39,7 +39,9 @@ from cartloader.rate import Rate
 Records = Iterable[Any] | AsyncIterable[Any]
 
 
-def _records(records: Records, index: ResumeIndex | None = None) -> AsyncIterator[CartInput | InvalidInput]:
+def _records(
+    records: Records, index: ResumeIndex | None = None, earlier: Callable[[int], bool] | None = None
+) -> AsyncIterator[CartInput | InvalidInput]:
     if isinstance(records, str | bytes | dict):
         raise ConfigError(
             f"records must be an iterable of records (dicts), not a {type(records).__name__}: "
@@ -47,7 +49,18 @@ def _records(records: Records, index: ResumeIndex | None = None) -> AsyncIterato
         )
     if index is None:
         return normalized(records)
+    if earlier is not None:  # created lines are read again for their values (engine/repeats.py)
+        return normalized(
+            records, skip=lambda line: not (index.should_send(line) or earlier(line)), pending=index.may_exist
+        )
     return normalized(records, skip=lambda line: not index.should_send(line), pending=index.may_exist)
+
+
+def _created(loader: LoaderLifecycle, index: ResumeIndex | None) -> Callable[[int], bool] | None:
+    """Resuming in create mode: whether the log shows a line created."""
+    if index is None or loader.config.upsert_by is not None:
+        return None
+    return lambda line: index.last_status(line) == "created"
 
 
 class CartLoader(LoaderLifecycle):
@@ -64,11 +77,16 @@ class CartLoader(LoaderLifecycle):
     """
 
     async def _run(
-        self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None = None
+        self,
+        source: AsyncIterable[CartInput | InvalidInput],
+        collector: Collector,
+        *,
+        run_id: str | None = None,
+        earlier: Callable[[int], bool] | None = None,
     ) -> Summary:
         """Load already-normalized inputs; outcomes go to ``collector``."""
         self._check_open()
-        return await self._pipeline(source, collector, run_id=run_id)
+        return await self._pipeline(source, collector, run_id=run_id, earlier=earlier)
 
     async def load(
         self,
@@ -76,6 +94,7 @@ class CartLoader(LoaderLifecycle):
         progress: LoadProgress | None = None,
         *,
         run_id: str | None = None,
+        earlier: Callable[[int], bool] | None = None,
     ) -> Summary:
         """Load records already read and normalized, each with its own line number (``CartInput``), and
         refuse those already found invalid (``InvalidInput``) as ``invalid`` outcomes; return the summary.
@@ -83,11 +102,12 @@ class CartLoader(LoaderLifecycle):
         This is the command line's way in: it reads a file, numbers each record by its line and gives the
         outcomes to sinks of its own. ``progress`` holds those sinks and the counts as the load goes (read its
         ``summary()`` from another task); ``run_id`` makes the generated trace ids ``<run_id>-<line>`` (a new one
-        when None). Otherwise as ``create()``: per-record failures are outcomes, a fatal error raises and closes
-        the loader.
+        when None); ``earlier(line)`` true marks a line an earlier run created (``--resume``): read only for its
+        identifying values, never sent. Otherwise as ``create()``: per-record failures are outcomes, a fatal error
+        raises and closes the loader.
         """
         progress = progress if progress is not None else LoadProgress()
-        return await self._run(inputs, progress._collector, run_id=run_id)
+        return await self._run(inputs, progress._collector, run_id=run_id, earlier=earlier)
 
     async def preflight(self, progress: LoadProgress | None = None, *, sensitive: bool = False) -> Preflight | None:
         """The check a load applies before sending (``Preflight.check(record)`` returns the ``InvalidInput``
@@ -145,7 +165,8 @@ class CartLoader(LoaderLifecycle):
         self, source: AsyncIterator[CartInput | InvalidInput], collector: Collector
     ) -> Summary:
         # Not through _run: the loader is already closing while this run drains what was submitted.
-        return await self._pipeline(source, collector, run_id=self._submit_run_id)
+        # No holding back of repeats: a submitter cancelled before sending withdraws a record that then never settles.
+        return await self._pipeline(source, collector, run_id=self._submit_run_id, hold=False)
 
     async def create(
         self,
@@ -169,7 +190,8 @@ class CartLoader(LoaderLifecycle):
             collector = Collector([*sinks, *self._quota_watch(records)], on_outcome=on_outcome, echo=self._echo)
             if index is not None:
                 collector.skipped = index.counts().skipped(retry_failed=False)
-            return await self._run(_records(records, index), collector, run_id=run_id)
+            earlier = _created(self, index)
+            return await self._run(_records(records, index, earlier), collector, run_id=run_id, earlier=earlier)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _quota_watch(self, records: Records) -> list[OutcomeSink]:
@@ -196,14 +218,15 @@ class CartLoader(LoaderLifecycle):
         outcomes = OutcomeStream(receive)
         async with AsyncExitStack() as stack:
             sinks, run_id, index = self._sinks(stack, outcome_log, resume=resume)
-            source = _records(records, index)
+            earlier = _created(self, index)
+            source = _records(records, index, earlier)
             collector = Collector(sinks, stream=send, echo=self._echo)
             if index is not None:
                 collector.skipped = index.counts().skipped(retry_failed=False)
 
             async def produce() -> None:
                 async with send:
-                    await self._run(source, collector, run_id=run_id)
+                    await self._run(source, collector, run_id=run_id, earlier=earlier)
 
             try:
                 async with anyio.create_task_group() as group, receive:

@@ -50,6 +50,7 @@ from cartloader.cli.report import (
 )
 from cartloader.cli.setup import (
     Setup,
+    created_earlier,
     dry_run_token,
     input_records,
     join_budget,
@@ -291,7 +292,9 @@ class CommandRun:
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
-                    await loader.load(input_records(setup, options), progress, run_id=setup.log.log.meta.run_id)
+                    earlier = created_earlier(setup, options)
+                    records = input_records(setup, options, reread=earlier)
+                    await loader.load(records, progress, run_id=setup.log.log.meta.run_id, earlier=earlier)
             except FatalApiError as exc:
                 result.fatal = exc
             except OutcomeLogError as exc:

@@ -336,13 +336,32 @@ def prepare(options: Options, stack: AsyncExitStack) -> Setup:
     return setup
 
 
-def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | InvalidInput, None]:
+def created_earlier(setup: Setup, options: Options) -> Callable[[int], bool] | None:
+    """Resuming in create mode: whether the log shows a line created. Such lines are read again for their
+    identifying values only, so a later line repeating one is refused, never sent (engine/repeats.py)."""
+    index = setup.index
+    if index is None or options.upsert_by is not None:
+        return None
+    return lambda line: index.last_status(line) == "created"
+
+
+def input_records(
+    setup: Setup, options: Options, *, reread: Callable[[int], bool] | None = None
+) -> AsyncGenerator[CartInput | InvalidInput, None]:
     """The input's records, without the lines a resumed log already settled (or other shards' lines), up to
-    ``--limit``. A record HubSpot may hold already (an earlier run was sending it when it stopped, or it failed
-    after a request HubSpot may have processed) is marked ``was_pending``."""
+    ``--limit``; lines for which ``reread`` is true are read all the same (not metered). A record HubSpot may hold
+    already (an earlier run was sending it when it stopped, or it failed after a request HubSpot may have
+    processed) is marked ``was_pending``."""
     index = setup.index
     retry_failed = options.retry_failed
-    skip = None if index is None else (lambda line: not index.should_send(line, retry_failed=retry_failed))
+    skip: Callable[[int], bool] | None = None
+    if index is not None:
+
+        def resumed(line: int) -> bool:
+            return not index.should_send(line, retry_failed=retry_failed) and not (reread is not None and reread(line))
+
+        skip = resumed
+
     if options.shard is not None:
         skip = _shard_skip(*options.shard, skip)
     meter = setup.meter
@@ -350,6 +369,8 @@ def input_records(setup: Setup, options: Options) -> AsyncGenerator[CartInput | 
     if index is not None:
 
         def on_item(item: CartInput | InvalidInput) -> None:
+            if reread is not None and reread(item.line):
+                return
             meter.saw(item)
             if isinstance(item, CartInput) and index.may_exist(item.line):
                 item.was_pending = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any, Protocol
 
 from anyio.abc import ObjectSendStream
 
@@ -32,6 +33,13 @@ from cartloader.outcomes.log import OutcomeLog
 MAX_CATEGORIES = 100
 OTHER_CATEGORIES = "OTHER"
 MAX_SAMPLE_CHARS = 500
+
+
+class SettledWatch(Protocol):
+    """Told every final outcome; reports ``Summary.repeated_values`` (:mod:`cartloader.engine.repeats`)."""
+
+    def settled(self, results: Sequence[Settled]) -> None: ...
+    def report(self) -> dict[str, dict[str, Any]]: ...
 
 
 class Collector:
@@ -62,6 +70,7 @@ class Collector:
         self.failure_samples: dict[str, str] = {}
         self.track_skips = False  # outcomes carry the associations a record left out (missing_target="skip")
         self.problems_by_code: dict[str, int] = {}
+        self.repeats: SettledWatch | None = None
 
     def seen(self, count: int = 1) -> None:
         """Count records read from the source (``Summary.total``; some may not be sent if the run stops)."""
@@ -102,6 +111,8 @@ class Collector:
                 self.unmatched += 1
         if was_pending:
             self.in_flight -= len(results)
+        if self.repeats is not None:
+            self.repeats.settled(results)
         for sink in self._sinks:
             sink.settled(results)
         if self._on_outcome is None and self._stream is None:
@@ -187,6 +198,7 @@ class Collector:
             failure_samples=dict(self.failure_samples),
             lookups=self.stats.lookups,
             problems_by_code=dict(self.problems_by_code),
+            repeated_values=self.repeats.report() if self.repeats is not None else {},
         )
 
 
