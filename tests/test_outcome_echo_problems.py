@@ -13,6 +13,7 @@ import pytest
 
 from cartloader import CartLoader, Outcome, bulk_create
 from cartloader.simulator import Simulator
+from cartloader.simulator.config import DEFAULT_SCOPES
 from tests.test_cli_support import Start, last_entries, run_cli
 
 ECHO = ("hs_external_cart_id", "hs_cart_name")
@@ -73,7 +74,9 @@ async def test_a_callback_and_the_stream_read_echo_on_invalid_outcomes_without_r
         assert outcome.echoed is not None
         seen[outcome.line] = outcome.echoed["hs_external_cart_id"]  # a KeyError here stopped bulk_create before
 
-    async with Simulator() as sim:
+    # A token that may read the sensitive lists: the preflight then refuses the unknown property locally.
+    sensitive = {"crm.objects.carts.sensitive.read", "crm.objects.carts.highly_sensitive.read"}
+    async with Simulator(tokens={"sim-token": DEFAULT_SCOPES | sensitive}) as sim:
         summary = await bulk_create(records, token="sim-token", base_url=sim.url, on_outcome=on_outcome, echo=ECHO)
         async with CartLoader("sim-token", base_url=sim.url, echo=ECHO) as loader, loader.stream(records) as outcomes:
             streamed = {outcome.line: outcome async for outcome in outcomes}
