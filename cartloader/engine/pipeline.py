@@ -119,15 +119,16 @@ class _Batcher:
         schema = self._schema
         memory = self._refused
         preflight = None
-        read = schema is None
+        read = False
         async with send:
             try:
                 async for item in source:
                     if isinstance(item, InvalidInput):
                         await collector.refuse(item)
                         continue
-                    if not read:
-                        assert schema is not None
+                    # Read when the first record comes, and again before the first record checked once it is stale
+                    # (a long-running loader, submit(): the next record may come long after the last batch left).
+                    if schema is not None and (not read or schema.stale):
                         preflight = await schema.current()
                         read = True
                     refused = preflight.check(item) if preflight is not None else None
@@ -148,8 +149,6 @@ class _Batcher:
                         continue
                     collector.seen(len(batch))
                     await send.send(batch)
-                    if schema is not None and schema.stale:
-                        read = False
             finally:
                 self._stop_clock()
             batch = chunker.flush()
