@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.mutation MODULE [--fresh]
 
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
-``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``). It runs ``mutmut run`` on that module's mutants
+``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
+``submissions``, ``linking``, ``pipeline``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
@@ -38,6 +39,13 @@ MODULES = {
     "resume": "cartloader.outcomes.resume",
     "pacing": "cartloader.budget.pacing",
     "values": "cartloader.values",
+    "local": "cartloader.budget.local",
+    "places": "cartloader.budget.places",
+    "shared": "cartloader.budget.shared",
+    "script": "cartloader.budget.script",
+    "submissions": "cartloader.api.submissions",
+    "linking": "cartloader.engine.linking",
+    "pipeline": "cartloader.engine.pipeline",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is

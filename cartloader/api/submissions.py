@@ -108,7 +108,12 @@ class Submissions:
         line = self._lines
         item = normalize(record, line)
         ticket = self._tickets[line] = _Ticket(self._key(record, item, line))
-        self._send.send_nowait(item)
+        try:
+            self._send.send_nowait(item)
+        except anyio.BrokenResourceError:
+            # The pipeline has just stopped (a fatal error), before serve() closed the queue: this record is not
+            # sent, and serve() hands its ticket the error as it does every other caller's.
+            pass
         try:
             await ticket.done.wait()
         except BaseException:

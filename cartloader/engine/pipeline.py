@@ -129,15 +129,16 @@ class _Batcher:
         memory = self._refused
         resolver = self._resolver
         preflight = None
-        read = schema is None
+        read = False
         async with send:
             try:
                 async for item in source:
                     if isinstance(item, InvalidInput):
                         await collector.refuse(item)
                         continue
-                    if not read:
-                        assert schema is not None
+                    # Read when the first record comes, and again before the first record checked once it is stale
+                    # (a long-running loader, submit(): the next record may come long after the last batch left).
+                    if schema is not None and (not read or schema.stale):
                         preflight = await schema.current()
                         read = True
                     if preflight is not None and preflight.needs_sensitive(item):
@@ -166,8 +167,6 @@ class _Batcher:
                         continue
                     collector.seen(len(batch))
                     await send.send(batch)
-                    if schema is not None and schema.stale:
-                        read = False
                 if resolver is not None:
                     await resolver.close()
             finally:
