@@ -22,6 +22,14 @@ from tests.test_unprivileged_support import run_without_permission_overrides
 
 # --- entry format ---------------------------------------------------------------------------------------
 
+#: A clock stopped at 2026-03-01T12:00:00Z, and the pending line of line 1 (key ``r-1``) it stamps.
+_NOON_S = 1772366400.0
+_PENDING_AT_NOON = b'{"line":1,"key":"r-1","status":"pending","sent_at":"2026-03-01T12:00:00.000Z"}\n'
+
+
+def _noon() -> float:
+    return _NOON_S
+
 
 def test_pending_entry() -> None:
     assert encode_pending(CartInput(12, {}, key="r7f3-12")) == b'{"line":12,"key":"r7f3-12","status":"pending"}\n'
@@ -140,8 +148,9 @@ def test_empty_existing_log_is_not_refused(out: str, input_file: str) -> None:
     meta = RunMeta.new(input_file)
     with OutcomeLog.open(out, mode="new", meta=meta) as log:
         assert not log.resumed
+        log.clock = _noon
         log.write_pending([CartInput(1, {}, key="r-1")])
-    assert Path(out).read_bytes() == b'{"line":1,"key":"r-1","status":"pending"}\n'
+    assert Path(out).read_bytes() == _PENDING_AT_NOON
     assert RunMeta.from_json(Path(meta_path_for(out)).read_bytes()) == meta
 
 
@@ -374,8 +383,9 @@ def test_index_is_sparse_and_compact() -> None:
 
 def test_pending_entries_reach_the_file_before_sending(out: str, input_file: str) -> None:
     with OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file)) as log:
+        log.clock = _noon
         log.write_pending([CartInput(1, {}, key="r-1")])
-        assert Path(out).read_bytes() == b'{"line":1,"key":"r-1","status":"pending"}\n'
+        assert Path(out).read_bytes() == _PENDING_AT_NOON
         log.write([Outcome(1, "created", "r-1", "5", attempts=1)])
         log.flush()
         assert Path(out).read_bytes().count(b"\n") == 2
@@ -383,10 +393,11 @@ def test_pending_entries_reach_the_file_before_sending(out: str, input_file: str
 
 def test_a_log_in_use_is_refused(out: str, input_file: str) -> None:
     with OutcomeLog.open(out, mode="new", meta=RunMeta.new(input_file)) as log:
+        log.clock = _noon
         log.write_pending([CartInput(1, {}, key="r-1")])
         with pytest.raises(ConfigError, match=r"is in use by another cartloader run$"):
             OutcomeLog.open(out, mode="overwrite", meta=RunMeta.new(input_file))
-        assert Path(out).read_bytes() == b'{"line":1,"key":"r-1","status":"pending"}\n'
+        assert Path(out).read_bytes() == _PENDING_AT_NOON
     OutcomeLog.open(out, mode="overwrite", meta=RunMeta.new(input_file)).close()
 
 

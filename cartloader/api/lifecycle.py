@@ -201,6 +201,7 @@ class LoaderLifecycle:
         self, source: AsyncIterable[CartInput | InvalidInput], collector: Collector, *, run_id: str | None
     ) -> Summary:
         refused = RefusalMemory()  # what HubSpot refuses in this run is not sent again
+        collector.use_clock(self._transport.clock.now)  # pending lines' sent_at on HubSpot's clock
         sender = Sender(
             transport=self._transport,
             config=self.config,

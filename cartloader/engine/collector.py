@@ -25,6 +25,7 @@ from cartloader.models import (
     Settled,
     Summary,
 )
+from cartloader.outcomes.log import OutcomeLog
 
 #: Distinct failure categories counted by name; any further ones are counted together under ``OTHER_CATEGORIES``.
 MAX_CATEGORIES = 100
@@ -66,6 +67,14 @@ class Collector:
     def unmatched_results(self, count: int) -> None:
         """Count results of a 2xx that matched no input (never assigned to one: ``Summary.unmatched``)."""
         self.unmatched += count
+
+    def use_clock(self, now: Callable[[], float]) -> None:
+        """Stamp the ``sent_at`` of the ``pending`` lines the outcome logs among the sinks write with ``now``
+        (HubSpot's clock as the transport knows it)."""
+        for sink in self._sinks:
+            log = getattr(sink, "log", None)
+            if isinstance(log, OutcomeLog):
+                log.clock = now
 
     def pending(self, inputs: Sequence[CartInput]) -> None:
         """Log records as pending just before their first request."""

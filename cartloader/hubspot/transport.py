@@ -21,6 +21,7 @@ import aiohttp
 
 from cartloader._version import __version__
 from cartloader.config import is_loopback
+from cartloader.hubspot.clock import HubSpotClock
 
 USER_AGENT = f"cartloader/{__version__} (+https://pypi.org/project/cartloader/)"
 # What a failed request raises from inside aiohttp: its own errors, timeouts, and socket errors.
@@ -131,13 +132,14 @@ class Transport:
     ``connect_timeout_s`` the time to connect.
     """
 
-    __slots__ = ("_connections", "_proxies", "_session", "_timeout")
+    __slots__ = ("_connections", "_proxies", "_session", "_timeout", "clock")
 
     def __init__(self, *, connections: int, timeout_s: float, connect_timeout_s: float) -> None:
         self._connections = connections
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self.clock = HubSpotClock()  # HubSpot's clock, from the latest answer's Date header
 
     @property
     def is_open(self) -> bool:
@@ -194,6 +196,7 @@ class Transport:
                 trace_request_ctx=attempt,
             ) as response:
                 payload = await response.read()
+                self.clock.observe(response.headers.get("Date"))
                 return Response(response.status, response.headers, payload)
         except _NETWORK_ERRORS as exc:
             raise map_network_error(exc, urlsplit(url).hostname or url, connected=attempt.connected) from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -58,11 +59,33 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str] | None = None) ->
     return orjson.dumps(entry, option=_APPEND_NEWLINE)
 
 
-def encode_pending(record: CartInput) -> bytes:
-    """The ``pending`` line written for a record before its batch is sent."""
-    if record.key is None:
-        return orjson.dumps({"line": record.line, "status": "pending"}, option=_APPEND_NEWLINE)
-    return orjson.dumps({"line": record.line, "key": record.key, "status": "pending"}, option=_APPEND_NEWLINE)
+def encode_pending(record: CartInput, sent_at: str | None = None) -> bytes:
+    """The ``pending`` line written for a record before its batch is sent; ``sent_at`` (``format_sent_at``) is
+    when that attempt left, written after ``status`` so that ``ENTRY_HEAD`` reads the line as before."""
+    entry: dict[str, Any] = {"line": record.line}
+    if record.key is not None:
+        entry["key"] = record.key
+    entry["status"] = "pending"
+    if sent_at is not None:
+        entry["sent_at"] = sent_at
+    return orjson.dumps(entry, option=_APPEND_NEWLINE)
+
+
+def format_sent_at(epoch_s: float) -> str:
+    """A ``sent_at`` time: ISO 8601 UTC with milliseconds and ``Z`` (``2026-03-01T12:00:00.123Z``)."""
+    stamp = datetime.fromtimestamp(int(epoch_s * 1000) / 1000, UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_sent_at(text: object) -> float | None:
+    """The epoch seconds a ``sent_at`` names, or None when it is not one (absent, or not ISO 8601 with a zone)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if stamp.tzinfo is None else stamp.timestamp()
 
 
 def decode(data: bytes) -> Outcome:

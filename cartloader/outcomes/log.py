@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import BinaryIO, Literal
@@ -23,7 +24,13 @@ except ImportError:  # pragma: no cover - not POSIX
 
 from cartloader.errors import ConfigError, OutcomeLogError
 from cartloader.models import CartInput, Outcome, Settled
-from cartloader.outcomes.format import RESERVED_FIELDS, LogFormatError, encode_outcome, encode_pending
+from cartloader.outcomes.format import (
+    RESERVED_FIELDS,
+    LogFormatError,
+    encode_outcome,
+    encode_pending,
+    format_sent_at,
+)
 from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex, scan_log
 
@@ -39,10 +46,23 @@ class OutcomeLog:
     """An open outcome log. Use ``OutcomeLog.open``; write entries, ``flush()`` once per batch, ``close()``.
 
     ``resume_index`` holds what the log said when it was opened (empty for a new log); ``meta`` is the
-    meta as written (on resume: the earlier run id and start, with this start added to ``resumed``).
+    meta as written (on resume: the earlier run id and start, with this start added to ``resumed``). ``clock``
+    gives the ``sent_at`` of ``pending`` lines (epoch seconds; the loader sets HubSpot's clock, see
+    ``cartloader.hubspot.clock``).
     """
 
-    __slots__ = ("_echo", "_failed", "_file", "echo_checked", "echo_unseen", "meta", "path", "resume_index", "resumed")
+    __slots__ = (
+        "_echo",
+        "_failed",
+        "_file",
+        "clock",
+        "echo_checked",
+        "echo_unseen",
+        "meta",
+        "path",
+        "resume_index",
+        "resumed",
+    )
 
     def __init__(
         self, path: str, file: BinaryIO, meta: RunMeta, index: ResumeIndex, echo: tuple[str, ...], resumed: bool
@@ -57,6 +77,7 @@ class OutcomeLog:
         # --echo names no record logged so far had (once a record was logged: echo_checked), for a warning.
         self.echo_unseen = set(echo)
         self.echo_checked = False
+        self.clock: Callable[[], float] = time.time
 
     @classmethod
     def open(cls, path: str, *, mode: OpenMode, meta: RunMeta, echo: Sequence[str] = ()) -> OutcomeLog:
@@ -115,7 +136,8 @@ class OutcomeLog:
         The flush is the point: once the batch is sent, a killed process must still leave these entries
         behind, so that ``--resume`` knows the records may exist in HubSpot.
         """
-        self._write(b"".join([encode_pending(record) for record in records]))
+        sent_at = format_sent_at(self.clock())
+        self._write(b"".join([encode_pending(record, sent_at) for record in records]))
         self.flush()
 
     def write(self, outcomes: Sequence[Outcome]) -> None:
