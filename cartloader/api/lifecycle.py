@@ -222,7 +222,7 @@ class LoaderLifecycle:
 
         def on_read(preflight: Preflight) -> None:
             self._check_upsert_key(preflight)
-            chunker.unique = preflight.schema.unique_properties
+            chunker.unique = sender.readback.unique = preflight.schema.unique_properties
             chunker.kinds = sender.kinds = property_kinds(preflight.schema)
 
         schema = self._schema.for_run(collector.stats, on_read) if self._schema is not None else None
