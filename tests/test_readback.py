@@ -9,12 +9,12 @@ window and no other line of the run carries its unique value; otherwise it stays
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import orjson
 import pytest
 
@@ -48,14 +48,16 @@ async def load(sim: Simulator, records: list[dict[str, Any]], **options: Any) ->
 
 async def seed(url: str, record: dict[str, Any]) -> str:
     """Someone else creates ``record`` directly (not through the loader); its id."""
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{url}/crm/v3/objects/carts/batch/create",
             json={"inputs": [{"properties": record}]},
             headers={"Authorization": "Bearer sim-token"},
-        ) as response:
-            assert response.status == 201
-            body = await response.json()
+        ) as response,
+    ):
+        assert response.status == 201
+        body = await response.json()
     return str(body["results"][0]["id"])
 
 
@@ -101,7 +103,7 @@ async def test_an_object_made_before_the_run_by_someone_else_is_not_adopted() ->
     async with Simulator(unique=(EXTERNAL_ID,), faults_at={2: "post_504"}) as sim:
         record = carts(1)[0]
         existing = await seed(sim.url, record)  # batch request 1: the same values, made by someone else
-        time.sleep(MARGIN_S + 1)  # before the window of the run's attempts
+        await anyio.sleep(MARGIN_S + 1)  # before the window of the run's attempts
         outcomes, summary = await load(sim, [record])
         assert len(sim.objects) == 1
     (outcome,) = [o for o in outcomes if o.line == 1]
