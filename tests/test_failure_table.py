@@ -17,7 +17,8 @@ this module covers the rest. Row by row (design rule 4), where each is driven:
   test_whole_batch_400_traced_fails_the_named_inputs_and_resends_the_rest,
   test_whole_batch_409_conflict_fails_only_the_conflicting_record
 - 409 on a resend after an ambiguous attempt:
-  test_failures.py::test_conflict_on_resend_after_ambiguous_attempt_fails_with_duplicate_risk
+  test_failures.py::test_conflict_on_resend_after_ambiguous_attempt_fails_with_duplicate_risk (no preflight: the
+  unique properties are unknown, nothing is read back); read back and adopted, or not: test_readback.py
 - 401 after one refresh, 403, 429 DAILY, whole-batch 404: test_failures.py (library), test_cli_exit.py (exit 3),
   test_whole_batch_404_exits_3
 - 2xx missing a result, 2xx whose status is not COMPLETE: test_missing_result_in_create_mode_fails_with_duplicate_risk,

@@ -132,6 +132,8 @@ async def test_ambiguous_failure_then_success_creates_duplicates_only_where_flag
 
 
 async def test_conflict_on_resend_after_ambiguous_attempt_fails_with_duplicate_risk() -> None:
+    # Without the preflight the loader does not know which properties are unique, so it cannot tell whether
+    # another line carries the value: nothing is read back (tests/test_readback.py reads back with it).
     async with Simulator(faults={"post_500": 1.0}, seed=3, unique=("hs_external_cart_id",)) as sim:
         budget = HookedBudget({2: lambda: sim.set_fault("post_500", 0.0)})
         outcomes, summary = await load(sim, carts(10), budget=budget)

@@ -243,7 +243,7 @@ class LoaderLifecycle:
 
         def on_read(preflight: Preflight) -> None:
             self._check_upsert_key(preflight)
-            chunker.unique = preflight.schema.unique_properties
+            chunker.unique = sender.readback.unique = preflight.schema.unique_properties
             repeats.hold(chunker.unique if upsert_by is None and hold else (), preflight.schema.unique_properties)
             chunker.kinds = sender.kinds = property_kinds(preflight.schema)
 

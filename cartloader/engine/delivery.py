@@ -22,6 +22,7 @@ from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
 from cartloader.engine.linking import Linker
 from cartloader.engine.matching import Kinds, match_results, proves_not_created
+from cartloader.engine.readback import Attempts, Conflict, Readback
 from cartloader.engine.refused import RefusalMemory
 from cartloader.engine.splitting import split_refused
 from cartloader.errors import FatalApiError
@@ -46,9 +47,10 @@ _UNPROCESSED_STOPS = frozenset({Action.RETRY, Action.FATAL, Action.REFRESH_TOKEN
 
 class InFlight:
     """A record on its way: how many requests carried it, whether a resend may duplicate it, whether HubSpot may
-    have processed any request that carried it, and whether this run has written its last entry for it."""
+    have processed any request that carried it, and whether this run has written its last entry for it; ``times``:
+    when its requests of this run left and were answered (a conflict's read-back window)."""
 
-    __slots__ = ("attempts", "closed", "duplicate_risk", "maybe_processed", "record")
+    __slots__ = ("attempts", "closed", "duplicate_risk", "maybe_processed", "record", "times")
 
     def __init__(self, record: CartInput, duplicate_risk: bool = False, maybe_processed: bool = False) -> None:
         self.record = record
@@ -56,12 +58,17 @@ class InFlight:
         self.duplicate_risk = duplicate_risk
         self.maybe_processed = maybe_processed
         self.closed = False
+        self.times = Attempts()
 
     def __repr__(self) -> str:
         return (
             f"InFlight(line={self.record.line}, attempts={self.attempts}, duplicate_risk={self.duplicate_risk}, "
             f"maybe_processed={self.maybe_processed})"
         )
+
+
+#: A record refused: its error, the ``existing_id`` a 409 names, and the unique properties it names.
+Refused = tuple[InFlight, RecordError, str | None, tuple[str, ...]]
 
 
 class Sender:
@@ -91,6 +98,7 @@ class Sender:
         self._budget = budget
         self._breaker = breaker
         self._requester = Requester(transport=transport, token=token, budget=budget, capacity=capacity)
+        self._clock = transport.clock  # HubSpot's clock: when each record's requests left and were answered
         self._collector = collector
         self._stats = collector.stats
         self._rng = rng or random.Random()
@@ -99,6 +107,9 @@ class Sender:
         self._refused = refused  # what HubSpot refuses is remembered, so that the producer refuses it again
         # Upsert inputs carry no associations: they are written afterwards, through the v4 API.
         self._linker = Linker(self._requester, config, self._stats, self._rng) if config.upsert_by else None
+        #: Settles a 409 on a resend after an ambiguous attempt by reading the object back (its ``unique``: the
+        #: portal's unique properties, set with ``kinds``).
+        self.readback = Readback(self._requester, config, self._stats, self._rng)
 
     async def deliver(self, batch: Sequence[CartInput]) -> None:
         """Send ``batch`` until every record has a final outcome (or the run is cancelled)."""
@@ -107,6 +118,7 @@ class Sender:
         # A record withdrawn by its submitter (cancelled) is never sent; a batch left empty takes no rate slot.
         items = [InFlight(r, can_duplicate and r.was_pending, r.was_pending) for r in batch if not r.withdrawn]
         if items:
+            self.readback.note([item.record for item in items])
             await self._deliver(items, first=True)
 
     async def _deliver(self, items: list[InFlight], *, first: bool = False) -> None:
@@ -124,7 +136,7 @@ class Sender:
                 answer = exchange.answer
                 if rule.processed and action is not Action.ACCEPT:
                     for item in items:
-                        item.maybe_processed = True
+                        item.maybe_processed = item.times.ambiguous = True
                 rate_limited = answer is not None and answer.status == 429
                 if not rate_limited:
                     attempt += 1
@@ -199,14 +211,21 @@ class Sender:
                     records = [item.record for item in items]
                     body = self._body(records)
                 self._collector.pending(records)
+            now = self._clock.now()
             for item in items:
                 item.attempts += 1
+                item.times.sent(now)
             return body
 
         try:
-            return await self._requester.send("POST", self._url, self._body(records), self._stats, before=before)
+            exchange = await self._requester.send("POST", self._url, self._body(records), self._stats, before=before)
         except NothingToSend:
             return None
+        if not isinstance(exchange.error, NoAnswer):
+            now = self._clock.now()
+            for item in items:
+                item.times.answered(now)
+        return exchange
 
     def _watch(self, exchange: Exchange, items: list[InFlight]) -> None:
         """Feed the circuit breaker; stop the run when most recent requests fail the same way."""
@@ -298,6 +317,7 @@ class Sender:
         settled: list[Settled] = []
         failed: set[int] = set()
         unnamed_errors = []
+        conflicts: list[Refused] = []
         # Only an answer with errors needs the inputs by trace id (most have none: one dict less per batch).
         index_by_key = {record.key: i for i, record in enumerate(records)} if answer.errors else {}
         for error in answer.errors:
@@ -309,7 +329,7 @@ class Sender:
                     failed.add(i)
                     why = refusal(error.category, error.message, input_status(error.category), error.details)
                     existing = existing_id(error.message) if why.status == 409 else None
-                    settled.append(self._outcome(items[i], "failed", why, existing=existing))
+                    conflicts.append((items[i], why, existing, error.context.get("propertyName", ())))
         matching = match_results(records, answer.results, exclude=frozenset(failed), kinds=self.kinds)
         upserted: list[tuple[InFlight, ResultItem]] = []
         if self._linker is None:  # create mode: every result settles at once (the common path, once per record)
@@ -345,9 +365,37 @@ class Sender:
                     item.duplicate_risk = self._can_duplicate
                 settled.append(self._outcome(item, "failed", error=reason))
         await self._collector.settle(settled)
+        await self._conflicts(conflicts)
         if upserted:
             await self._link(upserted)
         return resend
+
+    async def _conflicts(self, refused: list[Refused]) -> None:
+        """Settle records refused (``failed``, with the ``existing_id`` a 409 names); a 409 on a resend after an
+        ambiguous attempt is read back first (:mod:`cartloader.engine.readback`): the object that is the record's
+        own is adopted, ``created`` (``updated`` in upsert mode) with its id."""
+        conflicts = [(r, Conflict(r[0].record, r[0].times, r[2], r[3])) for r in refused if r[1].status == 409]
+        checks = [(r, conflict) for r, conflict in conflicts if self.readback.checkable(conflict)]
+        checked = {id(r[0]) for r, _ in checks}
+        await self._collector.settle(
+            [self._outcome(i, "failed", e, existing=x) for i, e, x, _ in refused if id(i) not in checked]
+        )
+        if not checks:
+            return
+        owned = await self.readback.settle([conflict for _, conflict in checks], self.kinds)
+        settled, linked = [], []
+        for ((item, error, existing, _), _), obj in zip(checks, owned, strict=True):
+            if obj is None:
+                settled.append(self._outcome(item, "failed", error, existing=existing))
+                continue
+            result = ResultItem(obj.id, obj.properties, None, None if self._linker is None else False)
+            if self._linker is not None and item.record.associations:
+                linked.append((item, result))  # upserted without its associations: written now
+            else:
+                settled.append(self._created(item, result))
+        await self._collector.settle(settled)
+        if linked:
+            await self._link(linked)
 
     async def _link(self, upserted: list[tuple[InFlight, ResultItem]]) -> None:
         """Write the associations of upserted records, then settle them: ``created``/``updated`` once every
@@ -397,9 +445,7 @@ class Sender:
         input stands alone (design rule 3; :func:`~cartloader.engine.splitting.split_refused` decides which)."""
         split = split_refused([item.record for item in items], exchange)
         if split.failed:
-            existing = split.existing
-            await self._collector.settle(
-                [self._outcome(items[i], "failed", e, existing=existing) for i, e in split.failed.items()]
-            )
+            named = exchange.answer.context_values("propertyName") if exchange.answer else ()
+            await self._conflicts([(items[i], e, split.existing, named) for i, e in split.failed.items()])
         for part in split.resend:
             await self._deliver([items[i] for i in part])
