@@ -18,7 +18,7 @@ import anyio
 import orjson
 import pytest
 
-from cartloader.api.loader import bulk_create
+from cartloader.api.loader import CartLoader, bulk_create
 from cartloader.cli.main import main
 from cartloader.config import Backoff
 from cartloader.engine.readback import MARGIN_S, SeenValues, attempt_window
@@ -127,18 +127,35 @@ async def test_an_object_whose_values_differ_is_not_adopted() -> None:
 
 @pytest.mark.anyio
 async def test_two_lines_with_one_unique_value_are_never_given_the_same_object() -> None:
-    # Line 1 is created; line 2, the same values, is refused by a batch processed then answered 504 (it conflicted
-    # with line 1's object), and its resend meets a 409 naming that object: made within line 2's window, with its
-    # values, but line 1 carries the same unique value: not adopted.
+    # submit() holds no line back for an earlier one (a load does: tests/test_repeats.py), so line 2 is sent. Line 1
+    # is created; line 2, the same values, is refused by a batch processed then answered 504 (it conflicted with
+    # line 1's object), and its resend meets a 409 naming that object: made within line 2's window, with its values,
+    # but line 1 carries the same unique value: not adopted.
+    record = carts(1)[0]
+    async with (
+        Simulator(unique=(EXTERNAL_ID,), faults_at={2: "post_504"}) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate="1000/1s", backoff=QUICK, linger=0.01) as loader,
+    ):
+        first = await loader.submit(dict(record))
+        second = await loader.submit(dict(record))
+        requests = loader.statistics().requests
+        assert len(sim.objects) == 1
+    assert first.status == "created"
+    assert second.status == "failed" and second.error and second.error.category == "CONFLICT"
+    assert second.duplicate_risk and second.existing_id == first.id
+    assert requests == 5  # the preflight's 2 reads, line 1, line 2's 504 and 409: no read back
+
+
+@pytest.mark.anyio
+async def test_a_load_holds_a_repeated_unique_value_back_and_never_sends_it() -> None:
     records = [carts(1)[0], carts(1)[0]]
-    async with Simulator(unique=(EXTERNAL_ID,), faults_at={2: "post_504"}) as sim:
+    async with Simulator(unique=(EXTERNAL_ID,)) as sim:
         outcomes, summary = await load(sim, records, batch_size=1, concurrency=1)
         assert len(sim.objects) == 1
     final = {o.line: o for o in outcomes}
     assert final[1].status == "created"
-    assert final[2].status == "failed" and final[2].error and final[2].error.category == "CONFLICT"
-    assert final[2].duplicate_risk and final[2].existing_id == final[1].id
-    assert summary.requests == 5  # the preflight's 2 reads, line 1, line 2's 504 and 409: no read back
+    assert final[2].status == "invalid" and final[2].error and final[2].error.category == "DUPLICATE_IN_INPUT"
+    assert summary.requests == 3  # the preflight's 2 reads and line 1
 
 
 def test_without_the_read_scope_a_conflict_fails_after_one_warning_and_the_run_goes_on(

@@ -28,10 +28,9 @@ from cartloader.engine.splitting import split_refused
 from cartloader.errors import FatalApiError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.details import refusal, with_values
-from cartloader.hubspot.failures import Action, input_status
+from cartloader.hubspot.failures import Action, input_status, missing_result_error
 from cartloader.hubspot.protocol import (
     Answer,
-    ApiError,
     Endpoint,
     ResultItem,
     create_body,
@@ -354,7 +353,7 @@ class Sender:
             # no result it could not place), or when a resend cannot duplicate (upsert); otherwise HubSpot may
             # have created them: failed, MISSING_RESULT, flagged (never resent unflagged).
             refused = proves_not_created(matching, len(unnamed_errors))
-            reason = self._missing_error(answer, unnamed_errors if refused else (), unmatched, len(unnamed_errors))
+            reason = missing_result_error(answer, unnamed_errors if refused else (), unmatched, len(unnamed_errors))
             for i in matching.leftover:
                 item = items[i]
                 if (refused or not self._can_duplicate) and item.attempts < self._config.max_attempts:
@@ -411,24 +410,6 @@ class Sender:
             for (item, result), problem in zip(upserted, problems, strict=True)
         ]
         await self._collector.settle(settled)
-
-    @staticmethod
-    def _missing_error(
-        answer: Answer, refusals: Sequence[ApiError], unmatched: int = 0, unnamed: int = 0
-    ) -> RecordError:
-        """Why an input of a 2xx that has no result for it fails: the error refusing it without naming it, or a
-        missing result (saying what else the answer held that could not be placed)."""
-        if refusals:
-            first = refusals[0]
-            return refusal(first.category, first.message, input_status(first.category), first.details)
-        message = "HubSpot's answer had neither a result nor an error for it"
-        if answer.batch_status not in (None, "COMPLETE"):
-            message += f" (batch status {answer.batch_status})"
-        if unmatched:
-            message += f"; {unmatched} result(s) in the answer matched no input"
-        if unnamed:
-            message += f"; {unnamed} error(s) in the answer named no input"
-        return RecordError("MISSING_RESULT", message)
 
     def _created(self, item: InFlight, result: ResultItem) -> Settled:
         # _outcome without an error, inlined: once per record.

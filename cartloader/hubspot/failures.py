@@ -7,11 +7,13 @@ whether HubSpot may have processed the request, and the least wait before a rese
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cartloader.hubspot.protocol import Answer
+from cartloader.hubspot.details import refusal
+from cartloader.hubspot.protocol import Answer, ApiError
 from cartloader.hubspot.transport import NoAnswer
+from cartloader.models import RecordError
 
 
 class Action(enum.Enum):
@@ -107,3 +109,21 @@ def input_status(category: str) -> int:
     """The HTTP status of one input's error inside a 207: what HubSpot answers when that error fails a
     whole request (the 207 belongs to the request, not to the input)."""
     return 409 if category == "CONFLICT" else 400
+
+
+def missing_result_error(
+    answer: Answer, refusals: Sequence[ApiError], unmatched: int = 0, unnamed: int = 0
+) -> RecordError:
+    """Why an input of a 2xx that has no result for it fails: the error refusing it without naming it, or a
+    missing result (saying what else the answer held that could not be placed)."""
+    if refusals:
+        first = refusals[0]
+        return refusal(first.category, first.message, input_status(first.category), first.details)
+    message = "HubSpot's answer had neither a result nor an error for it"
+    if answer.batch_status not in (None, "COMPLETE"):
+        message += f" (batch status {answer.batch_status})"
+    if unmatched:
+        message += f"; {unmatched} result(s) in the answer matched no input"
+    if unnamed:
+        message += f"; {unnamed} error(s) in the answer named no input"
+    return RecordError("MISSING_RESULT", message)
