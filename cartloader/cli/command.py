@@ -241,6 +241,7 @@ class CommandRun:
             try:
                 async with CartLoader(token, config=config, budget=budget) as loader:
                     preflight = await loader.preflight(progress)
+                    await loader.check_associations(self.options.column_associations, progress)
             except FatalApiError as exc:
                 print_error(f"stopped by HubSpot: {exc}")
                 return EXIT_FATAL_API
@@ -288,6 +289,8 @@ class CommandRun:
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
+                    # --associate columns checked before anything is sent: a refusal is exit 2 (ConfigError).
+                    await loader.check_associations(options.column_associations, progress)
                     await loader.load(input_records(setup, options), progress, run_id=setup.log.log.meta.run_id)
             except FatalApiError as exc:
                 result.fatal = exc
