@@ -31,6 +31,7 @@ from cartloader.errors import (
     MissingScopesError,
     OutcomeLogError,
 )
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.preflight import Preflight
 from cartloader.models import (
     CartInput,
@@ -55,6 +56,7 @@ __all__ = [
     "CartInput",
     "CartLoader",
     "CartloaderError",
+    "ColumnAssociation",
     "ConfigError",
     "DailyLimitError",
     "FatalApiError",

@@ -79,8 +79,9 @@ async def test_upsert_leaves_every_association_in_place_and_a_second_upsert_dupl
         for line, outcome in first.items():
             assert outcome.id is not None
             assert held_links(sim, outcome.id) == expected_links(records[line - 1])
-        # Three upserts and, per target type, one associations request per upserted batch.
-        assert summary.requests == sim.stats().requests == 2 + 3 + 3 * 3
+        # The schema, the labels of the seven documented cart pairs (the items name ids, not target types), three
+        # upserts and, per target type, one associations request per upserted batch.
+        assert summary.requests == sim.stats().requests == 2 + 7 + 3 + 3 * 3
 
         second, again = await load(sim, records)
         assert again.updated == 250
@@ -148,8 +149,8 @@ async def test_an_association_whose_target_type_cannot_be_known_is_refused_befor
 
 async def test_a_run_stopped_between_the_upsert_and_the_associations_leaves_the_records_pending() -> None:
     class StopBeforeLinking(RateBudget):
-        """A real budget that cancels the run when the fourth slot is asked for: the first associations request
-        (after the two schema reads and the upsert)."""
+        """A real budget that cancels the run when the eleventh slot is asked for: the first associations request
+        (after the two schema reads, the labels of the seven documented cart pairs and the upsert)."""
 
         def __init__(self, scope: anyio.CancelScope) -> None:
             super().__init__(Rate(1000, 1.0))
@@ -158,7 +159,7 @@ async def test_a_run_stopped_between_the_upsert_and_the_associations_leaves_the_
 
         async def acquire(self) -> None:
             self.slots += 1
-            if self.slots == 4:
+            if self.slots == 11:
                 self.scope.cancel()
                 await anyio.lowlevel.checkpoint()
             await super().acquire()

@@ -34,6 +34,7 @@ from cartloader.config import (
     LoaderConfig,
     TokenCallable,
 )
+from cartloader.engine.association_types import PortalTypes
 from cartloader.engine.breaker import CircuitBreaker
 from cartloader.engine.calls import Requester
 from cartloader.engine.chunker import Chunker
@@ -48,9 +49,11 @@ from cartloader.engine.preflight import SchemaSource, check_upsert_key
 from cartloader.engine.refused import RefusalMemory
 from cartloader.engine.repeats import EXTERNAL_ID, Repeats
 from cartloader.engine.resolver import LookupRequester, Resolver
+from cartloader.engine.stats import RunStats
 from cartloader.errors import ConfigError, FatalApiError, LoaderClosedError
 from cartloader.hubspot.auth import TokenSource
 from cartloader.hubspot.transport import Transport
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.preflight import Preflight
 from cartloader.models import CartInput, InvalidInput, OutcomeSink, Summary
 from cartloader.outcomes.format import RESERVED_FIELDS
@@ -152,6 +155,8 @@ class LoaderLifecycle:
         requester = Requester(transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity)
         self._requester = requester
         self._schema = SchemaSource(requester, config, self._rng) if config.preflight else None
+        # The association types the portal defines, read as target types appear (with the preflight).
+        self._types = PortalTypes(requester, config, self._rng) if config.preflight else None
         # Associations named by a property: resolved through batch reads counted as lookups, cached for the loader.
         self._lookups = LookupRequester(
             transport=self._transport, token=self._token, budget=self.budget, capacity=self._capacity
@@ -270,6 +275,7 @@ class LoaderLifecycle:
                 schema=schema,
                 refused=refused,
                 resolver=resolver,
+                types=self._types.for_run(collector.stats) if self._types is not None else None,
             )
         except FatalApiError as exc:
             self._stop(exc)
@@ -281,6 +287,20 @@ class LoaderLifecycle:
             if self._runs_ended is not None and not self._runs:
                 self._runs_ended.set()
         return collector.summary()
+
+    async def _check_columns(self, columns: Sequence[ColumnAssociation], stats: RunStats) -> None:
+        """Each natural-key column's property identifies one object; each column's type is one the portal defines
+        for its pair (with the preflight); else ``ConfigError``. What cannot be read: a warning, HubSpot decides."""
+        resolver = Resolver(
+            self._lookups, self.config, stats, self._rng, self.lookup_cache, unique=self._unique_targets
+        )
+        for column in columns:
+            if column.object_type is not None and column.id_property is not None:
+                why = await resolver.not_unique(column.object_type, column.id_property)
+                if why is not None:
+                    raise ConfigError(f"--associate {column.describe_option()}: {why}")
+        if self._types is not None:
+            await self._types.check_columns(columns, stats)
 
     def _check_upsert_key(self, preflight: Preflight) -> None:
         if self.config.upsert_by is not None:

@@ -30,6 +30,7 @@ from cartloader.engine.collector import Collector
 from cartloader.engine.pipeline import first_cause
 from cartloader.engine.properties import list_properties
 from cartloader.errors import ConfigError
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.normalize import normalized
 from cartloader.input.preflight import Preflight
 from cartloader.models import CartInput, InvalidInput, Outcome, OutcomeSink, PropertyDefinition, Summary
@@ -143,6 +144,19 @@ class CartLoader(LoaderLifecycle):
         progress = progress if progress is not None else LoadProgress()
         stats = progress._collector.stats
         return tuple(await list_properties(self._requester, self.config, self._rng, stats))
+
+    async def check_associations(
+        self, columns: Sequence[ColumnAssociation], progress: LoadProgress | None = None
+    ) -> None:
+        """Check association columns (``--associate``) before anything is sent, reading through the rate budget
+        (counted in ``progress``): a column naming its targets by a property that does not identify one object
+        (neither contacts' ``email`` nor marked ``hasUniqueValue``), or, with the preflight, whose association type
+        the portal does not define for the pair, raises ``ConfigError`` naming what would do. Definitions or
+        labels that cannot be read: one warning on the "cartloader" logger, and HubSpot decides."""
+        if not self._transport.is_open:
+            raise RuntimeError("use CartLoader inside `async with CartLoader(...) as loader:`")
+        progress = progress if progress is not None else LoadProgress()
+        await self._check_columns(columns, progress._collector.stats)
 
     async def submit(self, record: Any) -> Outcome:
         """Load one record, batched with whatever other tasks submit meanwhile, and return its final outcome.

@@ -245,6 +245,7 @@ class CommandRun:
                 if token is not None and config is not None:
                     loader = await stack.enter_async_context(CartLoader(token, config=config, budget=budget))
                     preflight = await loader.preflight(progress)
+                    await loader.check_associations(self.options.column_associations, progress)
                     sensitive = functools.partial(loader.preflight, progress, sensitive=True)
                 checked = await dry_run(self.options, setup, progress, preflight=preflight, sensitive=sensitive)
         except FatalApiError as exc:
@@ -292,6 +293,8 @@ class CommandRun:
             try:
                 with anyio.CancelScope() as scope:
                     self.interruption.scope = scope
+                    # --associate columns checked before anything is sent: a refusal is exit 2 (ConfigError).
+                    await loader.check_associations(options.column_associations, progress)
                     earlier = created_earlier(setup, options)
                     records = input_records(setup, options, reread=earlier)
                     await loader.load(records, progress, run_id=setup.log.log.meta.run_id, earlier=earlier)

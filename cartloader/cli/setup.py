@@ -386,7 +386,7 @@ def csv_layout(options: Options) -> CsvLayout:
     return CsvLayout(
         options.csv_delimiter,
         dict(options.column_map),
-        dict(options.column_associations),
+        {association.column: association for association in options.column_associations},
         {conversion.column: conversion for conversion in options.conversions},
         options.encoding,
     )

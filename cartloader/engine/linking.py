@@ -14,24 +14,29 @@ from cartloader.engine.stats import RunStats
 from cartloader.hubspot.associations import Link, link_body, links, written_pairs
 from cartloader.hubspot.failures import Action
 from cartloader.hubspot.protocol import ApiError, Endpoint
-from cartloader.models import CartInput, RecordError
+from cartloader.hubspot.targets import ASSOCIATIONS, target_problems
+from cartloader.models import CartInput, PropertyProblem, RecordError
 
 ASSOCIATION_FAILED = "ASSOCIATION_FAILED"
 
 
-def _reason(link: Link, from_id: str, exchange: Exchange) -> str:
-    """Why one link is not written: the error that names its target or its record, else what the answer was."""
+def _reason(link: Link, from_id: str, exchange: Exchange) -> tuple[str, tuple[PropertyProblem, ...]]:
+    """Why one link is not written: the error that names its target or its record, else what the answer was; and
+    the ids and types that error names (``INVALID_OBJECT_IDS``, ``INVALID_ASSOCIATION_TYPES``), for
+    ``error.details``."""
     answer = exchange.answer
     if answer is None or exchange.rule.action is not Action.ACCEPT:
-        return exchange.describe() + (f": {answer.message}" if answer is not None and answer.message else "")
+        why = exchange.describe() + (f": {answer.message}" if answer is not None and answer.message else "")
+        details = answer.details if answer is not None else ()
+        return why, tuple(problem for problem in details if problem.property == ASSOCIATIONS)
     errors: list[ApiError] = answer.errors
     for error in errors:
         named = {value for values in error.context.values() for value in values}
         if link.to_id in named or from_id in named:
-            return error.message or error.category
+            return error.message or error.category, target_problems(error.context, error.message)
     if errors:
-        return errors[0].message or errors[0].category
-    return "HubSpot's answer had neither a result nor an error for it"
+        return errors[0].message or errors[0].category, ()
+    return "HubSpot's answer had neither a result nor an error for it", ()
 
 
 def _status(exchange: Exchange) -> int | None:
@@ -60,6 +65,7 @@ class Linker:
         place, else the ``ASSOCIATION_FAILED`` error naming the associations that are not."""
         by_type: dict[str, list[tuple[int, str, Link]]] = {}
         problems: dict[int, list[str]] = {}
+        details: dict[int, list[PropertyProblem]] = {}
         for k, (record, object_id) in enumerate(upserted):
             found = links(record.associations or (), self._config.object_type)
             if isinstance(found, str):  # refused before sending by the chunker: never here in a run
@@ -77,13 +83,16 @@ class Linker:
                 written = written_pairs(exchange.body) if exchange.rule.action is Action.ACCEPT else set()
                 for k, from_id, item in chunk:
                     if (from_id, item.to_id) not in written:
-                        problems.setdefault(k, []).append(f"{item.describe()}: {_reason(item, from_id, exchange)}")
+                        why, named = _reason(item, from_id, exchange)
+                        problems.setdefault(k, []).append(f"{item.describe()}: {why}")
+                        details.setdefault(k, []).extend(p for p in named if p not in details[k])
                         status.setdefault(k, _status(exchange))
         return [
             RecordError(
                 ASSOCIATION_FAILED,
                 f"upserted as {upserted[k][1]}, but not associated with {'; '.join(problems[k])}",
                 status.get(k),
+                tuple(details.get(k, ())),
             )
             if k in problems
             else None

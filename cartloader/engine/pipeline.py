@@ -17,6 +17,7 @@ import anyio
 from anyio.abc import ObjectSendStream, TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from cartloader.engine.association_types import RunTypes
 from cartloader.engine.chunker import Chunker
 from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import InFlightLimit
@@ -41,10 +42,12 @@ async def run_pipeline(
     schema: RunSchema | None = None,
     refused: RefusalMemory | None = None,
     resolver: Resolver | None = None,
+    types: RunTypes | None = None,
 ) -> None:
     """Load every record of ``source``; outcomes reach ``collector``. With ``schema``, each record is checked
     against the portal's schema first (the preflight): read when the first record comes, and again once it goes
-    stale; with ``refused``, against what HubSpot refused earlier in the run; with ``resolver``, records whose
+    stale; with ``refused``, against what HubSpot refused earlier in the run; with ``types``, its associations'
+    types against those the portal defines; with ``resolver``, records whose
     associations name their targets by a property wait there until those are resolved. Raises what stops the run
     (a ``FatalApiError``, an ``OutcomeLogError``, an ``InputReadError``) as itself, not wrapped in an
     exception group; other errors raised beside it are kept in its ``__notes__``."""
@@ -52,7 +55,7 @@ async def run_pipeline(
     try:
         with receive:  # the crew clones it for each worker it hires, until the run ends
             async with anyio.create_task_group() as group:
-                batcher = _Batcher(chunker, collector, linger_s, schema, refused, resolver)
+                batcher = _Batcher(chunker, collector, linger_s, schema, refused, resolver, types)
                 if resolver is not None:
                     resolver.start(group, batcher.feeder(send))  # open until produce ends
                 group.start_soon(batcher.linger, send.clone())
@@ -97,6 +100,7 @@ class _Batcher:
         "_refused",
         "_resolver",
         "_schema",
+        "_types",
     )
 
     def __init__(
@@ -107,8 +111,10 @@ class _Batcher:
         schema: RunSchema | None,
         refused: RefusalMemory | None,
         resolver: Resolver | None = None,
+        types: RunTypes | None = None,
     ) -> None:
         self._resolver = resolver
+        self._types = types
         self._schema = schema
         self._refused = refused
         self._chunker = chunker
@@ -147,6 +153,8 @@ class _Batcher:
                     refused = preflight.check(item) if preflight is not None else None
                     if refused is None and memory is not None:
                         refused = memory.check(item)
+                    if refused is None and item.associations and self._types is not None:
+                        refused = await self._types.check(item)
                     if refused is not None:
                         refused.properties = item.properties  # for --echo
                         await collector.refuse(refused)

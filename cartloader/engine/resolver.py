@@ -189,12 +189,12 @@ class Resolver:
                     f"{target.object_type}",
                     record.raw,
                 )
-            why = await self._not_unique(target.object_type, target.id_property)
+            why = await self.not_unique(target.object_type, target.id_property)
             if why is not None:
                 return InvalidInput(record.line, f"line {record.line}: association {position}: {why}", record.raw)
         return None
 
-    async def _not_unique(self, object_type: str, id_property: str) -> str | None:
+    async def not_unique(self, object_type: str, id_property: str) -> str | None:
         """Why ``id_property`` does not identify one object of ``object_type``, or None (unique, or unknown: the
         portal's definitions could not be read, and HubSpot decides)."""
         key = (object_type, id_property)

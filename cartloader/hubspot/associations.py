@@ -111,3 +111,40 @@ def _object_id(value: object) -> str | None:
     if type(value) is int:
         return str(value)
     return None
+
+
+#: An association type as the portal defines it: (category, type id), e.g. ``("HUBSPOT_DEFINED", 586)``.
+Kind = tuple[str, int]
+
+
+def read_labels(body: bytes | None) -> dict[Kind, str | None] | None:
+    """The association types a labels answer lists (``{"results": [{"category", "typeId", "label"}]}``), each
+    with its label; None when the answer cannot be read."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        return None
+    found: dict[Kind, str | None] = {}
+    for result in results:
+        if not isinstance(result, dict):
+            continue
+        category, type_id, label = result.get("category"), result.get("typeId"), result.get("label")
+        if isinstance(category, str) and type(type_id) is int:
+            found[(category, type_id)] = label if isinstance(label, str) else None
+    return found
+
+
+def item_kinds(item: Mapping[str, Any]) -> list[Kind] | None:
+    """The (category, type id) of each of an item's types; None when one is not of that shape (HubSpot decides)."""
+    kinds: list[Kind] = []
+    for kind in item.get("types") or ():
+        if not isinstance(kind, Mapping):
+            return None
+        category, type_id = kind.get("associationCategory"), kind.get("associationTypeId")
+        if not isinstance(category, str) or type(type_id) is not int:
+            return None
+        kinds.append((category, type_id))
+    return kinds

@@ -5,6 +5,42 @@ where HubSpot documents one type for the pair (checked by the resolver). The val
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+#: The association category of ``--associate`` (HubSpot's own association types).
+ASSOCIATION_CATEGORY = "HUBSPOT_DEFINED"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnAssociation:
+    """``--associate``: a CSV column whose cells are association targets, each associated with ``type_id``
+    (HUBSPOT_DEFINED). ``object_type`` None: the cells are HubSpot ids (``COLUMN=TYPE_ID``, several in one cell
+    separated by ``;``); else each cell is a value of ``id_property`` naming one object of ``object_type``
+    (``COLUMN=OBJECTTYPE.PROPERTY[:TYPE_ID]``), resolved to its id before sending."""
+
+    column: str
+    type_id: int
+    object_type: str | None = None
+    id_property: str | None = None
+
+    def describe(self) -> int | str:
+        """As the meta file records it: the type id (the id form, as before), or ``contacts.email:586``."""
+        if self.object_type is None:
+            return self.type_id
+        return f"{self.object_type}.{self.id_property}:{self.type_id}"
+
+    def describe_option(self) -> str:
+        """As the option is written: ``customer_email=contacts.email:586``."""
+        return f"{self.column}={self.describe()}"
+
+    def item(self, target: str) -> dict[str, Any]:
+        """The association item of one target (an id, or a value of ``id_property``)."""
+        to: dict[str, str] = {"id": target}
+        if self.object_type is not None and self.id_property is not None:
+            to = {"objectType": self.object_type, "idProperty": self.id_property, "id": target}
+        return {"to": to, "types": [{"associationCategory": ASSOCIATION_CATEGORY, "associationTypeId": self.type_id}]}
+
 
 def association_problem(associations: object) -> str | None:
     """Why ``associations`` is not a list of association items, or None."""

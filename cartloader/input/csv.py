@@ -2,7 +2,9 @@
 
 Each row becomes one record, numbered by the physical line where it starts (a quoted field may span lines). An
 empty cell omits its property; ``--map COLUMN=PROPERTY`` renames a column (``COLUMN=`` drops it) and
-``--associate COLUMN=TYPE_ID`` turns a column's cells into association targets. The header is read (and every
+``--associate`` turns a column's cells into association targets: ids (``COLUMN=TYPE_ID``; a cell may hold several
+separated by ``;``, each digits, else the record is invalid) or values of a property that names one object
+(``COLUMN=OBJECTTYPE.PROPERTY[:TYPE_ID]``, resolved before sending). The header is read (and every
 option checked against it) before anything is sent; rows are then read a chunk at a time off the event loop, so
 memory stays bounded whatever the file size.
 """
@@ -18,6 +20,7 @@ from typing import Any, BinaryIO
 import anyio.to_thread
 
 from cartloader.errors import ConfigError, InputReadError
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.convert import Conversion, ConversionError
 from cartloader.input.encoding import DEFAULT_ENCODING, not_text_reason
 from cartloader.input.ndjson import MAX_LINE_BYTES, read_error_reason
@@ -27,20 +30,18 @@ from cartloader.models import CartInput, InvalidInput, PropertyProblem
 
 _BOM = b"\xef\xbb\xbf"
 _ROWS_PER_STEP = 500
-#: The association category of ``--associate`` (HubSpot's own association types).
-ASSOCIATION_CATEGORY = "HUBSPOT_DEFINED"
 
 
 @dataclass(frozen=True, slots=True)
 class CsvLayout:
     """How CSV columns become records: the delimiter (``None``: sniffed from the header), renamed or dropped
     columns (``mapping``: column -> property, ``None`` drops it), association columns (column -> HUBSPOT_DEFINED
-    association type id), conversions of cells (column -> ``Conversion``) and the codec the input was read with
-    (for messages)."""
+    association type id of its target ids, or a ``ColumnAssociation``), conversions of cells (column ->
+    ``Conversion``) and the codec the input was read with (for messages)."""
 
     delimiter: str | None = ","
     mapping: Mapping[str, str | None] = field(default_factory=dict)
-    associations: Mapping[str, int] = field(default_factory=dict)
+    associations: Mapping[str, int | ColumnAssociation] = field(default_factory=dict)
     conversions: Mapping[str, Conversion] = field(default_factory=dict)
     encoding: str = DEFAULT_ENCODING
 
@@ -50,7 +51,9 @@ class CsvLayout:
         return {
             "delimiter": delimiter or self.delimiter,
             "map": dict(sorted(self.mapping.items())),
-            "associate": dict(sorted(self.associations.items())),
+            "associate": {
+                column: _association(column, given).describe() for column, given in sorted(self.associations.items())
+            },
         }
 
 
@@ -118,7 +121,7 @@ class _Column:
     """What one column of the header becomes: a property, association targets, or nothing."""
 
     property: str | None = None
-    association_type: int | None = None
+    association: ColumnAssociation | None = None
     unnamed: bool = False
     conversion: Conversion | None = None
 
@@ -206,20 +209,14 @@ class CsvSource:
         properties: dict[str, str] = {}
         associations: list[dict[str, Any]] = []
         unnamed = 0
+        not_ids: list[str] = []
         for position, (column, cell) in enumerate(zip(columns, row, strict=False), 1):
             if not cell:
                 continue
             if column.property is not None:
                 properties[column.property] = cell
-            elif column.association_type is not None:
-                associations.append(
-                    {
-                        "to": {"id": cell.strip()},
-                        "types": [
-                            {"associationCategory": ASSOCIATION_CATEGORY, "associationTypeId": column.association_type}
-                        ],
-                    }
-                )
+            elif column.association is not None:
+                not_ids += _targets(column.association, cell, associations)
             elif column.unnamed and cell.strip() and not unnamed:
                 unnamed = position
         if len(row) > len(columns):
@@ -227,6 +224,9 @@ class CsvSource:
             return InvalidInput(line, message, raw, properties=properties)
         if unnamed:
             message = f"line {line}: a value in column {unnamed}, which the header leaves unnamed"
+            return InvalidInput(line, message, raw, properties=properties)
+        if not_ids:
+            message = f"line {line}: " + "; ".join(not_ids)
             return InvalidInput(line, message, raw, properties=properties)
         if problems:
             message = f"line {line}: " + "; ".join(problem.message for problem in problems)
@@ -253,6 +253,34 @@ class CsvSource:
         return cells, problems
 
 
+def _association(column: str, given: int | ColumnAssociation) -> ColumnAssociation:
+    """``--associate COLUMN=TYPE_ID`` given as the type id alone, or the column's ``ColumnAssociation``."""
+    return given if isinstance(given, ColumnAssociation) else ColumnAssociation(column, given)
+
+
+def _targets(association: ColumnAssociation, cell: str, items: list[dict[str, Any]]) -> list[str]:
+    """Add the association items of one cell to ``items``; the problems of the cell's targets that are not ids.
+    A cell of ids may hold several, separated by ``;``; a natural-key cell is one value (trimmed)."""
+    if association.object_type is not None:
+        value = cell.strip()
+        if value:
+            items.append(association.item(value))
+        return []
+    problems = []
+    for part in cell.split(";"):
+        target = part.strip()
+        if not target:
+            continue
+        if not (target.isascii() and target.isdigit()):
+            problems.append(
+                f"column {association.column!r} value {shown_value(cell)}: {shown_value(target)} is not a HubSpot "
+                "id (digits)"
+            )
+            continue
+        items.append(association.item(target))
+    return problems
+
+
 def _plan(names: Sequence[str], layout: CsvLayout, path: str) -> list[_Column]:
     """What each column becomes; ``ConfigError`` when the header and the options do not fit together."""
     seen: dict[str, int] = {}
@@ -277,7 +305,7 @@ def _plan(names: Sequence[str], layout: CsvLayout, path: str) -> list[_Column]:
         if not name:
             plan.append(_Column(unnamed=True))
         elif name in layout.associations:
-            plan.append(_Column(association_type=layout.associations[name]))
+            plan.append(_Column(association=_association(name, layout.associations[name])))
         elif name in layout.mapping and layout.mapping[name] is None:
             plan.append(_Column())
         else:

@@ -1,13 +1,14 @@
 """The association types (labels) the portal defines for a pair of object types, and the routes this package adds
 for the objects carts associate with.
 
-    GET /crm/v4/associations/{from}/{to}/labels           (and /crm/associations/{2026-03|2026-09}/{from}/{to}/labels)
+    GET /crm/associations/{v4|2026-03|2026-09}/{from}/{to}/labels      (and /crm/v4/associations/{from}/{to}/labels)
     -> {"results": [{"category": "HUBSPOT_DEFINED", "typeId": 586, "label": null}, ...]}
 
 Spec: CRM "Associations Schema", rollout 130902 (reference). HUBSPOT_DEFINED types are the ones HubSpot's carts guide
 documents for carts (cart -> contact 586, ...); custom labels (USER_DEFINED or INTEGRATOR_DEFINED) are configured
 as ``FROM:TO:CATEGORY:TYPE_ID[:LABEL]``. An unknown object type is a 404. Reading labels needs a read scope of the
-first object type (assumption: HubSpot's scope for the schema endpoint is not documented in the reference).
+first object type, ``crm.objects.carts.read`` (assumption: HubSpot's scope for the schema endpoint is not
+documented in the reference); a token without it is answered 403 ``MISSING_SCOPES``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def routes(directory: Directory, custom: Sequence[Label], admit: Admit, json: Js
 
     async def labels(request: web.Request, request_no: int) -> web.Response:
         from_type, to_type = request.match_info["from_type"], request.match_info["to_type"]
-        headers, refusal = admit(request, ("crm.objects.carts.read", "crm.objects.carts.write"))
+        headers, refusal = admit(request, ("crm.objects.carts.read",))
         if refusal is not None:
             return refusal
         found = labels_json(from_type, to_type, custom)
@@ -82,7 +83,7 @@ def routes(directory: Directory, custom: Sequence[Label], admit: Admit, json: Js
         found.append(("POST", f"{objects}/{targets}/batch/read", batch_read))
     for path in ("/crm/v3/properties", f"/crm/properties/{dated}"):
         found.append(("GET", f"{path}/{targets}", properties))
-    for path in ("/crm/v4/associations", f"/crm/associations/{dated}"):
+    for path in ("/crm/v4/associations", "/crm/associations/{version:v4}", f"/crm/associations/{dated}"):
         found.append(("GET", path + "/{from_type}/{to_type}/labels", labels))
     return found
 

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cartloader.cli.options.exits import UsageError
-from cartloader.cli.options.input_layout import check_input_options, csv_delimiter
+from cartloader.cli.options.input_layout import check_input_options, column_associations, csv_delimiter
 from cartloader.cli.options.parser import build_parser
 from cartloader.cli.options.run_control import DEFAULT_PROGRESS_INTERVAL_S
 from cartloader.config import DEFAULT_API_VERSION, MAX_BATCH_SIZE, Concurrency
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.convert import Conversion
 from cartloader.outcomes.log import OpenMode
 from cartloader.rate import Rate
@@ -48,7 +49,7 @@ class Options:
     api_version: str = DEFAULT_API_VERSION
     input_format: str = "ndjson"
     column_map: tuple[tuple[str, str | None], ...] = ()
-    column_associations: tuple[tuple[str, int], ...] = ()
+    column_associations: tuple[ColumnAssociation, ...] = ()
     csv_delimiter: str | None = None
     encoding: str = "utf-8"
     conversions: tuple[Conversion, ...] = ()
@@ -119,7 +120,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         api_version=args.api_version,
         input_format=fmt,
         column_map=tuple(args.map),
-        column_associations=tuple(args.associate),
+        column_associations=column_associations(args.associate, args.object_type),
         csv_delimiter=csv_delimiter(args.input, args.csv_delimiter),
         encoding=args.encoding,
         conversions=tuple(args.convert),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 
 from cartloader.cli.options.exits import UsageError
+from cartloader.hubspot.lookups import DEFAULT_TYPES
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.convert import Conversion, parse_conversion
 from cartloader.input.encoding import check_encoding
 
@@ -18,16 +20,49 @@ def column_map_option(text: str) -> tuple[str, str | None]:
     return column, target or None
 
 
-def association_option(text: str) -> tuple[str, int]:
-    """``--associate COLUMN=TYPE_ID``."""
-    column, equals, type_id = text.partition("=")
-    try:
-        number = int(type_id)
-    except ValueError:
-        number = 0
-    if not equals or not column or number < 1:
-        raise argparse.ArgumentTypeError(f"expected COLUMN=TYPE_ID with a numeric association type id, not {text!r}")
-    return column, number
+#: ``--associate`` as parsed: (column, type id or None for the pair's default, object type, property).
+AssociateOption = tuple[str, int | None, str | None, str | None]
+
+
+def association_option(text: str) -> AssociateOption:
+    """``--associate COLUMN=TYPE_ID`` or ``--associate COLUMN=OBJECTTYPE.PROPERTY[:TYPE_ID]``."""
+    column, equals, target = text.partition("=")
+    if target.isascii() and target.isdigit():
+        if not column or int(target) < 1:
+            raise argparse.ArgumentTypeError(f"expected COLUMN=TYPE_ID with a positive type id, not {text!r}")
+        return column, int(target), None, None
+    named, colon, type_id = target.rpartition(":") if ":" in target else (target, "", "")
+    object_type, dot, id_property = named.partition(".")
+    if (
+        not equals
+        or not column
+        or not dot
+        or not object_type
+        or not id_property
+        or (colon and not (type_id.isascii() and type_id.isdigit() and int(type_id) > 0))
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected COLUMN=TYPE_ID (target ids) or COLUMN=OBJECTTYPE.PROPERTY[:TYPE_ID] (e.g. "
+            f"customer_email=contacts.email), not {text!r}"
+        )
+    return column, int(type_id) if colon else None, object_type, id_property
+
+
+def column_associations(given: list[AssociateOption], object_type: str) -> tuple[ColumnAssociation, ...]:
+    """The ``--associate`` columns, each natural-key one given HubSpot's documented type for the pair when it names
+    none; ``UsageError`` when HubSpot documents none for the pair."""
+    columns = []
+    for column, type_id, to_type, id_property in given:
+        if type_id is None:
+            assert to_type is not None
+            type_id = DEFAULT_TYPES.get((object_type, to_type))
+            if type_id is None:
+                raise UsageError(
+                    f"--associate {column}={to_type}.{id_property}: HubSpot documents no association type from "
+                    f"{object_type} to {to_type}; give it: {column}={to_type}.{id_property}:TYPE_ID"
+                )
+        columns.append(ColumnAssociation(column, type_id, to_type, id_property))
+    return tuple(columns)
 
 
 def delimiter_option(text: str) -> str:
@@ -85,9 +120,12 @@ def add_input_layout_options(group: argparse._ArgumentGroup) -> None:
         type=association_option,
         action="append",
         default=[],
-        metavar="COLUMN=TYPE_ID",
-        help="CSV: each non-empty cell of COLUMN is a target id, associated with that HUBSPOT_DEFINED type id "
-        "(repeatable)",
+        metavar="COLUMN=TYPE_ID|COLUMN=OBJECTTYPE.PROPERTY[:TYPE_ID]",
+        help="CSV: COLUMN=TYPE_ID: each non-empty cell of COLUMN holds target ids (several separated by ;), "
+        "associated with that HUBSPOT_DEFINED type id; COLUMN=OBJECTTYPE.PROPERTY[:TYPE_ID] (e.g. "
+        "customer_email=contacts.email): each cell is a value of PROPERTY (contacts' email, or a property the "
+        "portal marks unique) naming one object of OBJECTTYPE, resolved to its id before sending; TYPE_ID defaults "
+        "to HubSpot's documented type for the pair (repeatable)",
     )
     group.add_argument(
         "--csv-delimiter",
@@ -134,7 +172,7 @@ def check_input_options(args: argparse.Namespace) -> str:
                 raise UsageError(f"{name} applies to CSV input only (give --format csv for a CSV file)")
         if args.csv_delimiter is not None:
             raise UsageError("--csv-delimiter applies to CSV input only (give --format csv for a CSV file)")
-    columns = [column for column, _ in args.map] + [column for column, _ in args.associate]
+    columns = [column for column, _ in args.map] + [given[0] for given in args.associate]
     for column in columns:
         if columns.count(column) > 1:
             raise UsageError(f"column {column!r} is given more than once in --map and --associate")
