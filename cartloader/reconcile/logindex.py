@@ -1,6 +1,6 @@
 """Reading the outcome log (and its shard siblings) into an on-disk index (sqlite3), so that memory stays bounded
-whatever the log's length: each line's last entry, the ``sent_at`` of its ``pending`` lines, and every id any line
-names."""
+whatever the log's length: each line's last entry, the ``sent_at`` of its ``pending`` lines and the ``answered_at``
+of its final lines (in log order), and every id any line names."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ CREATE TABLE entries (
     attempts INTEGER
 );
 CREATE TABLE chk (line INTEGER PRIMARY KEY);
-CREATE TABLE sent (line INTEGER NOT NULL, at REAL);
+CREATE TABLE sent (line INTEGER NOT NULL, seq INTEGER NOT NULL, answered INTEGER NOT NULL, at REAL);
 CREATE INDEX sent_line ON sent (line);
 CREATE TABLE named (id TEXT PRIMARY KEY);
 CREATE TABLE input (line INTEGER PRIMARY KEY, value TEXT, props BLOB);
@@ -63,13 +63,13 @@ def index_log(db: sqlite3.Connection, path: str, *, own: bool) -> None:
 
     def flush() -> None:
         db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
-        db.executemany("INSERT INTO sent VALUES (?, ?)", sent)
+        db.executemany("INSERT INTO sent VALUES (?, ?, ?, ?)", sent)
         db.executemany("INSERT OR IGNORE INTO named VALUES (?)", named)
         entries.clear()
         sent.clear()
         named.clear()
 
-    for entry in _entries(path):
+    for seq, entry in enumerate(_entries(path)):
         line = entry["line"]
         status = entry.get("status")
         record_id = entry.get("id") if isinstance(entry.get("id"), str) else None
@@ -82,7 +82,9 @@ def index_log(db: sqlite3.Connection, path: str, *, own: bool) -> None:
             if isinstance(value, str):
                 named.append((value,))
         if own and status == "pending":
-            sent.append((line, parse_sent_at(entry.get("sent_at"))))
+            sent.append((line, seq, 0, parse_sent_at(entry.get("sent_at"))))
+        elif own and "answered_at" in entry:
+            sent.append((line, seq, 1, parse_sent_at(entry.get("answered_at"))))
         if len(entries) >= _BATCH:
             flush()
     flush()
@@ -102,9 +104,11 @@ def is_checked(db: sqlite3.Connection, line: int) -> bool:
     return db.execute("SELECT 1 FROM chk WHERE line = ?", (line,)).fetchone() is not None
 
 
-def sent_times(db: sqlite3.Connection, line: int) -> list[float | None]:
-    """The ``sent_at`` times (epoch s) of a line's ``pending`` entries; None for one written without it."""
-    return [at for (at,) in db.execute("SELECT at FROM sent WHERE line = ?", (line,))]
+def attempt_times(db: sqlite3.Connection, line: int) -> list[tuple[bool, float | None]]:
+    """A line's times in log order: ``(False, sent_at)`` for each ``pending`` entry (None: written without it),
+    ``(True, answered_at)`` for each final entry carrying ``answered_at``."""
+    query = "SELECT answered, at FROM sent WHERE line = ? ORDER BY seq"
+    return [(bool(answered), at) for answered, at in db.execute(query, (line,))]
 
 
 def is_named(db: sqlite3.Connection, object_id: str) -> bool:
