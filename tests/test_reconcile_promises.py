@@ -14,7 +14,8 @@ import orjson
 import pytest
 
 from cartloader import reconcile
-from cartloader.outcomes.format import parse_sent_at
+from cartloader.models import Outcome, RecordError
+from cartloader.outcomes.format import encode_outcome, parse_sent_at
 from cartloader.reconcile import summary as summary_module
 from tests.test_cli_support import (
     SimThread,
@@ -254,3 +255,20 @@ async def test_the_summary_lists_a_bounded_number_of_ids(
     report = [orjson.loads(line) for line in (tmp_path / "out.ndjson.reconcile.ndjson").read_bytes().splitlines()]
     assert len({entry["archived"] for entry in report}) == 200
     assert set(applied.archived_ids) <= {entry["archived"] for entry in report}
+
+
+def test_answered_at_is_written_only_on_lines_that_may_be_copied() -> None:
+    at = "2026-03-01T12:00:00.123Z"
+    ambiguous = RecordError("AMBIGUOUS", "HubSpot may have processed this batch", 502)
+    refused = RecordError("VALIDATION_ERROR", "bad", 400)
+    cases = [
+        (Outcome(1, "created", "k-1", "11", attempts=1), False),
+        (Outcome(2, "created", "k-2", "12", attempts=2, duplicate_risk=True), True),
+        (Outcome(3, "failed", "k-3", None, ambiguous, 1), True),
+        (Outcome(4, "failed", "k-4", None, refused, 1), False),
+        (Outcome(5, "failed", "k-5", None, refused, 2, duplicate_risk=True), True),
+    ]
+    for outcome, carries in cases:
+        entry = orjson.loads(encode_outcome(outcome, None, at))
+        assert ("answered_at" in entry) is carries, outcome
+        assert entry.get("answered_at", at) == at
