@@ -159,6 +159,30 @@ async def test_after_apply_resume_retry_failed_sends_no_record_whose_cart_exists
     assert sim.stats().inputs_received == received  # not one record sent again
 
 
+async def test_carts_failed_ambiguous_and_not_resent_are_settled_so_a_retry_never_copies_them(
+    simulator: Start, tmp_path: Path
+) -> None:
+    sim = _start(simulator, faults_at={2: "post_502"})
+    source = _write_ndjson(tmp_path, 300)
+    out = _load(sim, tmp_path, source, "--concurrency", "1", "--no-retry-ambiguous")
+    ambiguous = {line for line, entry in last_entries(out).items() if entry["status"] == "failed"}
+    assert len(ambiguous) == 100 and not any(last_entries(out)[line].get("duplicate_risk") for line in ambiguous)
+    assert len(sim.objects()) == 300  # HubSpot processed the batch whose answer was lost: each cart exists once
+    done = run_cli("reconcile", out, "--base-url", sim.url, "--apply", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads(done.stdout)
+    assert (summary["checked"], summary["archived"], summary["settled"]) == (100, 0, 100)
+    assert {last_entries(out)[line]["status"] for line in ambiguous} == {"created"}
+    received = sim.stats().inputs_received
+    resumed = run_cli(source, "--base-url", sim.url, "--out", "out.ndjson", "--resume", "--retry-failed",
+                      "--no-progress", "--no-retry-ambiguous", cwd=tmp_path)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert sim.stats().inputs_received == received
+    assert {value: len(ids) for value, ids in ids_by_external_id(sim.objects()).items()} == {
+        f"T-{n}": 1 for n in range(1, 301)
+    }
+
+
 async def test_a_refused_token_or_scope_is_exit_3_on_one_line_without_the_token(
     simulator: Start, tmp_path: Path
 ) -> None:

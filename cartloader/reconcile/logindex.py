@@ -15,7 +15,7 @@ from cartloader.outcomes.format import parse_sent_at
 _SCHEMA = """
 CREATE TABLE entries (
     line INTEGER PRIMARY KEY, status TEXT NOT NULL, dr INTEGER NOT NULL, id TEXT, own INTEGER, key TEXT,
-    attempts INTEGER
+    attempts INTEGER, amb INTEGER NOT NULL
 );
 CREATE TABLE chk (line INTEGER PRIMARY KEY);
 CREATE TABLE sent (line INTEGER NOT NULL, seq INTEGER NOT NULL, answered INTEGER NOT NULL, at REAL);
@@ -55,6 +55,13 @@ def _entries(path: str) -> Iterator[dict[str, object]]:
                 yield entry
 
 
+def _ambiguous(entry: dict[str, object]) -> int:
+    """1 for a ``failed`` entry of category ``AMBIGUOUS`` (HubSpot may have processed it; it was not resent)."""
+    error = entry.get("error")
+    category = error.get("category") if isinstance(error, dict) else None
+    return 1 if entry.get("status") == "failed" and category == "AMBIGUOUS" else 0
+
+
 def index_log(db: sqlite3.Connection, path: str, *, own: bool) -> None:
     """Add the log at ``path`` to the index (``own``: the log being reconciled; its ``sent_at`` times count)."""
     entries: list[tuple[object, ...]] = []
@@ -62,7 +69,7 @@ def index_log(db: sqlite3.Connection, path: str, *, own: bool) -> None:
     named: list[tuple[object, ...]] = []
 
     def flush() -> None:
-        db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
+        db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", entries)
         db.executemany("INSERT INTO sent VALUES (?, ?, ?, ?)", sent)
         db.executemany("INSERT OR IGNORE INTO named VALUES (?)", named)
         entries.clear()
@@ -76,7 +83,7 @@ def index_log(db: sqlite3.Connection, path: str, *, own: bool) -> None:
         key = entry.get("key") if isinstance(entry.get("key"), str) else None
         attempts = entry.get("attempts") if type(entry.get("attempts")) is int else 0
         flag = 1 if entry.get("duplicate_risk") is True else 0
-        entries.append((line, status, flag, record_id, 1 if own else 0, key, attempts))
+        entries.append((line, status, flag, record_id, 1 if own else 0, key, attempts, _ambiguous(entry)))
         for name in ("id", "existing_id"):
             value = entry.get(name)
             if isinstance(value, str):
@@ -92,9 +99,9 @@ def index_log(db: sqlite3.Connection, path: str, *, own: bool) -> None:
 
 
 def mark_checked(db: sqlite3.Connection) -> int:
-    """Mark the lines of the reconciled log to check (table ``chk``): last entry flagged ``duplicate_risk`` or left
-    ``pending``; how many."""
-    db.execute("INSERT INTO chk SELECT line FROM entries WHERE own = 1 AND (dr = 1 OR status = 'pending')")
+    """Mark the lines of the reconciled log to check (table ``chk``): last entry flagged ``duplicate_risk``, left
+    ``pending``, or ``failed`` ``AMBIGUOUS`` (not resent: its cart may exist once); how many."""
+    db.execute("INSERT INTO chk SELECT line FROM entries WHERE own = 1 AND (dr = 1 OR status = 'pending' OR amb = 1)")
     db.commit()
     return int(db.execute("SELECT COUNT(*) FROM chk").fetchone()[0])
 

@@ -34,14 +34,17 @@ class LineFacts:
     flagged: bool
     id: str | None
     checked: bool
+    #: ``failed`` ``AMBIGUOUS`` (``--no-retry-ambiguous``): never resent, so its cart may exist once.
+    ambiguous: bool = False
     properties: dict[str, str] | None = None
     #: The attempt windows of a checked line (``windows``); None when a pending line lacks ``sent_at``.
     windows: list[Window] | None = None
 
     @property
     def counts(self) -> bool:
-        """Whether the line expects an object (rule e): ``created``/``updated``, flagged, or ``pending``."""
-        return self.status in ("created", "updated", "pending") or self.flagged
+        """Whether the line expects an object (rule e): ``created``/``updated``, flagged, ``pending``, or ``failed``
+        ``AMBIGUOUS``."""
+        return self.status in ("created", "updated", "pending") or self.flagged or self.ambiguous
 
 
 @dataclass(slots=True)

@@ -60,12 +60,12 @@ def _values(db: sqlite3.Connection) -> Iterator[str]:
 
 def _lines(db: sqlite3.Connection, value: str, span_s: float) -> list[LineFacts]:
     query = (
-        "SELECT input.line, input.props, entries.status, entries.dr, entries.id, chk.line IS NOT NULL "
+        "SELECT input.line, input.props, entries.status, entries.dr, entries.id, chk.line IS NOT NULL, entries.amb "
         "FROM input LEFT JOIN entries USING (line) LEFT JOIN chk USING (line) WHERE input.value = ?"
     )
     facts = []
-    for line, props, status, flagged, object_id, checked in db.execute(query, (value,)).fetchall():
-        fact = LineFacts(line, status or "absent", bool(flagged), object_id, bool(checked))
+    for line, props, status, flagged, object_id, checked, ambiguous in db.execute(query, (value,)).fetchall():
+        fact = LineFacts(line, status or "absent", bool(flagged), object_id, bool(checked), bool(ambiguous))
         if checked:
             fact.properties = orjson.loads(props) if props is not None else None
             fact.windows = windows(attempt_times(db, line), span_s)

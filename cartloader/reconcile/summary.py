@@ -10,13 +10,13 @@ from typing import Any
 class ReconcileSummary:
     """The result of ``reconcile()``.
 
-    ``checked``: flagged or pending lines carrying an identifying property; ``duplicates_found``: surplus copies
-    found (archived with ``apply``, else what ``apply`` would archive: ``would_archive``, the first ``LISTED_IDS``);
-    ``archived`` and ``archived_ids``: what was archived (the first ``LISTED_IDS`` ids; ``archived`` counts them
-    all, and ``OUT.reconcile.ndjson`` holds every one); ``settled``: new outcome lines written; ``not_checkable``:
-    lines that could not be checked (``not_checkable_lines``: without an identifying value or without ``sent_at``;
-    ``lagging_values``: values whose named object the search index does not show yet); ``requests``: HTTP requests
-    (searches, archives, the property read).
+    ``checked``: flagged, pending or ``AMBIGUOUS`` failed lines carrying an identifying property;
+    ``duplicates_found``: surplus copies found (archived with ``apply``, else what ``apply`` would archive:
+    ``would_archive``, the first ``LISTED_IDS``); ``archived`` and ``archived_ids``: what was archived (the first
+    ``LISTED_IDS`` ids; ``archived`` counts them all, and ``OUT.reconcile.ndjson`` holds every one); ``settled``:
+    new outcome lines written; ``not_checkable``: lines that could not be checked (``not_checkable_lines``: without
+    an identifying value or without ``sent_at``; ``lagging_values``: values whose named object the search index does
+    not show yet); ``requests``: HTTP requests (searches, archives, the property read).
     """
 
     checked: int = 0
