@@ -105,12 +105,13 @@ def csv_layout(facts: RunFacts, encoding: str) -> CsvLayout:
     layout = facts.options.get("csv") or {}
     try:
         conversions = [parse_conversion(text) for text in facts.options.get("convert") or ()]
-    except ValueError as exc:
-        raise ConfigError(f"the meta file of the log names a --convert this version cannot read: {exc}") from None
+        associations = {column: int(type_id) for column, type_id in (layout.get("associate") or {}).items()}
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"the meta file of the log records a CSV layout this version cannot read: {exc}") from None
     return CsvLayout(
         layout.get("delimiter"),
         dict(layout.get("map") or {}),
-        {column: int(type_id) for column, type_id in (layout.get("associate") or {}).items()},
+        associations,
         {conversion.column: conversion for conversion in conversions},
         encoding,
     )
