@@ -42,6 +42,7 @@ def test_the_statuses_and_reserved_fields_are_the_documented_ones() -> None:
             "existing_id",
             "attempts",
             "duplicate_risk",
+            "answered_at",
             "unmatched",
             "skipped_associations",
         }

@@ -32,6 +32,7 @@ RESERVED_FIELDS = frozenset(
         "duplicate_risk",
         "unmatched",
         "skipped_associations",
+        "answered_at",
     }
 )
 #: The head of an entry as ``encode_outcome`` and ``encode_pending`` write it: ``line`` and ``status``.
@@ -41,11 +42,15 @@ ENTRY_HEAD = re.compile(
 _APPEND_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
-def encode_outcome(outcome: Outcome, echoed: Mapping[str, str | None] | None = None) -> bytes:
+def encode_outcome(
+    outcome: Outcome, echoed: Mapping[str, str | None] | None = None, answered_at: str | None = None
+) -> bytes:
     """One log line (with its ``"\\n"``) for an outcome; absent fields are omitted.
 
-    Keys in order: ``line, key, status, id, error, existing_id, attempts, duplicate_risk, unmatched``, then the
-    echoed properties (``--echo``: name -> value). ``id`` is written as ``null`` for a created/updated record
+    Keys in order: ``line, key, status, id, error, existing_id, attempts, duplicate_risk, answered_at, unmatched``,
+    then the echoed properties (``--echo``: name -> value). ``answered_at`` (``format_sent_at``: when the outcome
+    was settled, i.e. at or after the record's last answer) is written only on the lines ``may_be_copied`` holds
+    for, so that the log does not grow for every record. ``id`` is written as ``null`` for a created/updated record
     without one (``unmatched``); ``attempts`` only for created, updated, failed and unsent records.
     """
     entry: dict[str, Any] = {"line": outcome.line}
@@ -63,6 +68,8 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str | None] | None = N
         entry["attempts"] = outcome.attempts
     if outcome.duplicate_risk:
         entry["duplicate_risk"] = True
+    if answered_at is not None and may_be_copied(outcome):
+        entry["answered_at"] = answered_at
     if outcome.unmatched:
         entry["unmatched"] = True
     if outcome.skipped_associations:
@@ -70,6 +77,16 @@ def encode_outcome(outcome: Outcome, echoed: Mapping[str, str | None] | None = N
     if echoed:
         entry.update(echoed)
     return orjson.dumps(entry, option=_APPEND_NEWLINE)
+
+
+def may_be_copied(outcome: Outcome) -> bool:
+    """Whether HubSpot may hold this record more than once or without the log naming it: flagged
+    ``duplicate_risk``, or ``failed`` as ``AMBIGUOUS`` (its final line then carries ``answered_at``, the end of its
+    attempts for ``reconcile``)."""
+    if outcome.duplicate_risk:
+        return True
+    error = outcome.error
+    return outcome.status == "failed" and error is not None and error.category == "AMBIGUOUS"
 
 
 def encode_pending(record: CartInput, sent_at: str | None = None) -> bytes:

@@ -30,6 +30,7 @@ from cartloader.outcomes.format import (
     encode_outcome,
     encode_pending,
     format_sent_at,
+    may_be_copied,
 )
 from cartloader.outcomes.meta import RunMeta, meta_path_for
 from cartloader.outcomes.resume import ResumeIndex, scan_log
@@ -145,10 +146,12 @@ class OutcomeLog:
         self._write(b"".join([encode_outcome(outcome) for outcome in outcomes]))
 
     def write_settled(self, results: Sequence[Settled]) -> None:
-        """Log final outcomes, each with the ``echo`` properties of the input it came from."""
+        """Log final outcomes, each with the ``echo`` properties of the input it came from; a line that may be
+        copied in HubSpot (``may_be_copied``) carries ``answered_at``, now on the ``clock`` of ``sent_at``."""
         echo = self._echo
+        answered_at = format_sent_at(self.clock()) if any(may_be_copied(o) for o, _ in results) else None
         if not echo:
-            self._write(b"".join([encode_outcome(outcome) for outcome, _ in results]))
+            self._write(b"".join([encode_outcome(outcome, None, answered_at) for outcome, _ in results]))
             return
         lines = []
         unseen = self.echo_unseen
@@ -157,7 +160,7 @@ class OutcomeLog:
             if unseen and isinstance(record, CartInput):
                 self.echo_checked = True
                 unseen.difference_update(name for name, value in echoed.items() if value is not None)
-            lines.append(encode_outcome(outcome, echoed))
+            lines.append(encode_outcome(outcome, echoed, answered_at))
         self._write(b"".join(lines))
 
     def flush(self) -> None:

@@ -21,7 +21,7 @@ from cartloader.models import Outcome
 from cartloader.outcomes.format import encode_outcome
 from cartloader.reconcile.client import HubSpotClient
 from cartloader.reconcile.rules import Decision
-from cartloader.reconcile.summary import ReconcileSummary
+from cartloader.reconcile.summary import LISTED_LINES, ReconcileSummary
 
 REPORT_SUFFIX = ".reconcile.ndjson"
 
@@ -75,21 +75,21 @@ class Ledger:
             summary.duplicates_found += len(decision.archive)
             summary.not_checkable += len(decision.unchecked)
             for line in decision.unchecked:
-                if len(summary.not_checkable_lines) < 1000:
+                if len(summary.not_checkable_lines) < LISTED_LINES:
                     summary.not_checkable_lines.append(line)
             if decision.lagging:
                 summary.lagging_values += 1
                 summary.not_checkable += sum(1 for _ in self._checked_lines(decision.value))
             archive.extend(decision.archive)
             if not self._apply:
-                summary.would_archive.extend(decision.archive)
+                summary.list_would_archive(decision.archive)
                 summary.would_settle += len(decision.settle) + len(decision.unflag)
         if not self._apply:
             return
         if archive:
             await client.archive(archive)
             summary.archived += len(archive)
-            summary.archived_ids.extend(archive)
+            summary.list_archived(archive)
             self._write_report(decisions)
         lines = []
         for decision in decisions:

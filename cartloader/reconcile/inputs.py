@@ -1,5 +1,6 @@
-"""Reading what reconcile needs besides the log: the meta file, and the input it names read again with the same
-format and CSV layout (the values are in the input, not in the log)."""
+"""Reading what reconcile needs besides the log: the meta file, and the input it names read again exactly as the
+load read it (the values are in the input, not in the log): the same format, encoding, CSV delimiter, mapping,
+association columns and conversions, through the input package's own readers."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from typing import Any
 import orjson
 
 from cartloader.errors import ConfigError
+from cartloader.input.convert import parse_conversion
 from cartloader.input.csv import CsvLayout, CsvSource, csv_inputs
+from cartloader.input.encoding import DEFAULT_ENCODING, check_encoding, decoded
 from cartloader.input.ndjson import ndjson_inputs, open_input
 from cartloader.models import CartInput, InvalidInput
 from cartloader.outcomes.meta import InputFingerprint, RunMeta, meta_path_for
 
 DEFAULT_KEY = "hs_external_cart_id"
-_UTF8 = frozenset({None, "utf-8", "utf8", "utf_8", "UTF-8", "utf-8-sig"})
 _SHARD_NAME = re.compile(r"\.shard-(\d+)-of-(\d+)\.")
 
 
@@ -56,9 +58,6 @@ def read_run(out: str, key: str | None) -> RunFacts:
     if mismatch is not None:
         raise ConfigError(f"input {fingerprint.path} is not the input of {out}: {mismatch}")
     options = meta.options
-    encoding = options.get("encoding")
-    if encoding not in _UTF8:
-        raise ConfigError(f"outcome log {out}: its input is {encoding}; reconcile reads UTF-8 inputs only")
     upsert_key = options.get("upsert_by")
     chosen = key or (upsert_key if isinstance(upsert_key, str) else None) or DEFAULT_KEY
     shard = _shard(options.get("shard"))
@@ -91,20 +90,45 @@ def sibling_logs(out: str, shard: tuple[int, int]) -> list[str]:
     return siblings
 
 
+def _encoding(facts: RunFacts) -> str:
+    """The codec the load read the input with (``--encoding``; a meta file from before it existed: UTF-8)."""
+    recorded = facts.options.get("encoding")
+    try:
+        return check_encoding(recorded if isinstance(recorded, str) else DEFAULT_ENCODING)
+    except ValueError as exc:
+        raise ConfigError(f"the meta file of the log names an encoding this Python cannot read: {exc}") from None
+
+
+def csv_layout(facts: RunFacts, encoding: str) -> CsvLayout:
+    """The CSV layout the load used, from the meta file: the delimiter it used (sniffed or given), ``--map``,
+    ``--associate`` and ``--convert``."""
+    layout = facts.options.get("csv") or {}
+    try:
+        conversions = [parse_conversion(text) for text in facts.options.get("convert") or ()]
+        associations = {column: int(type_id) for column, type_id in (layout.get("associate") or {}).items()}
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"the meta file of the log records a CSV layout this version cannot read: {exc}") from None
+    return CsvLayout(
+        layout.get("delimiter"),
+        dict(layout.get("map") or {}),
+        associations,
+        {conversion.column: conversion for conversion in conversions},
+        encoding,
+    )
+
+
 async def _records(facts: RunFacts) -> AsyncIterator[CartInput | InvalidInput]:
-    stream = open_input(facts.input_path)
+    """The input's records as the load read them (``cli.setup.prepare``/``input_records``: decoded, then the
+    CSV or NDJSON reader)."""
+    encoding = _encoding(facts)
+    stream = decoded(open_input(facts.input_path), encoding)
     try:
         if facts.options.get("format") == "csv":
-            layout = facts.options.get("csv") or {}
-            csv_layout = CsvLayout(
-                layout.get("delimiter", ","),
-                dict(layout.get("map") or {}),
-                {column: int(type_id) for column, type_id in (layout.get("associate") or {}).items()},
-            )
-            async for item in csv_inputs(CsvSource(stream, facts.input_path, csv_layout)):
+            source = CsvSource(stream, facts.input_path, csv_layout(facts, encoding))
+            async for item in csv_inputs(source):
                 yield item
         else:
-            async for item in ndjson_inputs(stream):
+            async for item in ndjson_inputs(stream, encoding=encoding):
                 yield item
     finally:
         stream.close()

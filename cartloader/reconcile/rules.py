@@ -1,11 +1,12 @@
 """Deciding, for one identifying value, which objects are provably surplus copies (the rules of docs/duplicates.md):
 
-(a) the object's value equals the value exactly (search may ignore case); (b) it holds the record's values in
-stored form (``cartloader.values``); (c) it was created within the record's attempt window (from the ``sent_at``
-of its ``pending`` lines); (d) no line of the log (or of a sibling shard's) names it; (e) more objects qualify than
-the input has lines carrying the value that are ``created``, flagged or ``pending``: only the surplus goes, the
-objects the log names stay; (f) an object the log names that search does not show means the index is behind:
-the value is not checkable now. Pure: no I/O.
+(a) the object's value equals the value exactly (search may ignore case); (b) it holds the record's other values in
+stored form (``cartloader.values``; the identifying property is rule (a)'s alone: one job per rule); (c) it was
+created within the record's attempt window (from the ``sent_at`` of its ``pending`` lines and the ``answered_at`` of
+its final lines: ``windows``); (d) no line of the log (or of a sibling shard's) names it; (e) more objects qualify
+than the input has lines carrying the value that are ``created``, flagged or ``pending``: only the surplus goes, the
+objects the log names stay; (f) an object the log names that search does not show means the index is behind: the
+value is not checkable now. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ class LineFacts:
     flagged: bool
     id: str | None
     checked: bool
+    #: ``failed`` ``AMBIGUOUS`` (``--no-retry-ambiguous``): never resent, so its cart may exist once.
+    ambiguous: bool = False
     properties: dict[str, str] | None = None
-    #: The attempt windows of a checked line (one per ``pending`` line); None when a pending line lacks ``sent_at``.
+    #: The attempt windows of a checked line (``windows``); None when a pending line lacks ``sent_at``.
     windows: list[Window] | None = None
 
     @property
     def counts(self) -> bool:
-        """Whether the line expects an object (rule e): ``created``/``updated``, flagged, or ``pending``."""
-        return self.status in ("created", "updated", "pending") or self.flagged
+        """Whether the line expects an object (rule e): ``created``/``updated``, flagged, ``pending``, or ``failed``
+        ``AMBIGUOUS``."""
+        return self.status in ("created", "updated", "pending") or self.flagged or self.ambiguous
 
 
 @dataclass(slots=True)
@@ -56,29 +60,55 @@ class Decision:
     unchecked: list[int] = field(default_factory=list)  # checked lines without sent_at
 
 
-def windows(times: Sequence[float | None], span_s: float) -> list[Window] | None:
-    """The attempt windows of a line's ``pending`` times: each ``[t - MARGIN_S, t + span_s + MARGIN_S]``; None if
-    a time is missing (a log written before ``sent_at`` existed)."""
-    if not times or any(at is None for at in times):
+def windows(times: Sequence[tuple[bool, float | None]], span_s: float) -> list[Window] | None:
+    """The attempt windows of a line, from its times in log order (``logindex.attempt_times``): one per ``pending``
+    entry (one per run that sent the record), from its ``sent_at - MARGIN_S`` to, ``+ MARGIN_S``:
+
+    - the ``answered_at`` of the final entry that settled that run's attempts (written once the last answer came,
+      or the last attempt timed out: no attempt of that run is later);
+    - else (the run stopped without settling the record, or a log written before ``answered_at`` existed)
+      ``sent_at + span_s`` (``attempt_span_s``: an estimate, see docs/duplicates.md), but never past the
+      ``sent_at`` of the record's next ``pending`` entry (that later run started after this one had ended).
+
+    None if a ``pending`` entry has no ``sent_at`` (a log written before it existed): not checkable."""
+    sent = [at for answered, at in times if not answered]
+    if not sent or any(at is None for at in sent):
         return None
-    return [(at - MARGIN_S, at + span_s + MARGIN_S) for at in times if at is not None]
+    found: list[Window] = []
+    start: float | None = None
+    for answered, at in times:
+        if at is None:
+            continue  # an answered_at that does not parse: as if absent
+        if not answered:
+            if start is not None:
+                found.append((start - MARGIN_S, min(start + span_s, at) + MARGIN_S))
+            start = at
+        elif start is not None:
+            found.append((start - MARGIN_S, at + MARGIN_S))
+            start = None
+    if start is not None:
+        found.append((start - MARGIN_S, start + span_s + MARGIN_S))
+    return found
 
 
-def holds(obj: Found, sent: Mapping[str, str], types: PropertyTypes) -> bool:
-    """Rule (b): every value the record sent agrees with the object's in stored form."""
+def holds(obj: Found, sent: Mapping[str, str], types: PropertyTypes, key: str) -> bool:
+    """Rule (b): every value the record sent, but the identifying ``key`` (rule (a)), agrees with the object's in
+    stored form."""
     for name, value in sent.items():
+        if name == key:
+            continue
         kind, multi = types.get(name, (None, False))
         if agreement(value, obj.properties.get(name), kind, multi_select=multi) is Agreement.NONE:
             return False
     return True
 
 
-def _qualifies(obj: Found, line: LineFacts, types: PropertyTypes) -> bool:
+def _qualifies(obj: Found, line: LineFacts, types: PropertyTypes, key: str) -> bool:
     if line.properties is None or line.windows is None or obj.created_s is None:
         return False
     created = obj.created_s
     in_window = any(start <= created <= end for start, end in line.windows)  # rule (c)
-    return in_window and holds(obj, line.properties, types)
+    return in_window and holds(obj, line.properties, types, key)
 
 
 def decide(
@@ -106,10 +136,10 @@ def decide(
     candidates = [
         obj
         for obj in exact
-        if not named(obj.id) and obj.id not in owned and any(_qualifies(obj, line, types) for line in checked)
+        if not named(obj.id) and obj.id not in owned and any(_qualifies(obj, line, types, key) for line in checked)
     ]  # rules (b), (c), (d)
     idless = [line for line in expecting if line.id is None]
-    matched = _match(idless, candidates, types)
+    matched = _match(idless, candidates, types, key)
     surplus = len(owned) + len(candidates) - len(expecting)  # rule (e)
     spare = sorted(
         (obj for obj in candidates if obj.id not in matched.values()),
@@ -125,10 +155,10 @@ def decide(
     return decision
 
 
-def _match(lines: Sequence[LineFacts], candidates: Sequence[Found], types: PropertyTypes) -> dict[int, str]:
+def _match(lines: Sequence[LineFacts], candidates: Sequence[Found], types: PropertyTypes, key: str) -> dict[int, str]:
     """A largest one-to-one pairing of id-less lines with candidates that qualify for them (earliest first)."""
     ordered = sorted(candidates, key=lambda obj: (obj.created_s or 0.0, obj.id))
-    options = {line.line: [obj.id for obj in ordered if _qualifies(obj, line, types)] for line in lines}
+    options = {line.line: [obj.id for obj in ordered if _qualifies(obj, line, types, key)] for line in lines}
     owner: dict[str, int] = {}
 
     def place(line: int, seen: set[str]) -> bool:

@@ -18,7 +18,14 @@ from cartloader.hubspot.auth import TokenSource
 from cartloader.reconcile.applying import Ledger, lock_log
 from cartloader.reconcile.client import GROUPS, IN_VALUES, Found, HubSpotClient
 from cartloader.reconcile.inputs import RunFacts, index_input, read_run, sibling_logs
-from cartloader.reconcile.logindex import index_log, is_checked, is_named, mark_checked, open_index, sent_times
+from cartloader.reconcile.logindex import (
+    attempt_times,
+    index_log,
+    is_checked,
+    is_named,
+    mark_checked,
+    open_index,
+)
 from cartloader.reconcile.rules import LineFacts, decide, windows
 from cartloader.reconcile.summary import LISTED_LINES, ReconcileSummary
 
@@ -26,8 +33,10 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 
 
 def attempt_span_s(options: dict[str, object]) -> float:
-    """How long one run's attempts of a batch may last after its ``pending`` line: every attempt's timeout and
-    the longest backoff between them (the meta's ``timeout_s``/``max_attempts`` when recorded)."""
+    """How long one run's attempts of a batch may last after its ``pending`` line when no final line says when
+    they ended (``answered_at``): every attempt's timeout and the longest backoff between them (the meta's
+    ``timeout_s``/``max_attempts`` when recorded). An estimate: pauses on 429 (not counted as attempts) and the
+    attempts of split or resent parts of a batch can last longer (docs/duplicates.md)."""
     timeout = options.get("timeout_s")
     attempts = options.get("max_attempts")
     timeout_s = float(timeout) if isinstance(timeout, int | float) else DEFAULT_TIMEOUT_S
@@ -51,15 +60,15 @@ def _values(db: sqlite3.Connection) -> Iterator[str]:
 
 def _lines(db: sqlite3.Connection, value: str, span_s: float) -> list[LineFacts]:
     query = (
-        "SELECT input.line, input.props, entries.status, entries.dr, entries.id, chk.line IS NOT NULL "
+        "SELECT input.line, input.props, entries.status, entries.dr, entries.id, chk.line IS NOT NULL, entries.amb "
         "FROM input LEFT JOIN entries USING (line) LEFT JOIN chk USING (line) WHERE input.value = ?"
     )
     facts = []
-    for line, props, status, flagged, object_id, checked in db.execute(query, (value,)).fetchall():
-        fact = LineFacts(line, status or "absent", bool(flagged), object_id, bool(checked))
+    for line, props, status, flagged, object_id, checked, ambiguous in db.execute(query, (value,)).fetchall():
+        fact = LineFacts(line, status or "absent", bool(flagged), object_id, bool(checked), bool(ambiguous))
         if checked:
             fact.properties = orjson.loads(props) if props is not None else None
-            fact.windows = windows(sent_times(db, line), span_s)
+            fact.windows = windows(attempt_times(db, line), span_s)
         facts.append(fact)
     return facts
 

@@ -10,12 +10,13 @@ from typing import Any
 class ReconcileSummary:
     """The result of ``reconcile()``.
 
-    ``checked``: flagged or pending lines carrying an identifying property; ``duplicates_found``: surplus copies
-    found (archived with ``apply``, else what ``apply`` would archive: ``would_archive``); ``archived`` and
-    ``archived_ids``: what was archived; ``settled``: new outcome lines written; ``not_checkable``: lines that
-    could not be checked (``not_checkable_lines``: without an identifying value or without ``sent_at``;
-    ``lagging_values``: values whose named object the search index does not show yet); ``requests``: HTTP
-    requests (searches, archives, the property read).
+    ``checked``: flagged, pending or ``AMBIGUOUS`` failed lines carrying an identifying property;
+    ``duplicates_found``: surplus copies found (archived with ``apply``, else what ``apply`` would archive:
+    ``would_archive``, the first ``LISTED_IDS``); ``archived`` and ``archived_ids``: what was archived (the first
+    ``LISTED_IDS`` ids; ``archived`` counts them all, and ``OUT.reconcile.ndjson`` holds every one); ``settled``:
+    new outcome lines written; ``not_checkable``: lines that could not be checked (``not_checkable_lines``: without
+    an identifying value or without ``sent_at``; ``lagging_values``: values whose named object the search index does
+    not show yet); ``requests``: HTTP requests (searches, archives, the property read).
     """
 
     checked: int = 0
@@ -40,6 +41,14 @@ class ReconcileSummary:
         unarchived = self.duplicates_found > self.archived
         return 1 if unarchived or self.lagging_values or self.would_settle else 0
 
+    def list_archived(self, ids: list[str]) -> None:
+        """Keep ``ids`` among ``archived_ids`` while fewer than ``LISTED_IDS`` are listed (memory stays bounded)."""
+        self.archived_ids.extend(ids[: max(0, LISTED_IDS - len(self.archived_ids))])
+
+    def list_would_archive(self, ids: list[str]) -> None:
+        """Keep ``ids`` among ``would_archive`` while fewer than ``LISTED_IDS`` are listed."""
+        self.would_archive.extend(ids[: max(0, LISTED_IDS - len(self.would_archive))])
+
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON values (``exit_status`` included)."""
         data = asdict(self)
@@ -49,3 +58,6 @@ class ReconcileSummary:
 
 #: At most this many lines are listed in ``not_checkable_lines`` (the count is always whole).
 LISTED_LINES = 1000
+#: At most this many ids are listed in ``archived_ids`` and ``would_archive`` (``archived`` and
+#: ``duplicates_found`` count them all; ``OUT.reconcile.ndjson`` holds every archived id).
+LISTED_IDS = 1000
