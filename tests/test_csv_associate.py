@@ -11,7 +11,9 @@ import math
 from pathlib import Path
 
 import orjson
+import pytest
 
+from cartloader.input.associations import ColumnAssociation
 from cartloader.simulator.config import DEFAULT_SCOPES
 from tests.test_cli_support import SimThread, Start, last_entries, run_cli
 
@@ -154,3 +156,22 @@ def test_an_upserted_cart_whose_association_is_refused_names_the_ids_in_its_deta
         assert {"property": "associations", "code": "INVALID_OBJECT_IDS", "value": str(900_000_000 + line)} in [
             {key: d[key] for key in ("property", "code", "value")} for d in details
         ]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ColumnAssociation("contact_ids", 586),
+        ColumnAssociation("customer_email", 586, "contacts", "email"),
+        ColumnAssociation("order", 592, "orders", "shop_order_id"),
+    ],
+)
+def test_an_association_column_is_read_back_as_the_meta_file_recorded_it(column: ColumnAssociation) -> None:
+    # reconcile reads the input again with the layout the meta file recorded (cartloader/reconcile/inputs.py).
+    assert ColumnAssociation.described(column.column, column.describe()) == column
+
+
+@pytest.mark.parametrize("recorded", ["contacts.email", "contacts:586", ".email:586", True, None, "586"])
+def test_a_recorded_association_column_that_is_not_one_is_refused(recorded: object) -> None:
+    with pytest.raises(ValueError, match="is not a recorded association column"):
+        ColumnAssociation.described("c", recorded)

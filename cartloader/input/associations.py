@@ -30,6 +30,19 @@ class ColumnAssociation:
             return self.type_id
         return f"{self.object_type}.{self.id_property}:{self.type_id}"
 
+    @classmethod
+    def described(cls, column: str, recorded: object) -> ColumnAssociation:
+        """The association column a meta file recorded with :meth:`describe` (``586``, or ``contacts.email:586``);
+        ``ValueError`` for anything else."""
+        if isinstance(recorded, int) and not isinstance(recorded, bool):
+            return cls(column, recorded)
+        if isinstance(recorded, str):
+            target, _, type_id = recorded.rpartition(":")
+            object_type, _, id_property = target.partition(".")
+            if object_type and id_property and type_id.isdigit():
+                return cls(column, int(type_id), object_type, id_property)
+        raise ValueError(f"--associate {column}={recorded!r} is not a recorded association column")
+
     def describe_option(self) -> str:
         """As the option is written: ``customer_email=contacts.email:586``."""
         return f"{self.column}={self.describe()}"

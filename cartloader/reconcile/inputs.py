@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from cartloader.errors import ConfigError
+from cartloader.input.associations import ColumnAssociation
 from cartloader.input.convert import parse_conversion
 from cartloader.input.csv import CsvLayout, CsvSource, csv_inputs
 from cartloader.input.encoding import DEFAULT_ENCODING, check_encoding, decoded
@@ -105,7 +106,10 @@ def csv_layout(facts: RunFacts, encoding: str) -> CsvLayout:
     layout = facts.options.get("csv") or {}
     try:
         conversions = [parse_conversion(text) for text in facts.options.get("convert") or ()]
-        associations = {column: int(type_id) for column, type_id in (layout.get("associate") or {}).items()}
+        associations = {
+            column: ColumnAssociation.described(column, recorded)
+            for column, recorded in (layout.get("associate") or {}).items()
+        }
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"the meta file of the log records a CSV layout this version cannot read: {exc}") from None
     return CsvLayout(
