@@ -21,7 +21,7 @@ from cartloader.simulator import Simulator
 from cartloader.simulator.schema import Schema, parse_property, parse_rule
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "preflight.md"
-_TERM = re.compile(r'\s*("(?:[^"\\]|\\.)*")(?:\s*×\s*([0-9]+))?\s*(\+|$)')
+_TERM = re.compile(r'\s*("(?:[^"\\]|\\.)*")(?:\s*\u00d7\s*([0-9]+))?\s*(\+|$)')
 _VERDICT = re.compile(r"accepted|left to HubSpot|refused ([A-Z_]+)")
 
 
