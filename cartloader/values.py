@@ -61,6 +61,7 @@ __all__ = [
     "parse_bool",
     "parse_date",
     "parse_datetime",
+    "parse_epoch_ms",
     "parse_multi_select",
     "parse_number",
     "same_shape",
@@ -152,6 +153,13 @@ def _instant(ms: int) -> int | None:
     return ms if _FIRST_MS <= ms <= _LAST_MS else None
 
 
+def parse_epoch_ms(text: str) -> int | None:
+    """The epoch milliseconds ``text`` is written as (ASCII digits, ``-`` before 1970), whatever year they fall in;
+    None when it is not written that way. ``parse_datetime`` and ``parse_date`` also bound the year (1 to 9999)."""
+    text = text.strip()
+    return int(text) if _MILLIS.fullmatch(text) else None
+
+
 def parse_datetime(text: str) -> int | None:
     """The instant ``text`` names, in epoch milliseconds, or None when it is not a datetime.
 
@@ -160,8 +168,9 @@ def parse_datetime(text: str) -> int | None:
     UTC (assumption). Fraction digits beyond milliseconds are cut off towards the past.
     """
     text = text.strip()
-    if _MILLIS.fullmatch(text):
-        return _instant(int(text))
+    ms = parse_epoch_ms(text)
+    if ms is not None:
+        return _instant(ms)
     day = _ISO_DAY.match(text)
     if day is None:
         return None
@@ -189,8 +198,8 @@ def parse_datetime(text: str) -> int | None:
 def parse_date(text: str) -> date | None:
     """The day ``text`` names, or None: a real ``YYYY-MM-DD``, or epoch milliseconds at midnight UTC."""
     text = text.strip()
-    if _MILLIS.fullmatch(text):
-        ms = int(text)
+    ms = parse_epoch_ms(text)
+    if ms is not None:
         if ms % DAY_MS or _instant(ms) is None:
             return None
         return (_EPOCH + ms * _MS).date()

@@ -74,7 +74,7 @@ CASES = {
     "MAX_NUMBER rule": Case("hs_tax", ("100", "99.99", "100.01", "1e3"), {"rules": ("hs_tax:MAX_NUMBER:100",)}),
     "ALPHANUMERIC rule": Case(
         "hs_external_status",
-        ("abc123", "ABC", "abc-123", "a_b", "x!"),
+        ("abc123", "ABC", "abc-123", "x!"),
         {"rules": ("hs_external_status:ALPHANUMERIC:ALPHANUMERIC",)},
     ),
     "ALPHA_ONLY rule": Case(
@@ -147,6 +147,9 @@ UNCERTAIN = {
     "date with a time": Case("delivery_date", ("2024-01-01T00:00:00Z",), {"properties": ("delivery_date:date",)}),
     "space under ALPHANUMERIC": Case(
         "hs_external_status", ("ab c",), {"rules": ("hs_external_status:ALPHANUMERIC:ALPHANUMERIC",)}
+    ),
+    "underscore under ALPHANUMERIC": Case(
+        "hs_external_status", ("a_b",), {"rules": ("hs_external_status:ALPHANUMERIC:ALPHANUMERIC",)}
     ),
     "REGEX rule": Case("hs_source_store", ("abc",), {"rules": ("hs_source_store:REGEX:[0-9]+",)}),
     "EMAIL rule": Case("hs_source_store", ("not-an-email",), {"rules": ("hs_source_store:EMAIL",)}),

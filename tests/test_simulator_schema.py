@@ -127,6 +127,10 @@ async def test_validation_rules_are_listed_per_property(path: str) -> None:
         ("hs_cart_name:MIN_LENGTH:3", "abc", False),
         ("hs_cart_name:MAX_LENGTH:3", "abcd", True),
         ("hs_cart_name:MAX_LENGTH:3", "abc", False),
+        # UTF-16 code units, as Java's String.length() counts (docs/preflight.md, edge values): an emoji is two.
+        ("hs_cart_name:MAX_LENGTH:1", "\U0001f600", True),
+        ("hs_cart_name:MIN_LENGTH:2", "\U0001f600", False),
+        ("hs_cart_name:MAX_LENGTH:1", "\u00e9", False),
         ("hs_tax:MIN_NUMBER:1", "0.5", True),
         ("hs_tax:MIN_NUMBER:1", "1", False),
         ("hs_tax:MAX_NUMBER:10", "10.01", True),

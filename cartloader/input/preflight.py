@@ -9,18 +9,23 @@ than HubSpot's would silently withhold good records. So:
   default list leaves sensitive properties out: a property in no list read is refused only when every sensitive
   list was read (``sensitive_read`` and not ``unlisted_allowed``: ``engine.preflight`` reads them on demand);
 - a value longer than 65,536 characters (``VALUE_TOO_LONG``), counted so that it is too long however HubSpot
-  counts (code points, or UTF-16 units);
-- values that are not of the property's type: a number that is not digits with at most one point and an
-  optional exponent (``INVALID_DECIMAL``), a bool other than true/false in any case (``INVALID_BOOLEAN``), a date
-  that is neither a real ``YYYY-MM-DD`` nor milliseconds at midnight UTC (``INVALID_DATE``), a datetime that is
-  neither ISO 8601 nor milliseconds (``INVALID_DATETIME``), an option that is not one of the enumeration's
-  values, for a multi-select each ``;``-separated part (``INVALID_OPTION``). Surrounding white space is left to
-  HubSpot, and a value that only looks unusual (a date with a time after it, a date written another ISO way) too;
+  counts (code points or UTF-16 units, trimmed or not, composed or not);
+- values that are not of the property's type, read by ``cartloader.values``: a number that is not digits with at
+  most one point and an optional exponent (``INVALID_DECIMAL``; other scripts' digits are left to HubSpot), a bool
+  other than true/false in any case (``INVALID_BOOLEAN``), a date that is neither a real ``YYYY-MM-DD`` nor
+  milliseconds at midnight UTC (``INVALID_DATE``), a datetime that is neither ISO 8601 nor milliseconds
+  (``INVALID_DATETIME``), an option that is not one of the enumeration's values, for a multi-select each
+  ``;``-separated part that is no option and no piece of an option holding ``;`` (``INVALID_OPTION``). Surrounding
+  white space is left to HubSpot, and so is a value that only looks unusual (a date with a time after it, ISO
+  8601's basic form, year 0, years beyond 9999 in milliseconds);
 - the validation rules HubSpot documents exactly enough to reproduce: ``MIN_LENGTH``, ``MAX_LENGTH``,
-  ``MIN_NUMBER``, ``MAX_NUMBER`` and ``ALPHANUMERIC`` (``ALPHANUMERIC``, ``ALPHA_ONLY``, ``NUMERIC_ONLY``), each
-  refused with its rule type as the code, and only where every reading of the rule refuses the value. The other
-  rule types (patterns, e-mail, URL, phone numbers, dates...) and rules HubSpot applies after normalizing the
-  value are left to HubSpot.
+  ``MIN_NUMBER`` and ``MAX_NUMBER`` (on number properties only), ``ALPHANUMERIC`` (``ALPHANUMERIC``,
+  ``ALPHA_ONLY``, ``NUMERIC_ONLY``), each refused with its rule type as the code, and only where every reading of
+  the rule refuses the value. The other rule types (patterns, e-mail, URL, phone numbers, dates...) and rules
+  HubSpot applies after normalizing the value are left to HubSpot.
+
+docs/preflight.md's "Edge values" table lists the edges, each with the reason, and tests/test_preflight_edges.py
+checks every row.
 
 A Python ``datetime`` given for a ``date`` property (``CartInput.datetimes`` names such values) is refused
 (``INVALID_DATE``): which day it means depends on a zone only the caller knows. Without the schema it is sent in
@@ -33,13 +38,12 @@ An empty string clears a property: it passes every value check. Association targ
 from __future__ import annotations
 
 import difflib
-import re
+import unicodedata
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 import orjson
 
+from cartloader import values
 from cartloader.models import (
     CartInput,
     InvalidInput,
@@ -50,16 +54,14 @@ from cartloader.models import (
 )
 
 MAX_VALUE_CHARS = 65_536
-_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
-_MILLISECONDS = re.compile(r"\s*-?\d+\s*")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_YEAR = re.compile(r"\d{4}-")
-_DAY_MS = 86_400_000
 _SHOWN_CHARS = 60
 #: A value longer than this is left out of ``details`` (the message says what is wrong with it).
 MAX_DETAIL_VALUE_CHARS = 1000
 #: Codes that refuse the property whatever its value.
 _PROPERTY_CODES = frozenset({"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE"})
+#: What a trim may remove at either end, however HubSpot trims: Python's white space, Java's ``strip()`` (white
+#: space) and Java's ``trim()`` (every character up to U+0020, control characters included).
+_TRIMMED = "".join(chr(code) for code in range(0x3001) if code <= 0x20 or chr(code).isspace())
 
 Problem = tuple[str, str]
 """HubSpot's error code and why, e.g. ``("INVALID_DECIMAL", "is not a number")``."""
@@ -73,69 +75,82 @@ def shown_value(value: str) -> str:
     return orjson.dumps(value[:_SHOWN_CHARS]).decode()[:-1] + f'..." ({len(value)} characters)'
 
 
-def _utf16_length(value: str) -> int:
+def _most_units(value: str) -> int:
+    """The longest count HubSpot may make of ``value``: UTF-16 code units (Java's ``String.length()``) of the value
+    as sent."""
     return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
 
 
-def _decimal(text: str) -> Decimal | None:
-    if _NUMBER.fullmatch(text) is None:
-        return None
-    try:
-        return Decimal(text.strip())
-    except InvalidOperation:  # pragma: no cover - the pattern admits only what Decimal reads
-        return None
+def _fewest_chars(value: str) -> int:
+    """The shortest count HubSpot may make of ``value``: code points, after trimming (``_TRIMMED``) and after
+    Unicode composition (NFC) if that is shorter."""
+    text = value.strip(_TRIMMED)
+    if text.isascii():
+        return len(text)
+    return min(len(text), len(unicodedata.normalize("NFC", text)))
+
+
+def _other_digits(text: str) -> bool:
+    """Whether ``text`` has digits of another script than ASCII (Java reads them as digits; cartloader does not)."""
+    return any(ch.isdecimal() for ch in text if not ch.isascii())
+
+
+def _day_shape(text: str) -> str | None:
+    """The ``YYYY-MM-DD`` that ``text`` starts with (ASCII digits), or None."""
+    day = text[:10]
+    if len(day) == 10 and day.isascii() and day[4] == day[7] == "-" and (day[:4] + day[5:7] + day[8:]).isdigit():
+        return day
+    return None
+
+
+def _real_day(day: str) -> bool:
+    """Whether ``YYYY-MM-DD`` names a day of the proleptic Gregorian calendar, year 0 included (as Java's
+    ``LocalDate``: year 0 is leap like 2000, 400 years on)."""
+    return values.parse_date(("2000" if day[:4] == "0000" else day[:4]) + day[4:]) is not None
 
 
 # --- values of a type -------------------------------------------------------------------------------------------
 
 
 def _number(value: str) -> Problem | None:
-    if _NUMBER.fullmatch(value) is None:
+    text = value.strip(_TRIMMED)
+    if values.parse_number(text) is None and not _other_digits(text):
         return "INVALID_DECIMAL", "is not a number: digits with at most one decimal point and no thousands separator"
     return None
 
 
 def _bool(value: str) -> Problem | None:
-    if value.strip().lower() not in ("true", "false"):
+    if values.parse_bool(value.strip(_TRIMMED)) is None:
         return "INVALID_BOOLEAN", "is not a boolean: true or false"
     return None
 
 
-def _real_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _date(value: str) -> Problem | None:
-    text = value.strip()
-    if _MILLISECONDS.fullmatch(text):
-        if int(text) % _DAY_MS:
-            return "INVALID_DATE", "is not midnight UTC in milliseconds: a date property holds whole days"
+    text = value.strip(_TRIMMED)
+    if values.parse_date(text) is not None:
         return None
-    if _DATE.fullmatch(text):
-        return None if _real_date(text) else ("INVALID_DATE", "is not a real date")
-    if _YEAR.match(text):
+    ms = values.parse_epoch_ms(text)
+    if ms is not None:
+        if ms % values.DAY_MS:
+            return "INVALID_DATE", "is not midnight UTC in milliseconds: a date property holds whole days"
+        return None  # a midnight outside the years 1 to 9999: HubSpot decides
+    day = _day_shape(text)
+    if day is not None:
+        return None if _real_day(day) else ("INVALID_DATE", "is not a real date")
+    if text[:4].isascii() and text[:4].isdigit() and text[4:5] == "-":
         return None  # another way of writing a date: HubSpot decides
     return "INVALID_DATE", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"
 
 
 def _datetime(value: str) -> Problem | None:
-    text = value.strip()
-    if _MILLISECONDS.fullmatch(text):
-        return None
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        pass
-    else:
-        return None
-    if _DATE.match(text):
-        return None if _real_date(text[:10]) else ("INVALID_DATETIME", "does not start with a real date")
-    if _YEAR.match(text):
-        return None
+    text = value.strip(_TRIMMED)
+    if values.parse_datetime(text) is not None or values.parse_epoch_ms(text) is not None:
+        return None  # milliseconds outside the years 1 to 9999 too: HubSpot decides
+    day = _day_shape(text)
+    if day is not None:
+        return None if _real_day(day) else ("INVALID_DATETIME", "does not start with a real date")
+    if text[:4].isascii() and text[:4].isdigit():
+        return None  # ISO 8601's other forms (basic 20240301T1000Z, week or ordinal dates): HubSpot decides
     return "INVALID_DATETIME", "is not a datetime: ISO 8601, or milliseconds since the epoch"
 
 
@@ -145,13 +160,16 @@ def _enumeration(definition: PropertyDefinition) -> ValueCheck | None:
         return None  # options HubSpot fills in itself (owners...), or none listed: nothing to compare with
     multiple = definition.field_type == "checkbox"
     shown = ", ".join(sorted(options)[:10]) + (", ..." if len(options) > 10 else "")
+    # A multi-select option holding ";" makes a value readable two ways: each piece of one is left to HubSpot.
+    pieces = frozenset(piece.strip() for option in options if ";" in option for piece in option.split(";"))
 
     def check(value: str) -> Problem | None:
-        if value in options:  # also a multi-select option whose value holds a ";"
+        if value in options:  # also an option whose value holds a ";"
             return None
         parts = value.split(";") if multiple else (value,)
         for part in parts:
-            if part.strip() and part not in options and part.strip() not in options:
+            text = part.strip(_TRIMMED)
+            if text and part not in options and text not in options and text not in pieces:
                 which = f"has {shown_value(part)}, which" if multiple else ""
                 return "INVALID_OPTION", f"{which} is not one of the options: {shown}".lstrip()
         return None
@@ -187,17 +205,19 @@ def _length_rule(rule: ValidationRule) -> ValueCheck | None:
     limit = _whole_number(rule.arguments)
     if limit is None:
         return None
+    # Refused only when every count refuses (module docstring): the most units for a minimum, the fewest
+    # characters for a maximum.
     if rule.rule_type == "MIN_LENGTH":
 
         def at_least(value: str) -> Problem | None:
-            if _utf16_length(value) < limit:
+            if _most_units(value) < limit:
                 return "MIN_LENGTH", f"is shorter than {limit} characters, a validation rule's minimum"
             return None
 
         return at_least
 
     def at_most(value: str) -> Problem | None:
-        if len(value.strip()) > limit:
+        if len(value) > limit and _fewest_chars(value) > limit:
             return "MAX_LENGTH", f"is longer than {limit} characters, a validation rule's maximum"
         return None
 
@@ -207,13 +227,13 @@ def _length_rule(rule: ValidationRule) -> ValueCheck | None:
 def _number_rule(rule: ValidationRule) -> ValueCheck | None:
     if len(rule.arguments) != 1:
         return None
-    bound = _decimal(rule.arguments[0])
+    bound = values.parse_number(rule.arguments[0])
     if bound is None:
         return None
     minimum = rule.rule_type == "MIN_NUMBER"
 
     def within(value: str) -> Problem | None:
-        number = _decimal(value)
+        number = values.parse_number(value.strip(_TRIMMED))
         if number is None:
             return None  # not a number: what the rule makes of it is HubSpot's to say
         if minimum and number < bound:
@@ -229,13 +249,17 @@ def _characters_rule(rule: ValidationRule) -> ValueCheck | None:
     mode = rule.arguments[0] if len(rule.arguments) == 1 else None
     allowed: Callable[[str], bool]
     if mode == "ALPHANUMERIC":
-        allowed = str.isalnum
+
+        def allowed(ch: str) -> bool:
+            return ch.isalnum() or ch == "_"  # "_": a word-character reading (\w) allows it
+
     elif mode == "ALPHA_ONLY":
         allowed = str.isalpha
     elif mode == "NUMERIC_ONLY":
 
         def allowed(ch: str) -> bool:
-            return not ch.isalpha() and (ch.isdigit() or ch in ".,+-")
+            # Digits, and what a number may also hold (sign, point, comma, exponent): "numeric" may mean a number.
+            return ch.isdigit() or ch in ".,+-eE"
 
     else:
         return None
@@ -258,13 +282,16 @@ _RULES: dict[str, Callable[[ValidationRule], ValueCheck | None]] = {
     "MAX_NUMBER": _number_rule,
     "ALPHANUMERIC": _characters_rule,
 }
+_NUMBER_RULE_TYPES = frozenset({"MIN_NUMBER", "MAX_NUMBER"})
 #: The rule types the preflight reproduces; every other one is left to HubSpot.
 REPRODUCED_RULE_TYPES = frozenset(_RULES)
 
 
-def _rule_checks(rules: Iterable[ValidationRule]) -> list[ValueCheck]:
+def _rule_checks(rules: Iterable[ValidationRule], definition: PropertyDefinition) -> list[ValueCheck]:
     checks = []
     for rule in rules:
+        if rule.rule_type in _NUMBER_RULE_TYPES and definition.type != "number":
+            continue  # how a numeric rule reads the text of another type is not documented
         build = _RULES.get(rule.rule_type)
         check = build(rule) if build is not None and not rule.normalized else None
         if check is not None:
@@ -318,7 +345,7 @@ class Preflight:
                 continue
             type_check = _type_check(definition)
             checks = [type_check] if type_check is not None else []
-            checks.extend(_rule_checks(schema.rules.get(name, ())))
+            checks.extend(_rule_checks(schema.rules.get(name, ()), definition))
             self._checks[name] = tuple(checks)
 
     def unlisted(self, record: CartInput) -> list[str]:
@@ -361,7 +388,7 @@ class Preflight:
                     problem = "PROPERTY_DOESNT_EXIST", f"does not exist on {self._object_type}{hint}"
             elif not value:
                 continue
-            elif len(value) > MAX_VALUE_CHARS:
+            elif len(value) > MAX_VALUE_CHARS and _fewest_chars(value) > MAX_VALUE_CHARS:
                 problem = "VALUE_TOO_LONG", f"is longer than {MAX_VALUE_CHARS:,} characters"
             else:
                 for value_check in found:

@@ -255,9 +255,9 @@ class ValidationRule:
         """Why ``value`` (non-empty) breaks this rule, or None when it keeps it (or the rule is not enforced)."""
         kind = self.rule_type
         args = self.arguments
-        if kind == "MIN_LENGTH" and len(value) < int(args[0]):
+        if kind == "MIN_LENGTH" and utf16_length(value) < int(args[0]):
             return f"{value!r} is shorter than the minimum length of {args[0]} characters"
-        if kind == "MAX_LENGTH" and len(value) > int(args[0]):
+        if kind == "MAX_LENGTH" and utf16_length(value) > int(args[0]):
             return f"{value[:40]!r} is longer than the maximum length of {args[0]} characters"
         if kind in ("MIN_NUMBER", "MAX_NUMBER", "DECIMAL"):
             number = values.parse_number(value)
@@ -284,6 +284,12 @@ class ValidationRule:
         if kind == "URL" and _URL.fullmatch(value) is None:
             return f"{value!r} is not a valid URL"
         return None
+
+
+def utf16_length(value: str) -> int:
+    """The length Java's ``String.length()`` gives: UTF-16 code units, two for a character beyond U+FFFF
+    (assumption: HubSpot's length rules count that way; docs/preflight.md, edge values)."""
+    return len(value) + sum(1 for ch in value if ord(ch) > 0xFFFF)
 
 
 def parse_rule(text: str) -> ValidationRule:
