@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ from typing import Any
 import orjson
 import pytest
 
+from cartloader.api.loader import bulk_create
 from cartloader.cli.main import main
+from cartloader.config import Backoff
+from cartloader.models import Outcome
+from cartloader.simulator import Simulator
+from cartloader.simulator.faults import BASIC_FAULTS
 from cartloader.simulator.schema import NATIVE_CART_PROPERTIES, PropertyDefinition, parse_property
 from cartloader.values import date_epoch_ms, stored_form
 from tests.test_cli_support import Start, last_entries
@@ -191,3 +197,56 @@ def test_5000_records_every_form_and_twins_untraced_each_created_once(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "sim-token")
     load_and_check(tmp_path, simulator, 5000, preflight=preflight)
+
+
+# --- under faults, trace ids never echoed --------------------------------------------------------------------------
+
+FAULT_RECORDS = 600
+QUICK = Backoff(base_s=0.001, cap_s=0.005)
+
+
+async def load_under_faults(faults: dict[str, float], **sim: Any) -> tuple[dict[int, Outcome], dict[str, set[int]]]:
+    """Load ``FAULT_RECORDS`` carts (unique ``ext-N``) under ``faults`` into a simulator that never echoes trace
+    ids; the outcomes by line (one final outcome each, asserted) and the lines each held object was made for."""
+    outcomes: list[Outcome] = []
+    records = [
+        {"hs_cart_name": f"cart {n % 9}", "hs_external_cart_id": f"ext-{n}", "hs_total_price": f"{n % 5}.50",
+         "hs_tags": "" if n % 3 else "x", "hs_external_created_date": str(1_572_406_217_883 + n % 4)}
+        for n in range(1, FAULT_RECORDS + 1)
+    ]  # fmt: skip
+    async with Simulator(echo_trace_ids="never", faults=faults, hang_s=30, seed=24, **sim) as server:
+        options: dict[str, Any] = {"rate": "100000/1s", "concurrency": 8, "batch_size": 50, "timeout": 0.5}
+        await bulk_create(records, token="sim-token", base_url=server.url, max_attempts=12, backoff=QUICK,
+                          on_outcome=outcomes.append, **options)  # fmt: skip
+        held: dict[str, set[int]] = {}
+        for obj in server.objects.values():
+            held.setdefault(obj.id, set()).add(int(obj.properties["hs_external_cart_id"].removeprefix("ext-")))
+        assert server.stats().faults_injected
+    assert sorted(Counter(o.line for o in outcomes).values()) == [1] * FAULT_RECORDS
+    return {o.line: o for o in outcomes}, held
+
+
+@pytest.mark.anyio
+async def test_the_fault_mix_untraced_leaves_no_created_record_failed_unflagged_and_no_unflagged_copy() -> None:
+    outcomes, held = await load_under_faults(dict.fromkeys(BASIC_FAULTS, 0.05))
+    copies = Counter(line for lines in held.values() for line in lines)
+    assert copies and max(copies.values()) > 1  # processed batches were resent: the check has teeth
+    flagged = {line for line, o in outcomes.items() if o.duplicate_risk}
+    assert {line for line, n in copies.items() if n > 1} <= flagged
+    failed = {line for line, o in outcomes.items() if o.status == "failed"}
+    assert not (failed & set(copies)) - flagged  # held by HubSpot, logged failed: always flagged
+    for line, outcome in outcomes.items():
+        assert outcome.status in ("created", "failed")
+        assert outcome.status == "failed" or line in held[outcome.id or ""], outcome  # its own object
+
+
+@pytest.mark.anyio
+async def test_ambiguous_faults_with_a_unique_property_leave_each_record_with_its_own_object() -> None:
+    # Create mode, hs_external_cart_id unique: each processed batch's resend meets a 409, settled by reading back.
+    outcomes, held = await load_under_faults(
+        dict.fromkeys(("post_504", "post_reset", "post_hang"), 0.1), unique=("hs_external_cart_id",)
+    )
+    assert len(held) == FAULT_RECORDS
+    for line, outcome in outcomes.items():
+        assert outcome.status == "created" and held[outcome.id or ""] == {line}, outcome
+    assert len({o.id for o in outcomes.values()}) == FAULT_RECORDS
