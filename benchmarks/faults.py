@@ -8,7 +8,15 @@ property is unique, so a resent batch HubSpot had processed really is created tw
 Per scenario it prints and writes to ``benchmarks/results/faults.json``: requests, retries, faults injected,
 records flagged ``duplicate_risk``, duplicates actually created, duplicates not flagged (must be 0), records
 failed (every attempt hit a fault), and records lost (must be 0: a line without a final outcome, or a
-``created``/``updated`` outcome whose id the simulator does not hold for that record).
+``created``/``updated`` outcome whose id the simulator does not hold for that record). Also (issue 24): records the
+simulator holds but the log says ``failed`` without ``duplicate_risk`` (must be 0), records failed ``CONFLICT``
+although the simulator holds their object, and records whose object exists but whose final line does not name it.
+
+``--echo-trace-ids never`` runs the simulator answering without trace ids (HubSpot's own 207 example omits them):
+results are then matched by their stored values. ``--unique`` adds two create-mode scenarios in which
+``hs_external_cart_id`` is unique at the simulator: the ambiguous faults (``post_504``, ``post_reset``,
+``post_hang``, 10 % each) and all nine at once; a resend of a batch HubSpot had processed meets a 409, which the
+loader settles by reading the object back. ``--only NAME`` runs only the named scenarios.
 """
 
 from __future__ import annotations
@@ -47,16 +55,28 @@ class Scenario:
     name: str
     faults: dict[str, float]
     upsert: bool = False
+    #: Create mode with ``hs_external_cart_id`` unique at the simulator (resends of processed batches meet 409s).
+    unique: bool = False
 
 
-def scenarios() -> list[Scenario]:
-    """The nine faults at 20 %, all at once, all at once in upsert mode."""
+AMBIGUOUS = ("post_504", "post_reset", "post_hang")
+
+
+def scenarios(*, unique: bool = False) -> list[Scenario]:
+    """The nine faults at 20 %, all at once, all at once in upsert mode; with ``unique``, the ambiguous faults and
+    all nine at once in create mode with a unique external id."""
     every = dict.fromkeys(BASIC_FAULTS, 0.05)
-    return [
+    rows = [
         *(Scenario(name, {name: 0.2}) for name in BASIC_FAULTS),
         Scenario("all", every),
         Scenario("all (upsert)", every, upsert=True),
     ]
+    if unique:
+        rows += [
+            Scenario("ambiguous (unique)", dict.fromkeys(AMBIGUOUS, 0.1), unique=True),
+            Scenario("all (unique)", every, unique=True),
+        ]
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +94,27 @@ class Row:
     duplicates_unflagged: int
     failed: int
     lost: int
+    #: Held by the simulator, logged ``failed`` without ``duplicate_risk`` (a resume would duplicate it unknowingly).
+    created_failed_unflagged: int
+    #: Logged ``failed`` ``CONFLICT`` although the simulator holds an object of that record.
+    conflicts_own: int
+    #: The simulator holds an object of the record, and its final line does not name one of them.
+    not_own_id: int
+    #: Faults injected, by name (in the JSON only).
+    faults_by_name: dict[str, int]
 
 
 @contextmanager
-def stored_simulator(scenario: Scenario, seed: int) -> Iterator[str]:
+def stored_simulator(scenario: Scenario, seed: int, echo_trace_ids: str | None = None) -> Iterator[str]:
     """A simulator process that keeps its objects, with the scenario's faults; yields its URL."""
     extra: list[str] = []
     for name, probability in scenario.faults.items():
         extra += ["--fault", f"{name}={probability:g}"]
-    # Create mode: make only a property no record has unique, so resends of processed batches duplicate.
-    extra += ["--unique", UPSERT_BY if scenario.upsert else "bench_unused_unique_id"]
+    if echo_trace_ids is not None:
+        extra += ["--echo-trace-ids", echo_trace_ids]
+    # Create mode: make only a property no record has unique, so resends of processed batches duplicate (unless
+    # the scenario makes the external id unique: then they meet 409s).
+    extra += ["--unique", UPSERT_BY if scenario.upsert or scenario.unique else "bench_unused_unique_id"]
     with simulator(seed=seed, store=True, extra=extra) as process:
         yield process.url
 
@@ -93,11 +124,14 @@ def _get(url: str) -> Any:
         return orjson.loads(response.read())
 
 
-def measure(scenario: Scenario, input_path: Path, workdir: Path, records: int, seed: int) -> Row:
+def measure(
+    scenario: Scenario, input_path: Path, workdir: Path, records: int, seed: int, echo_trace_ids: str | None = None
+) -> Row:
     """Load ``input_path`` under the scenario's faults and check every record against the simulator."""
     log = workdir / "faults.outcomes.ndjson"
+    log.unlink(missing_ok=True)
     summary_path = workdir / "faults.summary.json"
-    with stored_simulator(scenario, seed) as url:
+    with stored_simulator(scenario, seed, echo_trace_ids) as url:
         options = [*CLIENT, "--summary-json", str(summary_path)]
         if scenario.upsert:
             options += ["--upsert-by", UPSERT_BY]
@@ -126,6 +160,7 @@ def measure(scenario: Scenario, input_path: Path, workdir: Path, records: int, s
     flagged = {line for line, entry in last.items() if entry.get("duplicate_risk")}
     twice = {line for line, n in copies.items() if n > 1}
     lost = sum(1 for line in range(1, records + 1) if _lost(last.get(line), held.get(line, set())))
+    failed_held = {line: last[line] for line in held if line in last and last[line]["status"] == "failed"}
     return Row(
         scenario=scenario.name,
         exit_status=done.returncode,
@@ -138,6 +173,12 @@ def measure(scenario: Scenario, input_path: Path, workdir: Path, records: int, s
         duplicates_unflagged=len(twice - flagged),
         failed=summary["failed"],
         lost=lost,
+        created_failed_unflagged=sum(1 for entry in failed_held.values() if not entry.get("duplicate_risk")),
+        conflicts_own=sum(
+            1 for entry in failed_held.values() if (entry.get("error") or {}).get("category") == "CONFLICT"
+        ),
+        not_own_id=sum(1 for line, ids in held.items() if line not in last or last[line].get("id") not in ids),
+        faults_by_name=dict(sorted(stats["faults_injected"].items())),
     )
 
 
@@ -149,7 +190,7 @@ def _lost(entry: dict[str, Any] | None, held: set[str]) -> bool:
 
 
 COLUMNS = (
-    ("scenario", "scenario", "<14"),
+    ("scenario", "scenario", "<18"),
     ("requests", "requests", ">8"),
     ("retries", "retries", ">7"),
     ("faults_injected", "faults", ">6"),
@@ -158,6 +199,9 @@ COLUMNS = (
     ("duplicates_unflagged", "dup unflagged", ">13"),
     ("failed", "failed", ">6"),
     ("lost", "lost", ">4"),
+    ("created_failed_unflagged", "held, failed unflagged", ">22"),
+    ("conflicts_own", "CONFLICT own", ">12"),
+    ("not_own_id", "not own id", ">10"),
     ("wall_s", "wall s", ">6"),
 )
 
@@ -177,21 +221,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=RECORDS, help=f"records per scenario (default {RECORDS:,})")
     parser.add_argument("--seed", type=int, default=SEED, help="the simulator's seed (plus the scenario's number)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "faults.json", help="where to write the JSON")
+    parser.add_argument(
+        "--echo-trace-ids",
+        choices=("always", "never", "sometimes"),
+        help="whether the simulator's results carry objectWriteTraceId (default: the simulator's, sometimes)",
+    )
+    parser.add_argument(
+        "--unique", action="store_true", help="add create-mode scenarios with a unique external id (409s on resends)"
+    )
+    parser.add_argument("--only", action="append", metavar="NAME", help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
+    chosen = [s for s in scenarios(unique=args.unique) if not args.only or s.name in args.only]
+    if not chosen:
+        parser.error(f"--only: no such scenario: {', '.join(args.only)}")
     rows: list[Row] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cartloader-faults-") as folder:
         workdir = Path(folder)
         input_path = write_input(workdir / "faults.ndjson", args.records)
-        for number, scenario in enumerate(scenarios()):
-            row = measure(scenario, input_path, workdir, args.records, args.seed + number)
+        for number, scenario in enumerate(chosen):
+            row = measure(scenario, input_path, workdir, args.records, args.seed + number, args.echo_trace_ids)
             rows.append(row)
-            print(f"{scenario.name}: done in {row.wall_s:g} s", file=sys.stderr, flush=True)
-    print(f"fault matrix: {args.records:,} records per scenario, command line {' '.join(CLIENT)}")
+            print(
+                f"{scenario.name}: done in {row.wall_s:g} s, faults {row.faults_by_name}", file=sys.stderr, flush=True
+            )
+    echo = f", trace ids echoed: {args.echo_trace_ids}" if args.echo_trace_ids else ""
+    print(f"fault matrix: {args.records:,} records per scenario{echo}, command line {' '.join(CLIENT)}")
     print(table(rows))
     result = {
         "benchmark": "faults",
-        "command": "python -m benchmarks.faults" + (f" --records {args.records}" if args.records != RECORDS else ""),
+        "command": " ".join(["python -m benchmarks.faults", *(argv if argv is not None else sys.argv[1:])]),
+        "echo_trace_ids": args.echo_trace_ids,
         "records": args.records,
         "seed": args.seed,
         "client_options": list(CLIENT),
@@ -202,9 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {args.out}")
-    bad = [row.scenario for row in rows if row.lost or row.duplicates_unflagged]
+    bad = [row.scenario for row in rows if row.lost or row.duplicates_unflagged or row.created_failed_unflagged]
     if bad:
-        print(f"FAILED: records lost or duplicated unflagged in {', '.join(bad)}", file=sys.stderr)
+        print(
+            f"FAILED: records lost, duplicated unflagged or held but failed unflagged in {', '.join(bad)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

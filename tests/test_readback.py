@@ -212,3 +212,21 @@ def test_an_answer_a_minute_after_its_write_is_waited_for_under_the_default_opti
     entries = [orjson.loads(line) for line in (tmp_path / "one.outcomes.ndjson").read_bytes().splitlines()]
     assert entries[-1]["status"] == "created" and entries[-1]["attempts"] == 1
     assert len(sim.objects()) == 1 and sim.stats().inputs_received == 1
+
+
+@pytest.mark.anyio
+async def test_a_batch_refused_whole_with_a_409_after_an_ambiguous_attempt_is_read_back_not_bisected() -> None:
+    # A 100-input batch is processed and answered 504; its resend is refused whole with a 409 naming one object.
+    # The rest of the batch is read back by the unique property in one read, not resent to meet one 409 each (100
+    # error responses for one fault, enough to trip the circuit breaker under a few such faults: exit 3).
+    async with Simulator(unique=(EXTERNAL_ID,), faults_at={1: "post_504"}, seed=2) as sim:
+        outcomes, summary = await load(sim, carts(100), batch_size=100, concurrency=1)
+        objects = {obj.id: obj for obj in sim.objects.values()}
+        stats = sim.stats()
+    final = {o.line: o for o in outcomes}
+    assert {o.status for o in final.values()} == {"created"}, [o for o in final.values() if o.status != "created"]
+    assert all(objects[o.id].properties[EXTERNAL_ID] == f"ext-{line}" for line, o in final.items() if o.id)
+    assert len(objects) == 100 and len({o.id for o in final.values()}) == 100
+    assert stats.by_status.get(409) == 1
+    assert stats.inputs_received == 200  # the first attempt and its one resend, nothing more
+    assert summary.requests <= 6  # the preflight's 2 reads, the 504, the 409, the read by id, the read by value

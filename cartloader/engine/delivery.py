@@ -36,6 +36,7 @@ from cartloader.hubspot.protocol import (
     create_body,
     upsert_body,
 )
+from cartloader.hubspot.reads import ReadObject
 from cartloader.hubspot.refusals import existing_id
 from cartloader.hubspot.transport import NoAnswer, Transport
 from cartloader.models import CartInput, Outcome, RecordError, Settled, Status
@@ -382,8 +383,20 @@ class Sender:
         if not checks:
             return
         owned = await self.readback.settle([conflict for _, conflict in checks], self.kinds)
+        await self._adopt([(r[0], obj, r[1], r[2]) for (r, _), obj in zip(checks, owned, strict=True)])
+
+    async def _reclaim(self, items: list[InFlight], named: tuple[str, ...]) -> list[InFlight]:
+        """The inputs a whole-batch 409 did not name, about to be resent: those whose earlier attempt may have made
+        their object are read back (by their unique value, one read per 100) and adopted when it is their own;
+        the rest are returned to resend (one 409 per batch, not one per input, each an error response)."""
+        owned = await self.readback.reclaim([Conflict(i.record, i.times, None, named) for i in items], self.kinds)
+        await self._adopt([(item, obj, None, None) for item, obj in zip(items, owned, strict=True) if obj])
+        return [item for item in items if not item.closed]
+
+    async def _adopt(self, found: list[tuple[InFlight, ReadObject | None, RecordError | None, str | None]]) -> None:
+        """Settle records read back: ``created`` (``updated``) with the object that is their own, else ``failed``."""
         settled, linked = [], []
-        for ((item, error, existing, _), _), obj in zip(checks, owned, strict=True):
+        for item, obj, error, existing in found:
             if obj is None:
                 settled.append(self._outcome(item, "failed", error, existing=existing))
                 continue
@@ -429,4 +442,8 @@ class Sender:
             named = exchange.answer.context_values("propertyName") if exchange.answer else ()
             await self._conflicts([(items[i], e, split.existing, named) for i, e in split.failed.items()])
         for part in split.resend:
-            await self._deliver([items[i] for i in part])
+            rest = [items[i] for i in part]
+            if exchange.answer is not None and exchange.answer.status == 409:
+                rest = await self._reclaim(rest, exchange.answer.context_values("propertyName"))
+            if rest:
+                await self._deliver(rest)

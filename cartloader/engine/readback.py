@@ -202,11 +202,23 @@ class Readback:
         for start in range(0, len(ids), MAX_READ_INPUTS):
             for obj in await self._read(ids[start : start + MAX_READ_INPUTS], names, None):
                 found[(None, obj.id)] = obj
+        values: dict[str, set[str]] = {}
         for conflict in conflicts:
-            key = self._key(conflict)
-            if key[0] is not None and not self._no_scope:
-                for obj in await self._read([key[1]], names, key[0]):
-                    found[key] = obj
+            name, value = self._key(conflict)
+            if name is not None:
+                values.setdefault(name, set()).add(value)
+        for name, wanted in sorted(values.items()):
+            # One read per MAX_READ_INPUTS values (a batch refused whole reads its inputs in one request, not one
+            # each); an object is found again by its value as stored (trimmed; a lone value: whatever it echoes).
+            ordered = sorted(wanted)
+            for start in range(0, len(ordered), MAX_READ_INPUTS):
+                chunk = ordered[start : start + MAX_READ_INPUTS]
+                by_value = {value.strip(): value for value in chunk}
+                for obj in [] if self._no_scope else await self._read(chunk, names, name):
+                    echoed = obj.properties.get(name)
+                    sent = chunk[0] if len(chunk) == 1 else by_value.get(str(echoed).strip()) if echoed else None
+                    if sent is not None:
+                        found[(name, sent)] = obj
         adopted: list[ReadObject | None] = []
         for conflict in conflicts:
             held = found.get(self._key(conflict))
@@ -216,6 +228,13 @@ class Readback:
             else:
                 adopted.append(None)
         return adopted
+
+    async def reclaim(self, conflicts: Sequence[Conflict], kinds: Kinds) -> list[ReadObject | None]:
+        """For each conflict, the object to adopt (:meth:`settle`) where it is ``checkable``, else None: the inputs
+        a whole-batch 409 did not name, read back before they are resent."""
+        checks = [conflict for conflict in conflicts if self.checkable(conflict)]
+        owned = dict(zip(map(id, checks), await self.settle(checks, kinds) if checks else [], strict=True))
+        return [owned.get(id(conflict)) for conflict in conflicts]
 
     @staticmethod
     def _key(conflict: Conflict) -> tuple[str | None, str]:
