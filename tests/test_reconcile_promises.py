@@ -199,7 +199,8 @@ async def test_a_refused_token_or_scope_is_exit_3_on_one_line_without_the_token(
 
 
 async def test_a_log_another_process_holds_is_exit_2(simulator: Start, tmp_path: Path) -> None:
-    sim = _start(simulator, rate="20/1s", latency_ms=(400, 600))
+    # A load that lasts (40 requests at 4 a second, each ~0.5 s): reconcile starts while it still holds its log.
+    sim = _start(simulator, rate="4/1s", latency_ms=(400, 600))
     source = _write_ndjson(tmp_path, 400)
     loading = start_cli(source, "--base-url", sim.url, "--out", "out.ndjson", "--batch-size", "10", cwd=tmp_path)
     try:
