@@ -285,6 +285,8 @@ def check_folder(what: str, path: str) -> None:
     """Refuse (``ConfigError``, exit 2) an output whose folder does not exist or cannot be written, before
     anything is read or sent (a ``--summary-json`` into a missing folder would otherwise fail after the load)."""
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"{what} {path}: {folder} is not a folder; choose another path")
     if not os.path.isdir(folder):
         raise ConfigError(f"{what} {path}: the folder {folder} does not exist; create it or choose another path")
     if not os.access(folder, os.W_OK | os.X_OK) and not (os.path.exists(path) and os.access(path, os.W_OK)):
