@@ -17,6 +17,7 @@ import pytest
 
 from tests.test_cli_support import (
     EXAMPLES,
+    SENSITIVE_READER,
     Start,
     assert_one_line,
     cli_env,
@@ -56,7 +57,7 @@ def test_valid_file_exits_0_and_every_line_is_logged_created_with_the_simulators
 def test_examples_with_errors_exit_1_with_each_line_numbered_invalid_failed_or_created(
     tmp_path: Path, simulator: Start
 ) -> None:
-    sim = simulator()
+    sim = simulator(tokens={"sim-token": SENSITIVE_READER})  # as --simulate: unknown properties refused locally
     result = run_cli(EXAMPLES / "carts-with-errors.ndjson", "--base-url", sim.url, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     entries = last_entries(tmp_path / "carts-with-errors.outcomes.ndjson")
@@ -234,7 +235,7 @@ def test_echo_of_an_outcome_field_is_refused_with_exit_2(tmp_path: Path, name: s
 def test_rejects_holds_each_refused_line_verbatim_with_its_error_on_the_same_line_number(
     tmp_path: Path, simulator: Start
 ) -> None:
-    sim = simulator()
+    sim = simulator(tokens={"sim-token": SENSITIVE_READER})  # as --simulate: unknown properties refused locally
     source = EXAMPLES / "carts-with-errors.ndjson"
     result = run_cli(source, "--base-url", sim.url, "--rejects", "rejects.ndjson", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
@@ -266,7 +267,7 @@ def test_fixed_rejects_reload_and_load(tmp_path: Path, simulator: Start) -> None
 
 
 def test_summary_json_has_the_contract_fields_and_counts(tmp_path: Path, simulator: Start) -> None:
-    sim = simulator()
+    sim = simulator(tokens={"sim-token": SENSITIVE_READER})  # as --simulate: unknown properties refused locally
     result = run_cli(
         EXAMPLES / "carts-with-errors.ndjson", "--base-url", sim.url, "--summary-json", "summary.json", cwd=tmp_path
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.test_cli_support import (
     EXAMPLES,
+    SENSITIVE_READER,
     Start,
     complete_last_entries,
     created_count,
@@ -56,7 +57,7 @@ def test_sigkill_then_resume_gives_every_line_one_final_outcome_and_duplicates_o
 
 
 def test_resume_skips_failed_lines_unless_retry_failed(tmp_path: Path, simulator: Start) -> None:
-    sim = simulator()
+    sim = simulator(tokens={"sim-token": SENSITIVE_READER})  # as --simulate: unknown properties refused locally
     source = EXAMPLES / "carts-with-errors.ndjson"
     log = tmp_path / "carts-with-errors.outcomes.ndjson"
     assert run_cli(source, "--base-url", sim.url, cwd=tmp_path).returncode == 1
@@ -69,12 +70,12 @@ def test_resume_skips_failed_lines_unless_retry_failed(tmp_path: Path, simulator
 
     retried = run_cli(source, "--base-url", sim.url, "--resume", "--retry-failed", cwd=tmp_path)
     assert retried.returncode == 1, retried.stderr
-    # The preflight's two reads, its read of the sensitive list (refused: the simulator's token may not read it, so
-    # the unlisted hs_coupon of line 11 is left to HubSpot, which refuses it), then one batch: the failed lines (11
-    # and 15; lines the preflight refused stay invalid).
-    assert sim.stats().requests == requests + 4
-    assert sim.stats().inputs_received == 7 + 2
-    assert list(statuses(log).values()).count("failed") == 2
+    # The preflight's two reads, the association labels of the seven documented cart pairs (line 15 names its
+    # target by id: engine/association_types.py), then one batch: the failed line (15; lines the preflight refused
+    # stay invalid).
+    assert sim.stats().requests == requests + 2 + 7 + 1
+    assert sim.stats().inputs_received == 6 + 1
+    assert list(statuses(log).values()).count("failed") == 1
 
 
 def test_resume_without_a_log_starts_fresh(tmp_path: Path, simulator: Start) -> None:

@@ -221,3 +221,17 @@ def ids_by_external_id(objects: Sequence[StoredObject]) -> dict[str, list[str]]:
     for obj in objects:
         grouped.setdefault(obj.properties.get("hs_external_cart_id", ""), []).append(obj.id)
     return grouped
+
+
+#: The scopes of the token the command line's --simulate portal gives (cartloader/cli/simulate.py): the simulator's
+#: default ones and the sensitive lists', so that the preflight refuses an unknown property locally.
+SENSITIVE_READER = frozenset(
+    {
+        "crm.objects.carts.write",
+        "crm.objects.carts.read",
+        "crm.schemas.carts.read",
+        "crm.objects.contacts.read",
+        "crm.objects.carts.sensitive.read",
+        "crm.objects.carts.highly_sensitive.read",
+    }
+)
