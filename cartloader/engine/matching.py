@@ -19,15 +19,29 @@ associations) come back ``ambiguous``; the chunker keeps them out of one request
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import CartInput, PortalSchema
-from cartloader.values import PROPERTY_TYPES, Agreement, absent, agreement, parse_datetime, parse_number, stored_key
+from cartloader.values import (
+    PROPERTY_TYPES,
+    Agreement,
+    ValueFormError,
+    absent,
+    agreement,
+    parse_datetime,
+    parse_number,
+    stored_form,
+    stored_key,
+)
 
 #: A property's type and whether it is a multi-select, by property name (from the portal's schema).
 Kinds = Mapping[str, tuple[str, bool]]
@@ -142,12 +156,13 @@ def match_results(
             rest.append(result)
     if rest and open_inputs:
         traced = len(matching.pairs)
-        sent = {i: _sent(inputs[i].properties) for i in open_inputs}
+        sent = _sent(inputs, open_inputs)
         rest = _match_exactly(inputs, rest, open_inputs, matching, sent)
         if rest and open_inputs:
-            rest = _match_by_values(inputs, rest, open_inputs, matching, kinds, sent)
-        if rest and open_inputs:
-            rest = _augment(inputs, rest, open_inputs, matching, kinds, traced)
+            readings = _Readings(inputs, kinds, sent)
+            rest = _match_by_values(rest, open_inputs, matching, readings)
+            if rest and open_inputs:
+                rest = _augment(rest, open_inputs, matching, readings, traced)
     matching.unmatched_results = rest
     matching.leftover = sorted(open_inputs)
     return matching
@@ -159,9 +174,38 @@ def proves_not_created(matching: Matching, unnamed_errors: int) -> bool:
     return unnamed_errors == len(matching.leftover) and not matching.unmatched_results
 
 
-def _sent(properties: Mapping[str, str]) -> tuple[str, ...]:
-    """The names of the values a record sent that an answer shows (blank ones left out), sorted."""
-    return tuple(sorted(name for name, value in properties.items() if not absent(value)))
+#: The values a record sent that an answer shows (blank ones left out), by name in sorted order: (names, trimmed
+#: texts).
+_Sent = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _sent(inputs: Sequence[CartInput], open_inputs: set[int]) -> dict[int, _Sent]:
+    """Each open input's values that an answer shows (blank ones left out): their names sorted, and their trimmed
+    texts, in line order."""
+    sent = {}
+    orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {}
+    strip = str.strip
+    for i in sorted(open_inputs):
+        properties = inputs[i].properties
+        keys = tuple(properties)
+        order = orders.get(keys)
+        if order is None:
+            names = tuple(sorted(keys))
+            order = orders[keys] = (names, _getter(names))
+        names, getter = order
+        texts = tuple(map(strip, getter(properties)))
+        if "" in texts:  # blank values: no constraint, left out
+            names, texts = tuple(compress(names, texts)), tuple(filter(None, texts))
+        sent[i] = (names, texts)
+    return sent
+
+
+@lru_cache(maxsize=1024)
+def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of ``names`` in a mapping, as a tuple (``KeyError`` when one is missing)."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda mapping: tuple([mapping[name] for name in names])
 
 
 def _match_exactly(
@@ -169,43 +213,71 @@ def _match_exactly(
     results: list[ResultItem],
     open_inputs: set[int],
     matching: Matching,
-    sent: Mapping[int, tuple[str, ...]],
+    sent: Mapping[int, _Sent],
 ) -> list[ResultItem]:
     """Pair results that echo an input's sent values as sent (trimmed). Larger sets of names first, so a result
     goes to the input it shows most of: a result showing every name of a set but not the values of any input
     sending it is left to ``_match_by_values`` (it may agree in another form), never given to an input sending
     fewer. Inputs equal in every value take such results in line order."""
     groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
-    for i in sorted(open_inputs):
-        properties = inputs[i].properties
-        names = sent[i]
-        signature = tuple(properties[name].strip() for name in names)
-        groups.setdefault(names, {}).setdefault(signature, []).append(i)
+    for i, (names, texts) in sent.items():  # in line order
+        groups.setdefault(names, {}).setdefault(texts, []).append(i)
     mixed = {
         id(members) for by_signature in groups.values() for members in by_signature.values() if _mixed(inputs, members)
     }
-    ordered = sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
+    ordered = [
+        (names, _getter(names), by_signature)
+        for names, by_signature in sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
+    ]
+    pairs, ambiguous = matching.pairs, matching.ambiguous
     rest = []
     for result in results:
         echoed = result.properties
-        for names, by_signature in ordered:
-            shown = _echo_signature(echoed, names)
-            if shown is None:
-                continue  # it leaves out a value these inputs sent: none of them
-            candidates = by_signature.get(shown)
+        for names, getter, by_signature in ordered:
+            try:
+                candidates = by_signature.get(getter(echoed))  # most results echo the texts verbatim
+            except (KeyError, TypeError):  # a name left out, or an unhashable echo (never HubSpot's)
+                candidates = None
+            if candidates is None:
+                candidates = _read(by_signature, echoed, names)
+                if candidates is None:
+                    continue  # it leaves out a value these inputs sent: none of them
             if not candidates:
                 rest.append(result)  # it may agree with one of them in another form: compared value by value
                 break
             index = candidates.pop(0)
             open_inputs.discard(index)
             if id(candidates) in mixed:
-                matching.ambiguous.append(index)
+                ambiguous.append(index)
             else:
-                matching.pairs.append((index, result))
+                pairs.append((index, result))
             break
         else:
             rest.append(result)
     return rest
+
+
+_NOTHING: list[int] = []
+
+
+def _lookup(
+    by_texts: Mapping[tuple[str, ...], list[int]], echoed: Mapping[str, Any], names: tuple[str, ...]
+) -> list[int] | None:
+    """The inputs of ``by_texts`` whose trimmed texts of ``names`` the result shows (an empty list: none), or None
+    when it leaves out one of the names. Most results echo those texts verbatim: one lookup then."""
+    try:
+        found = by_texts.get(_getter(names)(echoed))
+    except (KeyError, TypeError):  # a name left out, or an unhashable echo (never HubSpot's): read as text below
+        found = None
+    return _read(by_texts, echoed, names) if found is None else found
+
+
+def _read(
+    by_texts: Mapping[tuple[str, ...], list[int]], echoed: Mapping[str, Any], names: tuple[str, ...]
+) -> list[int] | None:
+    """``_lookup`` with each echoed value read as text and trimmed."""
+    signature = _echo_signature(echoed, names)
+    return None if signature is None else by_texts.get(signature, _NOTHING)
 
 
 def _echo_signature(echoed: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -218,30 +290,130 @@ def _echo_signature(echoed: Mapping[str, Any], names: tuple[str, ...]) -> tuple[
     return tuple(signature)
 
 
+#: One value an input sent, to compare with an echo: (name, trimmed text, the property's type, multi-select).
+_Value = tuple[str, str, str | None, bool]
+#: Not a value of the property's type (``stored_form`` raised).
+_INVALID = object()
+_TYPED = PROPERTY_TYPES - {"string", "enumeration"}
+
+
+class _Readings:
+    """What one call reads, each once: per input (on demand) its plain values, which agree with an echo only as
+    the same trimmed text, and the others, compared by type or by shape; stored forms, numbers and instants by
+    trimmed text (a result compared with several inputs, or a value several inputs sent, is read once)."""
+
+    __slots__ = ("_inputs", "_instants", "_kinds", "_numbers", "_of", "_stored", "sent")
+
+    def __init__(self, inputs: Sequence[CartInput], kinds: Kinds, sent: Mapping[int, _Sent]) -> None:
+        self._inputs = inputs
+        self._kinds = kinds
+        self.sent = sent
+        self._of: dict[int, tuple[_Sent, list[_Value], list[_Value]]] = {}
+        self._numbers: dict[str, Decimal | None] = {}
+        self._instants: dict[str, int | None] = {}
+        self._stored: dict[tuple[str | None, bool, str], object] = {}
+
+    def of(self, i: int) -> tuple[_Sent, list[_Value], list[_Value]]:
+        """Input ``i``'s plain values (names, texts), the values compared by type or shape, and those of its plain
+        values of a type this module does not know (agreeing by shape in ``level``, which ``_augment`` uses)."""
+        found = self._of.get(i)
+        if found is None:
+            names, texts, checks, loose = [], [], [], []
+            for name, text in zip(*self.sent[i], strict=True):
+                kind, multi = _kind(self._kinds, name)
+                value = (name, text, kind, multi)
+                if kind is None:
+                    plain = self.number(text) is None and self.instant(text) is None
+                else:
+                    plain = kind == "string" or (kind == "enumeration" and not multi) or kind not in PROPERTY_TYPES
+                    if plain and kind not in PROPERTY_TYPES:
+                        loose.append(value)
+                if plain:
+                    names.append(name)
+                    texts.append(text)
+                else:
+                    checks.append(value)
+            found = self._of[i] = ((tuple(names), tuple(texts)), checks, loose)
+        return found
+
+    def level(self, echoed: Mapping[str, Any], values: Sequence[_Value]) -> Agreement:
+        """``compatibility`` over ``values`` (each trimmed and not blank)."""
+        level = Agreement.EXACT
+        for name, sent, kind, multi in values:
+            text = _echo_text(echoed.get(name))
+            if text is None:
+                return Agreement.NONE
+            text = text.strip()
+            if text == sent:
+                continue
+            if not text:
+                return Agreement.NONE
+            found = self._agreement(sent, text, kind, multi)
+            if found < level:
+                if found is Agreement.NONE:
+                    return found
+                level = found
+        return level
+
+    def _agreement(self, sent: str, echoed: str, kind: str | None, multi: bool) -> Agreement:
+        """``agreement`` of two different trimmed texts, neither blank, of a value that is not plain (never a string
+        or a single enumeration)."""
+        if kind in _TYPED or (kind == "enumeration" and multi):
+            first, second = self._stored_form(sent, kind, multi), self._stored_form(echoed, kind, multi)
+            if first is not _INVALID and second is not _INVALID:
+                return Agreement.TYPED if first == second else Agreement.NONE
+        number = self.number(sent)
+        if number is not None and number == self.number(echoed):
+            return Agreement.SHAPE
+        instant = self.instant(sent)
+        return Agreement.SHAPE if instant is not None and instant == self.instant(echoed) else Agreement.NONE
+
+    def _stored_form(self, text: str, kind: str | None, multi: bool) -> object:
+        key = (kind, multi, text)
+        try:
+            return self._stored[key]
+        except KeyError:
+            pass
+        try:
+            value: object = stored_form(text, kind, multi_select=multi)
+        except ValueFormError:
+            value = _INVALID
+        self._stored[key] = value
+        return value
+
+    def number(self, text: str) -> Decimal | None:
+        try:
+            return self._numbers[text]
+        except KeyError:
+            number = self._numbers[text] = parse_number(text)
+            return number
+
+    def instant(self, text: str) -> int | None:
+        try:
+            return self._instants[text]
+        except KeyError:
+            instant = self._instants[text] = parse_datetime(text)
+            return instant
+
+
 def _match_by_values(
-    inputs: Sequence[CartInput],
-    results: list[ResultItem],
-    open_inputs: set[int],
-    matching: Matching,
-    kinds: Kinds,
-    sent: Mapping[int, tuple[str, ...]],
+    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: _Readings
 ) -> list[ResultItem]:
     """Pair the results echoing stored forms (typed), or another form of a value of unknown type (shape): each
     result is compared with the inputs that sent the same plain texts it shows; the input sending most values
     first (the one the result shows most of), then the best level, then line order."""
     blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
     for i in sorted(open_inputs):
-        properties = inputs[i].properties
-        names = tuple(name for name in sent[i] if _plain(kinds, name, properties[name]))
-        blocks.setdefault(names, {}).setdefault(tuple(properties[name].strip() for name in names), []).append(i)
+        names, texts = readings.of(i)[0]
+        blocks.setdefault(names, {}).setdefault(texts, []).append(i)
     edges: list[tuple[int, int, int, int]] = []  # (-values sent, -level, input, result)
     for r, result in enumerate(results):
+        echoed = result.properties
         for names, by_texts in blocks.items():
-            signature = _echo_signature(result.properties, names)
-            for i in by_texts.get(signature, ()) if signature is not None else ():
-                level = compatibility(inputs[i], result.properties, kinds)
+            for i in _lookup(by_texts, echoed, names) or ():
+                level = readings.level(echoed, readings.of(i)[1])
                 if level:
-                    edges.append((-len(sent[i]), -level, i, r))
+                    edges.append((-len(readings.sent[i][0]), -level, i, r))
     edges.sort()
     taken: set[int] = set()
     for _, _, i, r in edges:
@@ -253,25 +425,32 @@ def _match_by_values(
 
 
 def _augment(
-    inputs: Sequence[CartInput],
-    results: list[ResultItem],
-    open_inputs: set[int],
-    matching: Matching,
-    kinds: Kinds,
-    traced: int,
+    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: _Readings, traced: int
 ) -> list[ResultItem]:
     """Inputs and results are left on both sides: re-pair the pairs made by values (never those by trace id)
     along augmenting paths, so that as many inputs as possible get a compatible result (an irregular answer
-    only: every pair compared)."""
+    only). Each result is compared with the inputs sending the plain texts it shows."""
     paired = matching.pairs[traced:]
     del matching.pairs[traced:]
     pool = [result for _, result in paired] + results
     owner: dict[int, int] = {r: i for r, (i, _) in enumerate(paired)}  # result -> input
     candidates = sorted(open_inputs | {i for i, _ in paired})
-    compatible = {
-        i: [r for r, result in enumerate(pool) if compatibility(inputs[i], result.properties, kinds)]
-        for i in candidates
-    }
+    blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
+    compared: dict[int, list[_Value]] = {}
+    for i in candidates:
+        (names, texts), checks, loose = readings.of(i)
+        if loose:  # a value of a type this module does not know may agree by shape: compared, not looked up
+            kept = [(name, text) for name, text in zip(names, texts, strict=True) if name not in {v[0] for v in loose}]
+            names, texts = tuple(name for name, _ in kept), tuple(text for _, text in kept)
+        blocks.setdefault(names, {}).setdefault(texts, []).append(i)
+        compared[i] = checks + loose
+    compatible: dict[int, list[int]] = {i: [] for i in candidates}
+    for r, result in enumerate(pool):
+        echoed = result.properties
+        for names, by_texts in blocks.items():
+            for i in _lookup(by_texts, echoed, names) or ():
+                if readings.level(echoed, compared[i]):
+                    compatible[i].append(r)
 
     def place(i: int, seen: set[int]) -> bool:
         for r in compatible[i]:
@@ -294,7 +473,7 @@ def _augment(
 
 def _mixed(inputs: Sequence[CartInput], members: list[int]) -> bool:
     """True when inputs with the same properties differ in associations, so elimination would be a guess."""
-    if len(members) < 2:
-        return False
+    if len(members) < 2 or not any(inputs[i].associations for i in members):
+        return False  # none has associations: all alike
     first = associations_key(inputs[members[0]])
     return any(associations_key(inputs[i]) != first for i in members[1:])
