@@ -21,30 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import lru_cache
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 import orjson
 
+from cartloader.engine.readings import Check, Readings, Sent, echo_text, getter, lookup, strip_blank
+from cartloader.engine.readings import Kinds as Kinds
 from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import CartInput, PortalSchema
-from cartloader.values import (
-    PROPERTY_TYPES,
-    Agreement,
-    ValueFormError,
-    absent,
-    agreement,
-    parse_datetime,
-    parse_number,
-    stored_form,
-    stored_key,
-)
+from cartloader.values import PROPERTY_TYPES, Agreement, absent, agreement, parse_datetime, parse_number, stored_key
 
 #: A property's type and whether it is a multi-select, by property name (from the portal's schema).
-Kinds = Mapping[str, tuple[str, bool]]
 _NO_KINDS: Kinds = {}
 #: Stands for any number or datetime of a property whose type is unknown, in ``answer_key``.
 _SHAPED = ("shaped",)
@@ -67,18 +54,6 @@ class Matching:
     unmatched_results: list[ResultItem] = field(default_factory=list)
     ambiguous: list[int] = field(default_factory=list)
     leftover: list[int] = field(default_factory=list)
-
-
-def _echo_text(value: object) -> str | None:
-    """An echoed value as text (HubSpot writes strings; a JSON number or bool is read as its text), None when
-    the answer shows nothing usable."""
-    if type(value) is str:
-        return value
-    if value is True or value is False:
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return None
 
 
 def _kind(kinds: Kinds, name: str) -> tuple[str | None, bool]:
@@ -104,7 +79,7 @@ def compatibility(record: CartInput, echoed: Mapping[str, Any], kinds: Kinds = _
         if absent(sent):
             continue
         kind, multi = _kind(kinds, name)
-        found = agreement(sent, _echo_text(echoed.get(name)), kind, multi_select=multi)
+        found = agreement(sent, echo_text(echoed.get(name)), kind, multi_select=multi)
         if found < level:
             if found is Agreement.NONE:
                 return found
@@ -159,7 +134,7 @@ def match_results(
         sent = _sent(inputs, open_inputs)
         rest = _match_exactly(inputs, rest, open_inputs, matching, sent)
         if rest and open_inputs:
-            readings = _Readings(inputs, kinds, sent)
+            readings = Readings(kinds, sent)
             rest = _match_by_values(rest, open_inputs, matching, readings)
             if rest and open_inputs:
                 rest = _augment(rest, open_inputs, matching, readings, traced)
@@ -174,12 +149,7 @@ def proves_not_created(matching: Matching, unnamed_errors: int) -> bool:
     return unnamed_errors == len(matching.leftover) and not matching.unmatched_results
 
 
-#: The values a record sent that an answer shows (blank ones left out), by name in sorted order: (names, trimmed
-#: texts).
-_Sent = tuple[tuple[str, ...], tuple[str, ...]]
-
-
-def _sent(inputs: Sequence[CartInput], open_inputs: set[int]) -> dict[int, _Sent]:
+def _sent(inputs: Sequence[CartInput], open_inputs: set[int]) -> dict[int, Sent]:
     """Each open input's values that an answer shows (blank ones left out): their names sorted, and their trimmed
     texts, in line order."""
     sent = {}
@@ -191,21 +161,13 @@ def _sent(inputs: Sequence[CartInput], open_inputs: set[int]) -> dict[int, _Sent
         order = orders.get(keys)
         if order is None:
             names = tuple(sorted(keys))
-            order = orders[keys] = (names, _getter(names))
-        names, getter = order
-        texts = tuple(map(strip, getter(properties)))
+            order = orders[keys] = (names, getter(names))
+        names, read = order
+        texts = tuple(map(strip, read(properties)))
         if "" in texts:  # blank values: no constraint, left out
-            names, texts = tuple(compress(names, texts)), tuple(filter(None, texts))
+            names, texts = strip_blank(names, texts)
         sent[i] = (names, texts)
     return sent
-
-
-@lru_cache(maxsize=1024)
-def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """The values of ``names`` in a mapping, as a tuple (``KeyError`` when one is missing)."""
-    if len(names) > 1:
-        return itemgetter(*names)
-    return lambda mapping: tuple([mapping[name] for name in names])
 
 
 def _match_exactly(
@@ -213,7 +175,7 @@ def _match_exactly(
     results: list[ResultItem],
     open_inputs: set[int],
     matching: Matching,
-    sent: Mapping[int, _Sent],
+    sent: Mapping[int, Sent],
 ) -> list[ResultItem]:
     """Pair results that echo an input's sent values as sent (trimmed). Larger sets of names first, so a result
     goes to the input it shows most of: a result showing every name of a set but not the values of any input
@@ -226,22 +188,17 @@ def _match_exactly(
         id(members) for by_signature in groups.values() for members in by_signature.values() if _mixed(inputs, members)
     }
     ordered = [
-        (names, _getter(names), by_signature)
+        (names, getter(names), by_signature)
         for names, by_signature in sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
     ]
     pairs, ambiguous = matching.pairs, matching.ambiguous
     rest = []
     for result in results:
         echoed = result.properties
-        for names, getter, by_signature in ordered:
-            try:
-                candidates = by_signature.get(getter(echoed))  # most results echo the texts verbatim
-            except (KeyError, TypeError):  # a name left out, or an unhashable echo (never HubSpot's)
-                candidates = None
+        for names, read, by_signature in ordered:
+            candidates = lookup(by_signature, echoed, names, read)
             if candidates is None:
-                candidates = _read(by_signature, echoed, names)
-                if candidates is None:
-                    continue  # it leaves out a value these inputs sent: none of them
+                continue  # it leaves out a value these inputs sent: none of them
             if not candidates:
                 rest.append(result)  # it may agree with one of them in another form: compared value by value
                 break
@@ -257,147 +214,8 @@ def _match_exactly(
     return rest
 
 
-_NOTHING: list[int] = []
-
-
-def _lookup(
-    by_texts: Mapping[tuple[str, ...], list[int]], echoed: Mapping[str, Any], names: tuple[str, ...]
-) -> list[int] | None:
-    """The inputs of ``by_texts`` whose trimmed texts of ``names`` the result shows (an empty list: none), or None
-    when it leaves out one of the names. Most results echo those texts verbatim: one lookup then."""
-    try:
-        found = by_texts.get(_getter(names)(echoed))
-    except (KeyError, TypeError):  # a name left out, or an unhashable echo (never HubSpot's): read as text below
-        found = None
-    return _read(by_texts, echoed, names) if found is None else found
-
-
-def _read(
-    by_texts: Mapping[tuple[str, ...], list[int]], echoed: Mapping[str, Any], names: tuple[str, ...]
-) -> list[int] | None:
-    """``_lookup`` with each echoed value read as text and trimmed."""
-    signature = _echo_signature(echoed, names)
-    return None if signature is None else by_texts.get(signature, _NOTHING)
-
-
-def _echo_signature(echoed: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
-    signature = []
-    for name in names:
-        text = _echo_text(echoed.get(name))
-        if text is None:
-            return None
-        signature.append(text.strip())
-    return tuple(signature)
-
-
-#: One value an input sent, to compare with an echo: (name, trimmed text, the property's type, multi-select).
-_Value = tuple[str, str, str | None, bool]
-#: Not a value of the property's type (``stored_form`` raised).
-_INVALID = object()
-_TYPED = PROPERTY_TYPES - {"string", "enumeration"}
-
-
-class _Readings:
-    """What one call reads, each once: per input (on demand) its plain values, which agree with an echo only as
-    the same trimmed text, and the others, compared by type or by shape; stored forms, numbers and instants by
-    trimmed text (a result compared with several inputs, or a value several inputs sent, is read once)."""
-
-    __slots__ = ("_inputs", "_instants", "_kinds", "_numbers", "_of", "_stored", "sent")
-
-    def __init__(self, inputs: Sequence[CartInput], kinds: Kinds, sent: Mapping[int, _Sent]) -> None:
-        self._inputs = inputs
-        self._kinds = kinds
-        self.sent = sent
-        self._of: dict[int, tuple[_Sent, list[_Value], list[_Value]]] = {}
-        self._numbers: dict[str, Decimal | None] = {}
-        self._instants: dict[str, int | None] = {}
-        self._stored: dict[tuple[str | None, bool, str], object] = {}
-
-    def of(self, i: int) -> tuple[_Sent, list[_Value], list[_Value]]:
-        """Input ``i``'s plain values (names, texts), the values compared by type or shape, and those of its plain
-        values of a type this module does not know (agreeing by shape in ``level``, which ``_augment`` uses)."""
-        found = self._of.get(i)
-        if found is None:
-            names, texts, checks, loose = [], [], [], []
-            for name, text in zip(*self.sent[i], strict=True):
-                kind, multi = _kind(self._kinds, name)
-                value = (name, text, kind, multi)
-                if kind is None:
-                    plain = self.number(text) is None and self.instant(text) is None
-                else:
-                    plain = kind == "string" or (kind == "enumeration" and not multi) or kind not in PROPERTY_TYPES
-                    if plain and kind not in PROPERTY_TYPES:
-                        loose.append(value)
-                if plain:
-                    names.append(name)
-                    texts.append(text)
-                else:
-                    checks.append(value)
-            found = self._of[i] = ((tuple(names), tuple(texts)), checks, loose)
-        return found
-
-    def level(self, echoed: Mapping[str, Any], values: Sequence[_Value]) -> Agreement:
-        """``compatibility`` over ``values`` (each trimmed and not blank)."""
-        level = Agreement.EXACT
-        for name, sent, kind, multi in values:
-            text = _echo_text(echoed.get(name))
-            if text is None:
-                return Agreement.NONE
-            text = text.strip()
-            if text == sent:
-                continue
-            if not text:
-                return Agreement.NONE
-            found = self._agreement(sent, text, kind, multi)
-            if found < level:
-                if found is Agreement.NONE:
-                    return found
-                level = found
-        return level
-
-    def _agreement(self, sent: str, echoed: str, kind: str | None, multi: bool) -> Agreement:
-        """``agreement`` of two different trimmed texts, neither blank, of a value that is not plain (never a string
-        or a single enumeration)."""
-        if kind in _TYPED or (kind == "enumeration" and multi):
-            first, second = self._stored_form(sent, kind, multi), self._stored_form(echoed, kind, multi)
-            if first is not _INVALID and second is not _INVALID:
-                return Agreement.TYPED if first == second else Agreement.NONE
-        number = self.number(sent)
-        if number is not None and number == self.number(echoed):
-            return Agreement.SHAPE
-        instant = self.instant(sent)
-        return Agreement.SHAPE if instant is not None and instant == self.instant(echoed) else Agreement.NONE
-
-    def _stored_form(self, text: str, kind: str | None, multi: bool) -> object:
-        key = (kind, multi, text)
-        try:
-            return self._stored[key]
-        except KeyError:
-            pass
-        try:
-            value: object = stored_form(text, kind, multi_select=multi)
-        except ValueFormError:
-            value = _INVALID
-        self._stored[key] = value
-        return value
-
-    def number(self, text: str) -> Decimal | None:
-        try:
-            return self._numbers[text]
-        except KeyError:
-            number = self._numbers[text] = parse_number(text)
-            return number
-
-    def instant(self, text: str) -> int | None:
-        try:
-            return self._instants[text]
-        except KeyError:
-            instant = self._instants[text] = parse_datetime(text)
-            return instant
-
-
 def _match_by_values(
-    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: _Readings
+    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: Readings
 ) -> list[ResultItem]:
     """Pair the results echoing stored forms (typed), or another form of a value of unknown type (shape): each
     result is compared with the inputs that sent the same plain texts it shows; the input sending most values
@@ -410,7 +228,7 @@ def _match_by_values(
     for r, result in enumerate(results):
         echoed = result.properties
         for names, by_texts in blocks.items():
-            for i in _lookup(by_texts, echoed, names) or ():
+            for i in lookup(by_texts, echoed, names, getter(names)) or ():
                 level = readings.level(echoed, readings.of(i)[1])
                 if level:
                     edges.append((-len(readings.sent[i][0]), -level, i, r))
@@ -425,7 +243,7 @@ def _match_by_values(
 
 
 def _augment(
-    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: _Readings, traced: int
+    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: Readings, traced: int
 ) -> list[ResultItem]:
     """Inputs and results are left on both sides: re-pair the pairs made by values (never those by trace id)
     along augmenting paths, so that as many inputs as possible get a compatible result (an irregular answer
@@ -436,7 +254,7 @@ def _augment(
     owner: dict[int, int] = {r: i for r, (i, _) in enumerate(paired)}  # result -> input
     candidates = sorted(open_inputs | {i for i, _ in paired})
     blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
-    compared: dict[int, list[_Value]] = {}
+    compared: dict[int, list[Check]] = {}
     for i in candidates:
         (names, texts), checks, loose = readings.of(i)
         if loose:  # a value of a type this module does not know may agree by shape: compared, not looked up
@@ -448,7 +266,7 @@ def _augment(
     for r, result in enumerate(pool):
         echoed = result.properties
         for names, by_texts in blocks.items():
-            for i in _lookup(by_texts, echoed, names) or ():
+            for i in lookup(by_texts, echoed, names, getter(names)) or ():
                 if readings.level(echoed, compared[i]):
                     compatible[i].append(r)
 
