@@ -14,7 +14,8 @@ with ``match_results`` in this process, no I/O. Cases:
 For each case: CPU µs per record (this thread's CPU time for a call, over the batch's 100 records: time spent
 waiting for a shared core is not counted), the median of ``--rounds`` rounds of ``--repeat`` calls each, and its
 ratio to the ``traced`` case measured in the same round (the machine may be shared: ratios travel better than
-microseconds). The 1-minute load average is printed before and after.
+microseconds). The 1-minute load average is printed before and after; the figures are also written to
+``benchmarks/results/matching.json``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._harness import median, print_table
+from benchmarks._harness import machine, median, print_table, write_json
 from cartloader.engine.matching import Kinds, match_results
 from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import CartInput
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after; {os.cpu_count()} CPUs\n")
     print_table(["case", "CPU µs/record", "x traced"], [[name, us, ratio] for name, (us, ratio) in figures.items()])
+    cells = {name: {"cpu_us_per_record": us, "ratio_to_traced": ratio} for name, (us, ratio) in figures.items()}
+    settings = {"batch": BATCH, "rounds": args.rounds, "repeat": args.repeat, "load_1min_after": load_after}
+    path = write_json("matching", {"machine": machine(), "settings": settings, "cases": cells})
+    print(f"\nwrote {path}")
     return 0
 
 
