@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum
+from functools import lru_cache
 from typing import Literal
 
 __all__ = [
@@ -90,7 +91,10 @@ _ISO_TIME = re.compile(
     r"[Tt ]([0-9]{2})(?::([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)?"
     r"(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?"
 )
+#: ``_ISO_DAY`` followed, optionally, by ``_ISO_TIME``: one match for a whole ISO 8601 datetime.
+_ISO_DATETIME = re.compile(_ISO_DAY.pattern + "(?:" + _ISO_TIME.pattern + ")?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 _MS = timedelta(milliseconds=1)
 #: The first and last instants a datetime can name (years 1 to 9999), in epoch milliseconds.
 _FIRST_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _MS
@@ -171,28 +175,32 @@ def parse_datetime(text: str) -> int | None:
     ms = parse_epoch_ms(text)
     if ms is not None:
         return _instant(ms)
-    day = _ISO_DAY.match(text)
-    if day is None:
+    found = _ISO_DATETIME.fullmatch(text)
+    if found is None:
         return None
-    rest = text[day.end() :]
-    time = _ISO_TIME.fullmatch(rest) if rest else None
-    if rest and time is None:
-        return None
-    hour, minute, second, fraction, _, sign, offset_h, offset_m = time.groups() if time else (None,) * 8
+    year, month, day, hour, minute, second, fraction, _, sign, offset_h, offset_m = found.groups()
+    days = _day_number(int(year), int(month), int(day))
+    hours, minutes, seconds = int(hour or 0), int(minute or 0), int(second or 0)
+    if days is None or hours > 23 or minutes > 59 or seconds > 59:
+        return None  # what datetime() refuses
+    ms = ((days * 24 + hours) * 60 + minutes) * 60_000 + seconds * 1000
+    if sign is not None:
+        offset = int(offset_h or 0) * 60 + int(offset_m or 0)
+        if int(offset_m or 0) > 59 or offset >= 1440:
+            return None  # what timezone() refuses: an offset of a day or more
+        ms += offset * 60_000 if sign == "-" else -offset * 60_000
+    if fraction:
+        ms += int(fraction[:3].ljust(3, "0"))
+    return _instant(ms)
+
+
+@lru_cache(maxsize=4096)
+def _day_number(year: int, month: int, day: int) -> int | None:
+    """Days from 1970-01-01 to a real day (years 1 to 9999), or None."""
     try:
-        zone = UTC
-        if sign is not None:
-            if int(offset_m or 0) > 59:
-                return None
-            offset = timedelta(hours=int(offset_h or 0), minutes=int(offset_m or 0))
-            zone = timezone(-offset if sign == "-" else offset)
-        moment = datetime(
-            int(day[1]), int(day[2]), int(day[3]), int(hour or 0), int(minute or 0), int(second or 0), tzinfo=zone
-        )
+        return date(year, month, day).toordinal() - _EPOCH_DAY
     except ValueError:
         return None
-    ms = (moment - _EPOCH) // _MS + int((fraction or "")[:3].ljust(3, "0"))
-    return _instant(ms)
 
 
 def parse_date(text: str) -> date | None:

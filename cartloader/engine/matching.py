@@ -19,18 +19,19 @@ associations) come back ``ambiguous``; the chunker keeps them out of one request
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from cartloader.engine.readings import Check, Readings, Sent, echo_text, getter, lookup, strip_blank
+from cartloader.engine.readings import Kinds as Kinds
 from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import CartInput, PortalSchema
 from cartloader.values import PROPERTY_TYPES, Agreement, absent, agreement, parse_datetime, parse_number, stored_key
 
 #: A property's type and whether it is a multi-select, by property name (from the portal's schema).
-Kinds = Mapping[str, tuple[str, bool]]
 _NO_KINDS: Kinds = {}
 #: Stands for any number or datetime of a property whose type is unknown, in ``answer_key``.
 _SHAPED = ("shaped",)
@@ -53,18 +54,6 @@ class Matching:
     unmatched_results: list[ResultItem] = field(default_factory=list)
     ambiguous: list[int] = field(default_factory=list)
     leftover: list[int] = field(default_factory=list)
-
-
-def _echo_text(value: object) -> str | None:
-    """An echoed value as text (HubSpot writes strings; a JSON number or bool is read as its text), None when
-    the answer shows nothing usable."""
-    if type(value) is str:
-        return value
-    if value is True or value is False:
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return None
 
 
 def _kind(kinds: Kinds, name: str) -> tuple[str | None, bool]:
@@ -90,7 +79,7 @@ def compatibility(record: CartInput, echoed: Mapping[str, Any], kinds: Kinds = _
         if absent(sent):
             continue
         kind, multi = _kind(kinds, name)
-        found = agreement(sent, _echo_text(echoed.get(name)), kind, multi_select=multi)
+        found = agreement(sent, echo_text(echoed.get(name)), kind, multi_select=multi)
         if found < level:
             if found is Agreement.NONE:
                 return found
@@ -142,12 +131,13 @@ def match_results(
             rest.append(result)
     if rest and open_inputs:
         traced = len(matching.pairs)
-        sent = {i: _sent(inputs[i].properties) for i in open_inputs}
+        sent = _sent(inputs, open_inputs)
         rest = _match_exactly(inputs, rest, open_inputs, matching, sent)
         if rest and open_inputs:
-            rest = _match_by_values(inputs, rest, open_inputs, matching, kinds, sent)
-        if rest and open_inputs:
-            rest = _augment(inputs, rest, open_inputs, matching, kinds, traced)
+            readings = Readings(kinds, sent)
+            rest = _match_by_values(rest, open_inputs, matching, readings)
+            if rest and open_inputs:
+                rest = _augment(rest, open_inputs, matching, readings, traced)
     matching.unmatched_results = rest
     matching.leftover = sorted(open_inputs)
     return matching
@@ -159,9 +149,25 @@ def proves_not_created(matching: Matching, unnamed_errors: int) -> bool:
     return unnamed_errors == len(matching.leftover) and not matching.unmatched_results
 
 
-def _sent(properties: Mapping[str, str]) -> tuple[str, ...]:
-    """The names of the values a record sent that an answer shows (blank ones left out), sorted."""
-    return tuple(sorted(name for name, value in properties.items() if not absent(value)))
+def _sent(inputs: Sequence[CartInput], open_inputs: set[int]) -> dict[int, Sent]:
+    """Each open input's values that an answer shows (blank ones left out): their names sorted, and their trimmed
+    texts, in line order."""
+    sent = {}
+    orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {}
+    strip = str.strip
+    for i in sorted(open_inputs):
+        properties = inputs[i].properties
+        keys = tuple(properties)
+        order = orders.get(keys)
+        if order is None:
+            names = tuple(sorted(keys))
+            order = orders[keys] = (names, getter(names))
+        names, read = order
+        texts = tuple(map(strip, read(properties)))
+        if "" in texts:  # blank values: no constraint, left out
+            names, texts = strip_blank(names, texts)
+        sent[i] = (names, texts)
+    return sent
 
 
 def _match_exactly(
@@ -169,79 +175,63 @@ def _match_exactly(
     results: list[ResultItem],
     open_inputs: set[int],
     matching: Matching,
-    sent: Mapping[int, tuple[str, ...]],
+    sent: Mapping[int, Sent],
 ) -> list[ResultItem]:
     """Pair results that echo an input's sent values as sent (trimmed). Larger sets of names first, so a result
     goes to the input it shows most of: a result showing every name of a set but not the values of any input
     sending it is left to ``_match_by_values`` (it may agree in another form), never given to an input sending
     fewer. Inputs equal in every value take such results in line order."""
     groups: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
-    for i in sorted(open_inputs):
-        properties = inputs[i].properties
-        names = sent[i]
-        signature = tuple(properties[name].strip() for name in names)
-        groups.setdefault(names, {}).setdefault(signature, []).append(i)
+    for i, (names, texts) in sent.items():  # in line order
+        groups.setdefault(names, {}).setdefault(texts, []).append(i)
     mixed = {
         id(members) for by_signature in groups.values() for members in by_signature.values() if _mixed(inputs, members)
     }
-    ordered = sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
+    ordered = [
+        (names, getter(names), by_signature)
+        for names, by_signature in sorted(groups.items(), key=lambda item: len(item[0]), reverse=True)
+    ]
+    pairs, ambiguous = matching.pairs, matching.ambiguous
     rest = []
     for result in results:
         echoed = result.properties
-        for names, by_signature in ordered:
-            shown = _echo_signature(echoed, names)
-            if shown is None:
+        for names, read, by_signature in ordered:
+            candidates = lookup(by_signature, echoed, names, read)
+            if candidates is None:
                 continue  # it leaves out a value these inputs sent: none of them
-            candidates = by_signature.get(shown)
             if not candidates:
                 rest.append(result)  # it may agree with one of them in another form: compared value by value
                 break
             index = candidates.pop(0)
             open_inputs.discard(index)
             if id(candidates) in mixed:
-                matching.ambiguous.append(index)
+                ambiguous.append(index)
             else:
-                matching.pairs.append((index, result))
+                pairs.append((index, result))
             break
         else:
             rest.append(result)
     return rest
 
 
-def _echo_signature(echoed: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...] | None:
-    signature = []
-    for name in names:
-        text = _echo_text(echoed.get(name))
-        if text is None:
-            return None
-        signature.append(text.strip())
-    return tuple(signature)
-
-
 def _match_by_values(
-    inputs: Sequence[CartInput],
-    results: list[ResultItem],
-    open_inputs: set[int],
-    matching: Matching,
-    kinds: Kinds,
-    sent: Mapping[int, tuple[str, ...]],
+    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: Readings
 ) -> list[ResultItem]:
     """Pair the results echoing stored forms (typed), or another form of a value of unknown type (shape): each
     result is compared with the inputs that sent the same plain texts it shows; the input sending most values
     first (the one the result shows most of), then the best level, then line order."""
     blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
     for i in sorted(open_inputs):
-        properties = inputs[i].properties
-        names = tuple(name for name in sent[i] if _plain(kinds, name, properties[name]))
-        blocks.setdefault(names, {}).setdefault(tuple(properties[name].strip() for name in names), []).append(i)
+        names, texts = readings.of(i)[0]
+        blocks.setdefault(names, {}).setdefault(texts, []).append(i)
     edges: list[tuple[int, int, int, int]] = []  # (-values sent, -level, input, result)
     for r, result in enumerate(results):
+        echoed = result.properties
         for names, by_texts in blocks.items():
-            signature = _echo_signature(result.properties, names)
-            for i in by_texts.get(signature, ()) if signature is not None else ():
-                level = compatibility(inputs[i], result.properties, kinds)
+            for i in lookup(by_texts, echoed, names, getter(names)) or ():
+                level = readings.level(echoed, readings.of(i)[1])
                 if level:
-                    edges.append((-len(sent[i]), -level, i, r))
+                    edges.append((-len(readings.sent[i][0]), -level, i, r))
     edges.sort()
     taken: set[int] = set()
     for _, _, i, r in edges:
@@ -253,25 +243,32 @@ def _match_by_values(
 
 
 def _augment(
-    inputs: Sequence[CartInput],
-    results: list[ResultItem],
-    open_inputs: set[int],
-    matching: Matching,
-    kinds: Kinds,
-    traced: int,
+    results: list[ResultItem], open_inputs: set[int], matching: Matching, readings: Readings, traced: int
 ) -> list[ResultItem]:
     """Inputs and results are left on both sides: re-pair the pairs made by values (never those by trace id)
     along augmenting paths, so that as many inputs as possible get a compatible result (an irregular answer
-    only: every pair compared)."""
+    only). Each result is compared with the inputs sending the plain texts it shows."""
     paired = matching.pairs[traced:]
     del matching.pairs[traced:]
     pool = [result for _, result in paired] + results
     owner: dict[int, int] = {r: i for r, (i, _) in enumerate(paired)}  # result -> input
     candidates = sorted(open_inputs | {i for i, _ in paired})
-    compatible = {
-        i: [r for r, result in enumerate(pool) if compatibility(inputs[i], result.properties, kinds)]
-        for i in candidates
-    }
+    blocks: dict[tuple[str, ...], dict[tuple[str, ...], list[int]]] = {}
+    compared: dict[int, list[Check]] = {}
+    for i in candidates:
+        (names, texts), checks, loose = readings.of(i)
+        if loose:  # a value of a type this module does not know may agree by shape: compared, not looked up
+            kept = [(name, text) for name, text in zip(names, texts, strict=True) if name not in {v[0] for v in loose}]
+            names, texts = tuple(name for name, _ in kept), tuple(text for _, text in kept)
+        blocks.setdefault(names, {}).setdefault(texts, []).append(i)
+        compared[i] = checks + loose
+    compatible: dict[int, list[int]] = {i: [] for i in candidates}
+    for r, result in enumerate(pool):
+        echoed = result.properties
+        for names, by_texts in blocks.items():
+            for i in lookup(by_texts, echoed, names, getter(names)) or ():
+                if readings.level(echoed, compared[i]):
+                    compatible[i].append(r)
 
     def place(i: int, seen: set[int]) -> bool:
         for r in compatible[i]:
@@ -294,7 +291,7 @@ def _augment(
 
 def _mixed(inputs: Sequence[CartInput], members: list[int]) -> bool:
     """True when inputs with the same properties differ in associations, so elimination would be a guess."""
-    if len(members) < 2:
-        return False
+    if len(members) < 2 or not any(inputs[i].associations for i in members):
+        return False  # none has associations: all alike
     first = associations_key(inputs[members[0]])
     return any(associations_key(inputs[i]) != first for i in members[1:])
