@@ -205,7 +205,9 @@ class Summary:
     invalid booleans and a bad number counts ``INVALID_BOOLEAN`` twice and ``INVALID_NUMBER`` once; ``lookups``
     counts the requests that resolved associations by ``idProperty`` (also counted in ``requests``);
     ``repeated_values`` gives, per identifying property, ``{"lines": n, "first": [...]}``: the lines carrying a
-    value another line of the input also carries (the first of them included) and the ten smallest such lines."""
+    value another line of the input also carries (the first of them included) and the ten smallest such lines;
+    when the on-disk index of values failed mid-run (a warning says so), what was counted before the failure, each
+    entry with ``"partial": True``."""
 
     total: int
     created: int

@@ -168,12 +168,19 @@ def test_log_write_failure_mid_run_stops_sending_exits_4_and_names_the_lines_sen
     external_ids = write_carts(source, 400)
     log = tmp_path / "carts.outcomes.ndjson"
     args = (source, "--base-url", sim.url, "--batch-size", "20", "--concurrency", "1")
-    # From line 10 on, 20 pending entries take 960 bytes and 20 created ones 1,600: the log holds 8,604
-    # bytes once the fourth batch is pending, and 10,204 once it is settled. A cap between the two fails
-    # the write of the fourth batch's outcomes, after its request was answered.
-    result = run_cli(*args, cwd=tmp_path, env=capped_env(), preexec_fn=_limit_file_size(9_400))
+    # Entry sizes (run ids are 5 characters, sent_at is to the millisecond, ids 11 digits): a pending entry
+    # (with sent_at) takes 83 bytes for lines 1-9 and 85 from line 10 on, a created one 78 and 80. The first
+    # batch takes 9*83 + 11*85 = 1,682 bytes pending and 9*78 + 11*80 = 1,582 settled, each later one 1,700
+    # and 1,600: the log holds 3,264 + 2*3,300 + 1,700 = 11,564 bytes once the fourth batch is pending, and
+    # 13,164 once it is settled. A cap between the two fails the write of the fourth batch's outcomes, after
+    # its request was answered. The cap applies to the repeats index too: 11,900 is below the 12,288 bytes
+    # (three 4 KiB pages) its SQLite file needs for its tables, so the index fails at the start, as when the
+    # temporary folder's disk is full, and the run must go on without it.
+    result = run_cli(*args, cwd=tmp_path, env=capped_env(), preexec_fn=_limit_file_size(11_900))
     assert result.returncode == 4, result.stderr
     assert_one_line(result.stderr, "cannot write outcome log carts.outcomes.ndjson", "File too large")
+    # The repeats index (engine/repeats.py) hit the cap first and the run went on without it.
+    assert "warning: repeated values are no longer tracked: disk I/O error;" in result.stderr
     named = _named_lines(result.stderr)
     assert named == set(range(61, 81))
     sent = {

@@ -4,7 +4,10 @@ simulator: a later line repeating an earlier line's unique value waits for it, a
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +143,78 @@ async def test_the_library_reports_repeats_and_upsert_mode_holds_nothing_back(
         upserted = await bulk_create(records, upsert_by="order_ref", **common)
     assert upserted.repeated_values == {"order_ref": repeated}
     assert upserted.invalid == 0 and upserted.failed == 0 and upserted.created + upserted.updated == 300
+
+
+class _FailingIndex:
+    """A SQLite connection whose writes fail (``disk I/O error``, as when the disk is full) from the moment
+    ``fail_from`` matches a statement on: the index dies mid-run."""
+
+    def __init__(self, db: sqlite3.Connection, fail_from: str) -> None:
+        self._db = db
+        self._fail_from = fail_from
+        self.failed = False
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> sqlite3.Cursor:
+        if self.failed or sql.startswith(self._fail_from):
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, parameters)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("when", ["once line 5 is created", "before the first value"])
+async def test_an_index_that_fails_mid_run_sends_every_line_and_lets_hubspots_409_decide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, when: str
+) -> None:
+    # Lines 7 and 40 (and whatever repeat is read before line 5's outcome) wait for line 5 when the index fails on
+    # noting line 5 created (or cannot even be made: its temporary folder's parent is a file): they are sent, and so
+    # are the later repeats; HubSpot's 409 refuses them all, exactly as with no index. Nothing is lost, no crash.
+    index: list[_FailingIndex] = []
+    if when == "before the first value":
+        (tmp_path / "not-a-folder").write_bytes(b"")
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "not-a-folder"))
+    else:
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        connect = sqlite3.connect
+
+        def failing(*args: Any, **kwargs: Any) -> _FailingIndex:
+            index.append(_FailingIndex(connect(*args, **kwargs), "UPDATE v SET holder = ?, state = ?, id = ?"))
+            return index[-1]
+
+        monkeypatch.setattr(sqlite3, "connect", failing)  # the index's (the simulator keeps no SQLite)
+    records = [
+        {"hs_cart_name": f"cart {line}", "hs_external_cart_id": f"X-{HOLDER}" if line in REPEATS else f"X-{line}"}
+        for line in range(1, LINES + 1)
+    ]
+    outcomes: list[Outcome] = []
+    caplog.set_level(logging.WARNING, logger="cartloader")
+    async with Simulator(unique=("hs_external_cart_id",), seed=3) as sim:
+        summary = await bulk_create(
+            records, token="sim-token", base_url=sim.url, rate="100/1s", batch_size=50, on_outcome=outcomes.append
+        )
+        assert sim.stats().by_status.get(409), sim.stats()  # the repeats were sent: HubSpot decided
+        holders = [obj for obj in sim.objects.values() if obj.properties.get("hs_external_cart_id") == f"X-{HOLDER}"]
+    assert len(holders) == 1
+    assert all(failing.failed for failing in index)
+    assert sorted(outcome.line for outcome in outcomes) == list(range(1, LINES + 1))  # each line once, none lost
+    by_line = {outcome.line: outcome for outcome in outcomes}
+    assert by_line[HOLDER].status == "created"
+    for line in REPEATS:
+        error = by_line[line].error
+        assert by_line[line].status == "failed", by_line[line]  # sent, refused by HubSpot; never held for ever
+        assert error is not None and error.category != "DUPLICATE_IN_INPUT", error
+    assert summary.created == LINES - len(REPEATS) and summary.failed == len(REPEATS) and summary.invalid == 0
+    warnings = [record.getMessage() for record in caplog.records if "no longer tracked" in record.getMessage()]
+    assert len(warnings) == 1, warnings  # once, however many statements fail after it
+    assert warnings[0].startswith("repeated values are no longer tracked: "), warnings
+    assert warnings[0].endswith("; HubSpot's 409 decides for unique values"), warnings
+    assert "disk I/O error" in warnings[0] if index else "not-a-folder" in warnings[0], warnings
+    if index:  # what was counted before the failure: line 5 and the repeats read until then, marked partial
+        counted = summary.repeated_values["hs_external_cart_id"]
+        assert counted["partial"] is True and {HOLDER, 7, 40} <= set(counted["first"]), counted
+    else:
+        assert summary.repeated_values == {}
+    assert [name for name in _names(tmp_path) if name.startswith("cartloader-repeats-")] == []  # removed

@@ -12,6 +12,11 @@ live in a SQLite file in a temporary folder (made on the first value seen, remov
 holds only the waiting lines (at most ``max_held``), the lines in flight that hold a value (bounded by the
 pipeline) and, per property, ten line numbers.
 
+The index is a helper, not the record of truth: when it cannot be made, written or read (disk full, a file size
+limit), one warning says so, every waiting line is released into the send stream (HubSpot's 409 decides), later
+lines pass straight through, and ``repeated_values`` keeps what was counted until then, each entry marked
+``"partial": true``.
+
 The stage wraps the pipeline's source (:meth:`Repeats.stage`); the collector tells it each final outcome
 (:meth:`Repeats.settled`). On ``--resume``, lines an earlier run created are read again for their values only
 (``earlier``): a line repeating one of them is refused, never sent.
@@ -20,6 +25,7 @@ The stage wraps the pipeline's source (:meth:`Repeats.stage`); the collector tel
 from __future__ import annotations
 
 import heapq
+import logging
 import shutil
 import sqlite3
 import tempfile
@@ -45,6 +51,10 @@ _OPEN, _CREATED, _FREE = 0, 1, 2  # the holder's state: not final yet, created, 
 
 Pairs = tuple[tuple[str, str], ...]
 
+logger = logging.getLogger("cartloader")
+#: What the index can fail with: any SQLite error, and the temporary folder that cannot be made.
+_INDEX_ERRORS = (sqlite3.Error, OSError)
+
 
 class Repeats:
     """Counts repeated values and, for the ``hold`` properties (create mode, unique), holds later lines back.
@@ -54,6 +64,7 @@ class Repeats:
     read the portal's schema (its ``on_read`` calls :meth:`hold`), awaited before the first record is looked at."""
 
     __slots__ = (
+        "_broken",
         "_by_holder",
         "_changed",
         "_db",
@@ -95,6 +106,7 @@ class Repeats:
         self._held = 0
         self._ready: deque[tuple[CartInput, Outcome | None]] = deque()
         self._changed = anyio.Event()
+        self._broken = False  # the index failed: nothing is tracked any more
 
     def hold(self, held: Sequence[str], unique: Sequence[str]) -> None:
         """Once the portal's schema is read: track its ``unique`` properties too, and hold back repeats of
@@ -117,16 +129,21 @@ class Repeats:
                 yield item
                 continue
             if earlier is not None and earlier(item.line):
-                self._note_earlier(item.line, item.properties)
+                if not self._broken:
+                    self._guarded(self._note_earlier, item.line, item.properties)
                 continue
             if self._schema is not None:  # the first record to send: which properties are unique decides the rest
                 read, self._schema = self._schema, None
                 await read()
-                self._replay_earlier()
-            if item.properties.keys().isdisjoint(self._tracked):  # most records: no identifying value at all
+                self._guarded(self._replay_earlier)
+            if self._broken or item.properties.keys().isdisjoint(self._tracked):  # most records: no identifying value
                 yield item
                 continue
-            admitted = self._admit(item)
+            try:
+                admitted = self._admit(item)
+            except _INDEX_ERRORS as exc:
+                self._stop(exc)
+                admitted = item  # sent: HubSpot decides
             if isinstance(admitted, Outcome):
                 await self._refuse(admitted, item)
             elif admitted is not None:
@@ -260,9 +277,12 @@ class Repeats:
         """Final outcomes (from the collector): a holder's outcome decides the lines waiting for it."""
         if not self._open:
             return
-        for outcome, _ in results:
-            if outcome.line in self._open:
-                self._final(outcome.line, outcome.status == "created", outcome.id)
+        try:
+            for outcome, _ in results:
+                if outcome.line in self._open:
+                    self._final(outcome.line, outcome.status == "created", outcome.id)
+        except _INDEX_ERRORS as exc:
+            self._stop(exc)
 
     def _final(self, line: int, created: bool, object_id: str | None) -> None:
         pairs = self._open.pop(line)
@@ -283,11 +303,47 @@ class Repeats:
         if waiting is None:
             return
         self._held -= len(waiting)
-        for record in waiting:
-            decided = self._decide(record, tuple(p for p in self._pairs(record) if p[0] in self._hold))
-            if decided is not None:
-                self._ready.append((record, decided if isinstance(decided, Outcome) else None))
+        try:
+            while waiting:
+                record = waiting[0]
+                decided = self._decide(record, tuple(p for p in self._pairs(record) if p[0] in self._hold))
+                waiting.popleft()  # only once decided: a line the index failed on is still here
+                if decided is not None:
+                    self._ready.append((record, decided if isinstance(decided, Outcome) else None))
+        finally:
+            self._ready.extend((record, None) for record in waiting)  # the index failed: sent, HubSpot decides
+            self._changed.set()
+
+    # -- when the index fails ---------------------------------------------------------------------------------
+
+    def _guarded(self, step: Callable[..., None], *args: object) -> None:
+        try:
+            step(*args)
+        except _INDEX_ERRORS as exc:
+            self._stop(exc)
+
+    def _stop(self, error: Exception) -> None:
+        """The index failed: stop tracking, release every waiting line into the send stream, drop the index."""
+        if self._broken:
+            return
+        self._broken = True
+        logger.warning("repeated values are no longer tracked: %s; HubSpot's 409 decides for unique values", error)
+        for waiting in self._by_holder.values():
+            self._ready.extend((record, None) for record in waiting)
+        self._by_holder.clear()
+        self._held = 0
+        self._open.clear()
+        self._hold = frozenset()
+        self._close_db()
         self._changed.set()
+
+    def _close_db(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
 
     def _note_earlier(self, line: int, properties: dict[str, str]) -> None:
         """A line an earlier run created (``--resume``): its values are noted as created, it is not sent. Until the
@@ -317,17 +373,17 @@ class Repeats:
         db.execute("DELETE FROM early")
 
     def report(self) -> dict[str, dict[str, object]]:
-        """``repeated_values``: per property, the lines carrying a value another line carries, and the first ten."""
+        """``repeated_values``: per property, the lines carrying a value another line carries, and the first ten;
+        once the index failed, what was counted until then, each entry with ``"partial": True``."""
+        partial = {"partial": True} if self._broken else {}
         return {
-            name: {"lines": count, "first": sorted(-line for line in self._first[name])}
+            name: {"lines": count, "first": sorted(-line for line in self._first[name]), **partial}
             for name, count in self._lines.items()
         }
 
     def close(self) -> None:
-        """Drop the index and its temporary folder."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Drop the index and its temporary folder (never raises)."""
+        self._close_db()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
