@@ -24,12 +24,12 @@ def cart(n: int, links: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def one_per_type(n: int) -> list[dict[str, Any]]:
-    return [link(100_000_000 + n, "contacts"), link(200_000_000 + n, "line_items"), link(300_000_000 + n, "deals")]
+    return [link(100_000_000 + n, "contacts"), link(200_000_000 + n, "line_items"), link(300_000_000 + n, "orders")]
 
 
 async def test_associations_of_one_upsert_batch_are_written_in_every_chunk_of_the_batch_size() -> None:
     records = [
-        # First batch (3 records): 8 + 1 + 1 = 10 contacts (chunks of 3, 3, 3, 1), 2 line items, 2 deals.
+        # First batch (3 records): 8 + 1 + 1 = 10 contacts (chunks of 3, 3, 3, 1), 2 line items, 2 orders.
         cart(1, [link(110_000_000 + k, "contacts") for k in range(8)]),
         cart(2, one_per_type(2)),
         cart(3, one_per_type(3)),

@@ -126,7 +126,10 @@ class Repeats:
                 for released in await self._take():
                     yield released
             if type(item) is not CartInput:
-                yield item
+                # A line created in an earlier run is read again for its values only: read differently now (it
+                # cannot be, the meta file checks the options; a changed file), it is still settled in the log.
+                if earlier is None or not earlier(item.line):
+                    yield item
                 continue
             if earlier is not None and earlier(item.line):
                 if not self._broken:
