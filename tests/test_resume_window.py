@@ -12,14 +12,27 @@ from pathlib import Path
 import pytest
 
 from tests.test_cli_support import Start, created_count, run_cli, start_cli, wait_for, write_carts
+from tests.test_shared_budget_support import RedisServer
 
 pytestmark = pytest.mark.timing
 
 
 def test_resume_into_a_full_window_meets_one_429_and_names_the_wait(simulator: Start, tmp_path: Path) -> None:
+    _resume_into_a_full_window(simulator, tmp_path, 400, ("--limit", "50"))
+
+
+def test_resume_with_a_shared_budget_into_a_full_window_does_not_stall(
+    simulator: Start, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    # The stopped run paced itself; the resume's budget is in Redis and first learns of that run from HubSpot.
+    # About 100 records went before the stop (the first window's burst): the resume sends the fifty or so left.
+    _resume_into_a_full_window(simulator, tmp_path, 150, ("--budget", redis_server.url("resume")))
+
+
+def _resume_into_a_full_window(simulator: Start, tmp_path: Path, records: int, resume_options: tuple[str, ...]) -> None:
     sim = simulator(rate="100/5s", latency_ms=(5, 10))
     source = tmp_path / "carts.ndjson"
-    write_carts(source, 400)
+    write_carts(source, records)
     common = ("--base-url", sim.url, "--batch-size", "1", "--no-preflight", "--progress-interval", "0.1")
     first = start_cli(source, *common, cwd=tmp_path)
     # The window is full once the first second's requests went: stop there, as a user's Ctrl-C would.
@@ -28,7 +41,15 @@ def test_resume_into_a_full_window_meets_one_429_and_names_the_wait(simulator: S
     assert first.wait(timeout=30) == 130
     before = sum(sim.stats().rate_limited.values())
     started = time.monotonic()
-    resumed = run_cli(source, *common, "--resume", "--limit", "50", "--summary-json", tmp_path / "s.json", cwd=tmp_path)
+    resumed = run_cli(
+        source,
+        *common,
+        *resume_options,
+        "--resume",
+        "--summary-json",
+        tmp_path / "s.json",
+        cwd=tmp_path,
+    )
     elapsed = time.monotonic() - started
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((tmp_path / "s.json").read_text())

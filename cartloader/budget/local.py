@@ -24,6 +24,7 @@ from cartloader.budget.pacing import (
     BEFORE_FIRST_ANSWER,
     SAFETY_MARGIN,
     burst_capacity,
+    burst_others,
     first_others,
     guard_s,
     highest_lower,
@@ -159,7 +160,7 @@ class RateBudget:
         backlog, gone_at = self._backlog
         if backlog and now >= gone_at:  # the first answer's count has left the window: estimate without it
             self._backlog = (0.0, gone_at)
-            self._others = max(self._lowers[0], self._lowers[2])
+            self._others = burst_others(self._lowers, self._backlog, now)
             self._respace()
         target = max(now, self._paused_until)
         if self._pace == "even":
@@ -210,8 +211,7 @@ class RateBudget:
                     ours = places.between(places.held, sent_at - window_s, math.inf)
                     measured = lower_others(headers.max, headers.remaining, ours)
                     self._lowers = highest_lower(self._lowers, measured, now, window_s)
-                backlog = self._backlog[0] if now < self._backlog[1] else 0.0
-                self._others = max(self._lowers[0], self._lowers[2], backlog)
+                self._others = burst_others(self._lowers, self._backlog, now)
             self._observed_at = now
         self._respace()
 

@@ -148,6 +148,17 @@ def highest_lower(
     return (max(current, lower), began, previous)
 
 
+def burst_others(buckets: tuple[float, float, float], backlog: tuple[float, float], now: float) -> float:
+    """Burst pace: the estimate of others' draw: the highest lower bound of the last one to two windows
+    (:func:`highest_lower`'s buckets), or while it can still be in the window the backlog HubSpot's first answer
+    counted (``(first_others, a window after that answer)``: e.g. the requests of a run stopped just before this
+    one; all of it has left the window a window after that answer, and a draw that goes on is measured again by
+    the answers after)."""
+    current, _, previous = buckets
+    amount, gone_at = backlog
+    return max(current, previous, amount if now < gone_at else 0.0)
+
+
 def smoothed_others(previous: float, measured: float, elapsed_s: float, window_s: float) -> float:
     """Even pace: the estimate of others' draw after a new measurement: rise at once, fall over about a window.
     Giving way matters more than taking back a slot, and two budgets that both jumped to what the other left

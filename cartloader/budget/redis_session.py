@@ -56,6 +56,8 @@ class SlotRequest:
     answered: bool
     seq: int
     holds: list[tuple[Hashable, int]]
+    #: Requests that may go before HubSpot's first answer to any participant.
+    before_first_answer: int = BEFORE_FIRST_ANSWER
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +173,7 @@ class RedisSession:
             EDGE_NOISE,
             int(request.burst_pace),
             int(request.answered),
-            BEFORE_FIRST_ANSWER,
+            request.before_first_answer,
             request.seq,
         ]
         for number, later_us in request.holds:

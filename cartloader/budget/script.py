@@ -10,6 +10,8 @@ arguments, so they are written once.
 #       obs_age_us, pause_us, expected, min_wait_us, ttl_us, min_reserve, edge_noise,
 #       burst (1: burst pace, 0: even), answered, before_first_answer, seq,
 #       then pairs (slot member, microseconds its hold moves later)
+# "state" also holds the burst pace's estimate of others (cur, began, prev: pacing.highest_lower; backlog,
+# backlog_until: the first answer's count, held one window only: pacing.burst_others).
 # "sent" holds when each slot was taken; "held" the same, moved to the latest its request can have reached
 # HubSpot once answered (burst pace: a place is held a window after that, and others are measured with it).
 # Returns: wait_us, limit_req, limit_win_us, members, interval_us, others_milli, paused_us, granted, burst
@@ -68,12 +70,14 @@ end
 local expected = tonumber(redis.call('GET', expected_key) or '0')
 
 local state = redis.call('HMGET', state_key, 'adv_req', 'adv_win', 'others', 'observed_at', 'since', 'answered',
-                         'fresh', 'spaced_until', 'cur', 'began', 'prev')
+                         'fresh', 'spaced_until', 'cur', 'began', 'prev', 'backlog', 'backlog_until')
 local adv_req, adv_win = tonumber(state[1]), tonumber(state[2])
 local others, observed_at = tonumber(state[3]) or 0, tonumber(state[4])
 local since, answered = tonumber(state[5]), state[6] == '1'
 local fresh, spaced_until = state[7] == '1', tonumber(state[8]) or 0
 local cur, began, prev = tonumber(state[9]) or 0, tonumber(state[10]), tonumber(state[11]) or 0
+-- Burst pace: what HubSpot's first answer counted that is not ours, and until when it can still be in the window.
+local backlog, backlog_until = tonumber(state[12]) or 0, tonumber(state[13]) or 0
 if not since then
     since = now
     -- A budget started afresh has no slots before this moment; one recreated after Redis lost it (a
@@ -92,22 +96,22 @@ if obs_max > 0 then
     local sent_at = now - obs_age
     if obs_rem >= 0 and (fresh or sent_at - adv_win >= since) then
         if burst_pace then
-            local measured
             if not observed_at then
-                -- pacing.first_others
-                measured = math.max(0, obs_max - obs_rem - 1)
+                -- pacing.first_others, held one window only (RateBudget.observe): a backlog
+                backlog, backlog_until = math.max(0, obs_max - obs_rem - 1), now + adv_win
             else
                 -- pacing.lower_others
                 local possibly = redis.call('ZCOUNT', held_key, '(' .. int(sent_at - adv_win), '+inf')
-                measured = math.max(0, obs_max - obs_rem - possibly)
+                local measured = math.max(0, obs_max - obs_rem - possibly)
+                -- pacing.highest_lower
+                if not began or now - began >= adv_win then
+                    cur, began, prev = measured, now, cur
+                else
+                    cur = math.max(cur, measured)
+                end
             end
-            -- pacing.highest_lower
-            if not began or now - began >= adv_win then
-                cur, began, prev = measured, now, cur
-            else
-                cur = math.max(cur, measured)
-            end
-            others = math.max(cur, prev)
+            -- pacing.burst_others
+            others = math.max(cur, prev, now < backlog_until and backlog or 0)
         else
             -- pacing.measured_others
             local ours = redis.call('ZCOUNT', sent_key, '(' .. int(sent_at - adv_win), int(sent_at))
@@ -120,8 +124,16 @@ if obs_max > 0 then
             end
         end
         redis.call('HSET', state_key, 'others', tostring(others), 'observed_at', int(now),
-                   'cur', tostring(cur), 'began', int(began or now), 'prev', tostring(prev))
+                   'cur', tostring(cur), 'prev', tostring(prev),
+                   'backlog', tostring(backlog), 'backlog_until', int(backlog_until))
+        if began then redis.call('HSET', state_key, 'began', int(began)) end
     end
+end
+-- RateBudget._next: the first answer's count has left the window: estimate without it (pacing.burst_others).
+if backlog > 0 and now >= backlog_until then
+    backlog = 0
+    others = math.max(cur, prev)
+    redis.call('HSET', state_key, 'backlog', '0', 'others', tostring(others))
 end
 -- The window in force: the cap, lowered to what HubSpot advertises.
 local req, win = cap_req, cap_win
@@ -184,6 +196,10 @@ if take == 1 then
         slot = math.max(slot, last + interval)
     end
     for _, rule in ipairs(rules) do slot = math.max(slot, next_burst_slot(rule[1], rule[2])) end
+    -- RateBudget._next: look again once the backlog has left (a slot reserved ahead keeps the rules in force).
+    if not spaced and backlog > 0 and slot > backlog_until then
+        slot = math.max(now + min_wait, backlog_until, paused_until)
+    end
     -- Even pace reserves its slot ahead; burst pace takes one only when it is free now (a later call may
     -- find more free, e.g. once the first answer came).
     if spaced or slot <= now then

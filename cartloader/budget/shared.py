@@ -45,7 +45,7 @@ from typing import Any, Self
 import anyio
 
 from cartloader.budget.local import RateBudget
-from cartloader.budget.pacing import SAFETY_MARGIN, guard_s, reserve
+from cartloader.budget.pacing import BEFORE_FIRST_ANSWER, SAFETY_MARGIN, guard_s, reserve
 from cartloader.budget.places import HeldPlaces
 from cartloader.budget.redis_session import REDIS_TIMEOUT_S, RedisSession, SlotAnswer, SlotRequest, redis_errors
 from cartloader.budget.url import BudgetUrl
@@ -113,6 +113,7 @@ class SharedBudget:
         "_rejoin_after",
         "_seq",
         "_session",
+        "before_first_answer",
         "url",
     )
 
@@ -125,12 +126,15 @@ class SharedBudget:
         margin: float = SAFETY_MARGIN,
         rejoin_after_s: float = REJOIN_AFTER_S,
         timeout_s: float = REDIS_TIMEOUT_S,
+        before_first_answer: int = BEFORE_FIRST_ANSWER,
     ) -> None:
         if pace not in PACES:
             raise ConfigError(f"invalid pace {pace!r}: expected one of {', '.join(PACES)}")
         self.url = url
         self._cap = cap
         self._pace = pace
+        #: Requests that may go before HubSpot's first answer to any participant (1 for a resume, as RateBudget).
+        self.before_first_answer = before_first_answer
         self._answered = False
         self._seq = 0
         self._places = HeldPlaces()  # burst pace: this participant's requests, named by their slot numbers
@@ -309,6 +313,7 @@ class SharedBudget:
             answered=self._answered,
             seq=self._seq,
             holds=holds,
+            before_first_answer=self.before_first_answer,
         )
         try:
             return await self._session.call(request)

@@ -25,6 +25,7 @@ from cartloader.api.progress import LoadProgress
 from cartloader.budget.base import Budget
 from cartloader.budget.local import RateBudget
 from cartloader.budget.quota import DailyQuotaWatch
+from cartloader.budget.shared import SharedBudget
 from cartloader.cli import console
 from cartloader.cli.dryrun import dry_run, dry_run_progress
 from cartloader.cli.options import (
@@ -262,9 +263,12 @@ class CommandRun:
     ) -> Result:
         """Load the records; a signal cancels the load, which drains and returns like a finished one."""
         options = self.options
-        if budget is None and options.resume and setup.skipped(options):
+        if options.resume and setup.skipped(options):
             # A resume may meet the window its stopped run filled: one request until HubSpot's headers tell.
-            budget = RateBudget(config.rate, pace=config.pace, before_first_answer=1)
+            if budget is None:
+                budget = RateBudget(config.rate, pace=config.pace, before_first_answer=1)
+            elif isinstance(budget, SharedBudget):
+                budget.before_first_answer = 1
         async with CartLoader(token, config=config, budget=budget) as loader:
             sinks: list[OutcomeSink] = list(setup.sinks)
             meter = setup.meter
