@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import re
 import subprocess
 import sys
 import typing
@@ -178,3 +179,50 @@ def test_the_module_size_check_names_a_module_over_the_limit(tmp_path: Path) -> 
     (package / "small.py").write_text("x = 1\n" * 450)
     (package / "sub" / "big.py").write_text("x = 1\n" * 451)
     assert oversized_modules(package) == ["pkg/sub/big.py: 451"]
+
+
+def _folder_paragraphs(doc: str) -> dict[str, str]:
+    """The paragraphs of the "## The folders" section of architecture.md, by the folder their bold heading names
+    (``**`input/`**`` -> ``input``; a heading naming no folder, the package's own modules: ``""``)."""
+    section = doc.split("\n## The folders\n", 1)[1].split("\n## ", 1)[0]
+    paragraphs: dict[str, str] = {}
+    for paragraph in section.split("\n\n"):
+        heading = re.match(r"\*\*(.+?)\*\*", paragraph.strip())
+        if heading is None:
+            continue
+        folder = re.search(r"`([\w/]+)/`", heading.group(1))
+        paragraphs[folder.group(1) if folder else ""] = paragraph
+    return paragraphs
+
+
+def modules_not_named(package: Path, doc: str) -> list[str]:
+    """The modules of ``package`` (but ``__init__.py`` and ``__main__.py``) that the paragraph of their top folder
+    in ``doc`` does not name as `` `name.py` `` (or by their path in that folder)."""
+    paragraphs = _folder_paragraphs(doc)
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        relative = path.relative_to(package)
+        folder = relative.parts[0] if len(relative.parts) > 1 else ""
+        named = set(re.findall(r"`([\w/.]+\.py)`", paragraphs.get(folder, "")))
+        if not named & {path.name, relative.as_posix(), relative.relative_to(folder).as_posix()}:
+            missing.append(relative.as_posix())
+    return missing
+
+
+def test_architecture_md_names_every_module_in_the_paragraph_of_its_folder() -> None:
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert modules_not_named(ROOT / "cartloader", doc) == []
+
+
+def test_the_module_names_check_finds_a_module_named_only_in_another_folders_paragraph(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    for path in ("top.py", "__init__.py", "a/__init__.py", "a/reads.py", "a/deep/x.py", "b/reads.py", "b/gone.py"):
+        (package / path).parent.mkdir(parents=True, exist_ok=True)
+        (package / path).write_text("")
+    doc = (
+        "# T\n\n## The folders\n\n**`top.py`** the floor.\n\n**`a/`**: `reads.py` reads, `x.py` deep.\n\n"
+        "**`b/`**: `gone.py` only.\n\n## Walkthrough\n\n**`b/`**: `reads.py` named outside the section.\n"
+    )
+    assert modules_not_named(package, doc) == ["b/reads.py"]

@@ -48,3 +48,9 @@ def test_every_relative_link_resolves_inside_the_repository(page: Path) -> None:
 def test_no_page_names_a_file_outside_the_repository(page: Path) -> None:
     for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
         assert not _OUTSIDE.search(line), f"{page.name}:{number} names a path outside the repository: {line.strip()}"
+
+
+def test_the_readmes_documentation_list_links_every_page_of_docs() -> None:
+    readme = ROOT / "README.md"
+    listed = {(ROOT / link.partition("#")[0]).resolve() for link in _links(readme)}
+    assert [page.name for page in sorted((ROOT / "docs").glob("*.md")) if page.resolve() not in listed] == []
