@@ -142,7 +142,9 @@ def test_a_bad_token_or_missing_scopes_exits_3_and_says_how_to_resume(
 
 
 def test_a_daily_limit_too_small_for_the_load_warns_once_then_exits_3(tmp_path: Path, simulator: Start) -> None:
-    sim = simulator(daily=6)  # the preflight's two reads, then four batches of 50
+    # The preflight's two reads, the association labels of the seven documented cart pairs (the examples associate by
+    # id: engine/association_types.py), then four batches of 50.
+    sim = simulator(daily=2 + 7 + 4)
     result = run_cli(EXAMPLES / "carts.ndjson", "--base-url", sim.url, "--batch-size", "50", cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("cartloader: warning:")]
