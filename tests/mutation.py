@@ -1,22 +1,26 @@
 """Mutation testing of one module, scored as docs/reliability.md counts it (not a test module: run it).
 
-    .venv/bin/python -m tests.mutation MODULE [--fresh]
+    nice -n 10 .venv/bin/python -m tests.mutation MODULE [--fresh] [--max-children N]
 
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
-``submissions``, ``linking``, ``pipeline``). It runs ``mutmut run`` on that module's mutants
+``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
+``sniff``, ``schema``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
 mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
 module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start
-over). Exits 1 below ``GOAL``.
+over). ``--max-children N`` runs at most N mutants at once (mutmut's default: one per core); on a machine shared
+with others, 1 (under ``nice``). The load average at the start and at the end is printed with the score. Exits 1
+below ``GOAL``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -46,6 +50,14 @@ MODULES = {
     "submissions": "cartloader.api.submissions",
     "linking": "cartloader.engine.linking",
     "pipeline": "cartloader.engine.pipeline",
+    "url": "cartloader.budget.url",
+    "paths": "cartloader.cli.paths",
+    "meta": "cartloader.outcomes.meta",
+    "auth": "cartloader.hubspot.auth",
+    "refusals": "cartloader.hubspot.refusals",
+    "refused": "cartloader.engine.refused",
+    "sniff": "cartloader.input.sniff",
+    "schema": "cartloader.hubspot.schema",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is
@@ -311,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.splitlines()[0])
     parser.add_argument("module", choices=sorted(MODULES))
     parser.add_argument("--fresh", action="store_true", help="forget this module's earlier mutmut results first")
+    parser.add_argument("--max-children", type=int, help="at most this many mutants at once (default: one per core)")
     args = parser.parse_args(argv)
     module = MODULES[args.module]
     if args.fresh:  # this module's mutants are made and tested again
@@ -319,13 +332,22 @@ def main(argv: list[str] | None = None) -> int:
             mutated.with_name(mutated.name + suffix).unlink(missing_ok=True)
     mutmut = Path(sys.executable).with_name("mutmut")
     log = ROOT / "mutants-run.log"
+    command = [str(mutmut), "run", f"{module}.*"]
+    if args.max_children is not None:
+        command[2:2] = ["--max-children", str(args.max_children)]
+    load_at_start = os.getloadavg()[0]
     started = time.monotonic()
     with log.open("w") as output:
-        subprocess.run([str(mutmut), "run", f"{module}.*"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        run = subprocess.run(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     elapsed = time.monotonic() - started
+    load_at_end = os.getloadavg()[0]
+    if run.returncode != 0:  # e.g. a focused test failing without any mutant: nothing was scored
+        print(f"{module}: mutmut run failed (exit {run.returncode}) after {elapsed:.0f} s: see {log.name}")
+        return 1
     result = score(module)
     print(f"{module}: {len(result.killed)} killed / {result.counted} counted = {result.ratio:.1%} (goal {GOAL:.0%})")
     print(f"  survived {len(result.survived)}, equivalent (left out) {len(result.equivalent)}, in {elapsed:.0f} s")
+    print(f"  load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end")
     for name in result.survived:
         print(f"  survived: {name}")
     for name in result.equivalent:

@@ -12,6 +12,7 @@ import pytest
 from cartloader import CartLoader, LoaderClosedError, MissingScopesError, Outcome
 from cartloader.errors import AuthenticationError, FatalApiError
 from cartloader.simulator import Simulator
+from cartloader.simulator.config import DEFAULT_SCOPES
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +35,9 @@ def invalid(i: int) -> dict[str, Any]:
 async def test_more_invalid_submissions_than_max_pending_never_deadlock(concurrent: bool) -> None:
     outcomes: list[Outcome] = []
     count = 4 * MAX_PENDING
-    async with Simulator(seed=21) as sim:
+    # A token that may read the sensitive lists: the preflight then refuses the unknown property locally.
+    sensitive = {"crm.objects.carts.sensitive.read", "crm.objects.carts.highly_sensitive.read"}
+    async with Simulator(seed=21, tokens={"sim-token": DEFAULT_SCOPES | sensitive}) as sim:
         async with CartLoader("sim-token", base_url=sim.url, rate=FAST, max_pending=MAX_PENDING, linger=0.05) as loader:
             with anyio.fail_after(20):
                 if concurrent:
