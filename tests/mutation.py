@@ -193,6 +193,68 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "(found is not None) or True",
         "by_signature.get(None) is None, as the else branch gives",
     ),
+    # values.py
+    "cartloader.values.x_canonical_number__mutmut_2": (
+        "len(text) < _PLAIN_DIGITS",
+        "a canonical number of exactly 400 characters takes the exact Decimal path, which gives it back unchanged "
+        "(its point lies within 400 digits: plain form)",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_11": (
+        "if (rest) or True else None",
+        "_ISO_TIME starts with a required [Tt ]: it never matches the empty rest, so time is None either way",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_24": (
+        "int(offset_m or 1) > 59",
+        "no offset minutes read as 1 instead of 0: neither is above 59",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_34": (
+        "int(offset_h or 1)",
+        "the offset's hours are required by _ISO_TIME whenever its sign is there (the only way here): never None",
+    ),
+    "cartloader.values.x_format_number__mutmut_19": (
+        'lstrip("XX0XX")',
+        "str.lstrip takes a set of characters: the digits of a Decimal hold no X, so only the zeros go, as before",
+    ),
+    "cartloader.values.x_format_number__mutmut_25": (
+        'rstrip("XX0XX")',
+        "str.rstrip takes a set of characters: the digits of a Decimal hold no X, so only the zeros go, as before",
+    ),
+    "cartloader.values.x_agreement__mutmut_14": (
+        '("XXstringXX", "enumeration")',
+        "a string then takes the typed path, where its stored form is its trimmed text: equal trimmed texts were "
+        "already EXACT above, so the typed comparison gives NONE, as the string branch does",
+    ),
+    "cartloader.values.x_agreement__mutmut_15": (
+        '("STRING", "enumeration")',
+        "a string then takes the typed path, where its stored form is its trimmed text: equal trimmed texts were "
+        "already EXACT above, so the typed comparison gives NONE, as the string branch does",
+    ),
+    "cartloader.values.x_agreement__mutmut_16": (
+        '("string", "XXenumerationXX")',
+        "a single-select enumeration then takes the typed path, where its stored form is its trimmed text: equal "
+        "trimmed texts were already EXACT above, so it gives NONE, as its own branch does (multi-select: same path)",
+    ),
+    "cartloader.values.x_agreement__mutmut_17": (
+        '("string", "ENUMERATION")',
+        "a single-select enumeration then takes the typed path, where its stored form is its trimmed text: equal "
+        "trimmed texts were already EXACT above, so it gives NONE, as its own branch does (multi-select: same path)",
+    ),
+    "cartloader.values.x_echo_form__mutmut_2": (
+        'dates: DateEcho = "XXisoXX"',
+        'dates is only passed to format_day, which tests it for "epoch-ms" alone: any other value is the ISO form',
+    ),
+    "cartloader.values.x_echo_form__mutmut_3": (
+        'dates: DateEcho = "ISO"',
+        'dates is only passed to format_day, which tests it for "epoch-ms" alone: any other value is the ISO form',
+    ),
+    "cartloader.values.x_format_day__mutmut_1": (
+        'dates: DateEcho = "XXisoXX"',
+        'dates is only tested for "epoch-ms": any other value gives the ISO form',
+    ),
+    "cartloader.values.x_format_day__mutmut_2": (
+        'dates: DateEcho = "ISO"',
+        'dates is only tested for "epoch-ms": any other value gives the ISO form',
+    ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
         "if measured > previous:",
