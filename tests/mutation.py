@@ -255,6 +255,25 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'dates: DateEcho = "ISO"',
         'dates is only tested for "epoch-ms": any other value gives the ISO form',
     ),
+    # budget/url.py: quote()'s safe characters
+    "cartloader.budget.url.xǁBudgetUrlǁscrub__mutmut_9": (
+        'quote(decoded, safe="XXXX")',
+        'X is an unreserved character, which quote() never encodes: safe="XXXX" encodes what safe="" does',
+    ),
+    "cartloader.budget.url.xǁBudgetUrlǁscrub__mutmut_13": (
+        "quote(self.password, )",
+        'the default safe="/" differs from safe="" only for a "/", and a parsed password never holds a raw one '
+        "(the authority ends at the first /; a password holding one leaves a stray @ and is refused)",
+    ),
+    "cartloader.budget.url.xǁBudgetUrlǁscrub__mutmut_14": (
+        'quote(self.password, safe="XXXX")',
+        'X is an unreserved character, which quote() never encodes: safe="XXXX" encodes what safe="" does',
+    ),
+    "cartloader.budget.url.x_mask_password__mutmut_5": (
+        'if not sep and "@" not in rest:',
+        "without :// the rest is empty (no @), so text without a URL still returns at once; a URL without @ goes "
+        "on to find no stray @ and no @ in its authority, and is returned unchanged there",
+    ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
         "if measured > previous:",
