@@ -173,3 +173,9 @@ def test_distinct_outputs_and_shared_character_devices_pass(tmp_path: Path) -> N
             ("--errors", str(tmp_path / "errors.ndjson")),
         ],
     )
+
+
+def test_outputs_after_a_character_device_are_still_checked(tmp_path: Path) -> None:
+    log = str(tmp_path / "log.ndjson")
+    with pytest.raises(ConfigError, match=r"^--summary-json .* is the same file as --out "):
+        check_outputs([], [("--rejects", os.devnull), ("--out", log), ("--summary-json", log)])
