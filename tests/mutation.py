@@ -282,6 +282,46 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "None either way (UnicodeDecodeError and JSONDecodeError are both ValueErrors); only a non-UTF-8 locale "
         "and a non-ASCII path in the file would tell them apart",
     ),
+    # hubspot/refusals.py: placeholders for a missing message, and a default written out
+    "cartloader.hubspot.refusals.x_attribute__mutmut_6": (
+        'answer.message or "XXXX"',
+        'a 409 without a message: existing_id finds no "Existing ID" in "XXXX" as in "", so nobody is named',
+    ),
+    "cartloader.hubspot.refusals.x_bad_values__mutmut_4": (
+        'message or "XXXX"',
+        'a missing message: "XXXX" holds no "Property values were not valid: " list, as "" does not',
+    ),
+    "cartloader.hubspot.refusals.x_bad_values__mutmut_26": (
+        'else "", ))',
+        "BadValue's value defaults to None: leaving the None out builds the same BadValue",
+    ),
+    # input/sniff.py: codec names are case-insensitive; csv.reader always yields one row for one line
+    "cartloader.input.sniff.x_check_head__mutmut_33": (
+        'encode("UTF-8")',
+        "codec names are looked up case-insensitively: UTF-8 is utf-8",
+    ),
+    "cartloader.input.sniff.x_check_head__mutmut_50": (
+        'decode("UTF-8", "replace")',
+        "codec names are looked up case-insensitively: UTF-8 is utf-8",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_4": (
+        "strict=False), None)",
+        "csv.reader over a one-element list always yields a row (an empty line gives []): next's default is never "
+        "used",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_6": (
+        "strict=False), )",
+        "csv.reader over a one-element list always yields a row (an empty line gives []): next never raises "
+        "StopIteration",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_9": (
+        "strict=None",
+        "the csv module reads strict for its truth: None is False",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_12": (
+        "delimiter=delimiter, ), [])",
+        "strict defaults to False in the csv module: leaving it out is strict=False",
+    ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
         "if measured > previous:",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import pytest
 
@@ -214,3 +214,66 @@ def test_a_header_of_several_columns_or_without_another_delimiter_passes() -> No
     one_column_hint(["name"], ",", "in.csv")
     one_column_hint(["name,x"], ",", "in.csv")  # its own delimiter (quoted)
     one_column_hint([], ",", "in.csv")
+
+
+class _UnseekableRaw(io.RawIOBase):
+    """A pipe's raw stream: readable, not seekable (a BufferedReader over it can peek)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), len(self._data))
+        buffer[:size] = self._data[:size]
+        self._data = self._data[size:]
+        return size
+
+
+def test_a_pipe_is_peeked_through_its_buffer() -> None:
+    stream = io.BufferedReader(_UnseekableRaw(b"name,price\n"))
+    assert peek_head(cast(BinaryIO, stream)) == b"name,price\n"
+    assert stream.read() == b"name,price\n"
+
+
+def test_undecodable_bytes_are_shown_replaced_whatever_the_codec() -> None:
+    with pytest.raises(ConfigError) as utf8:
+        check_head(b"caf\xff,b\n", path="in.ndjson", input_format="ndjson")
+    assert "(its first line is 'caf\ufffd,b')" in str(utf8.value)
+    with pytest.raises(ConfigError) as ascii:
+        check_head(b"caf\xff,b\n", path="in.ndjson", input_format="ndjson", encoding="ascii")
+    assert "(its first line is 'caf\ufffd,b')" in str(ascii.value)
+    check_head(b'{"a": "\xff"}\n', path="in.ndjson", input_format="ndjson", encoding="ascii")
+
+
+def test_a_header_is_read_as_its_whole_line() -> None:
+    with pytest.raises(ConfigError, match=r"its first line is 'cart name,price'"):
+        check_head(b"cart name,price\n", path="in.ndjson", input_format="ndjson")
+    # a JSON line holding separators after a byte order mark is JSON
+    check_head(b'\xef\xbb\xbf{"a": 1, "b": 2}\n', path="in.ndjson", input_format="ndjson")
+
+
+def test_a_first_line_of_61_characters_is_cut() -> None:
+    line = ("a," * 31)[:61]
+    with pytest.raises(ConfigError) as info:
+        check_head(line.encode(), path="in.ndjson", input_format="ndjson")
+    assert f"(its first line is {line[:57] + '...'!r})" in str(info.value)
+    column = "x" * 60 + ";"
+    with pytest.raises(ConfigError) as hint:
+        one_column_hint([column], ",", "in.csv")
+    assert f"one column {'x' * 57 + '...'!r}," in str(hint.value)
+
+
+def test_a_delimiter_whose_reading_fails_is_skipped() -> None:
+    # read strictly, '"a";b' breaks at ',' (a character after the closing quote): read as CSV does, it does not
+    assert sniff_delimiter('"a";b,c,d', "in.csv") == ","
+    # one field over the csv module's size limit at ',': the next delimiters are still tried
+    field = "x" * 70_000
+    assert sniff_delimiter(f"{field};{field};{field}", "in.csv") == ";"
+    # at every delimiter: none splits it
+    assert sniff_delimiter("x" * 200_000, "in.csv") == ","
