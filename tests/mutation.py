@@ -306,8 +306,7 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     ),
     "cartloader.input.sniff.x_sniff_delimiter__mutmut_4": (
         "strict=False), None)",
-        "csv.reader over a one-element list always yields a row (an empty line gives []): next's default is never "
-        "used",
+        "csv.reader over a one-element list always yields a row (an empty line gives []): next's default is never used",
     ),
     "cartloader.input.sniff.x_sniff_delimiter__mutmut_6": (
         "strict=False), )",

@@ -229,7 +229,7 @@ def test_each_problem_of_the_list_is_read_and_malformed_ones_are_skipped() -> No
     answer = invalid(
         {"isValid": False, "message": "x", "name": "price"},  # no code
         {"isValid": False, "message": "x", "error": "INVALID_OPTION", "name": 5},  # no name
-        "not a problem",
+        "not a problem",  # type: ignore[arg-type]  # an item that is not an object
         {"isValid": False, "error": "INVALID_DECIMAL", "name": "price"},  # no message
         {"isValid": False, "message": 7, "error": "INVALID_OPTION", "name": "currency"},
         {"isValid": False, "message": "ten was not a valid number.", "error": "INVALID_DECIMAL", "name": "total"},
