@@ -1,22 +1,26 @@
 """Mutation testing of one module, scored as docs/reliability.md counts it (not a test module: run it).
 
-    .venv/bin/python -m tests.mutation MODULE [--fresh]
+    nice -n 10 .venv/bin/python -m tests.mutation MODULE [--fresh] [--max-children N]
 
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
-``submissions``, ``linking``, ``pipeline``). It runs ``mutmut run`` on that module's mutants
+``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
+``sniff``, ``schema``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
 mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
 module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start
-over). Exits 1 below ``GOAL``.
+over). ``--max-children N`` runs at most N mutants at once (mutmut's default: one per core); on a machine shared
+with others, 1 (under ``nice``). The load average at the start and at the end is printed with the score. Exits 1
+below ``GOAL``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -46,6 +50,14 @@ MODULES = {
     "submissions": "cartloader.api.submissions",
     "linking": "cartloader.engine.linking",
     "pipeline": "cartloader.engine.pipeline",
+    "url": "cartloader.budget.url",
+    "paths": "cartloader.cli.paths",
+    "meta": "cartloader.outcomes.meta",
+    "auth": "cartloader.hubspot.auth",
+    "refusals": "cartloader.hubspot.refusals",
+    "refused": "cartloader.engine.refused",
+    "sniff": "cartloader.input.sniff",
+    "schema": "cartloader.hubspot.schema",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is
@@ -181,6 +193,134 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "(found is not None) or True",
         "by_signature.get(None) is None, as the else branch gives",
     ),
+    # values.py
+    "cartloader.values.x_canonical_number__mutmut_2": (
+        "len(text) < _PLAIN_DIGITS",
+        "a canonical number of exactly 400 characters takes the exact Decimal path, which gives it back unchanged "
+        "(its point lies within 400 digits: plain form)",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_11": (
+        "if (rest) or True else None",
+        "_ISO_TIME starts with a required [Tt ]: it never matches the empty rest, so time is None either way",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_24": (
+        "int(offset_m or 1) > 59",
+        "no offset minutes read as 1 instead of 0: neither is above 59",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_34": (
+        "int(offset_h or 1)",
+        "the offset's hours are required by _ISO_TIME whenever its sign is there (the only way here): never None",
+    ),
+    "cartloader.values.x_format_number__mutmut_19": (
+        'lstrip("XX0XX")',
+        "str.lstrip takes a set of characters: the digits of a Decimal hold no X, so only the zeros go, as before",
+    ),
+    "cartloader.values.x_format_number__mutmut_25": (
+        'rstrip("XX0XX")',
+        "str.rstrip takes a set of characters: the digits of a Decimal hold no X, so only the zeros go, as before",
+    ),
+    "cartloader.values.x_agreement__mutmut_14": (
+        '("XXstringXX", "enumeration")',
+        "a string then takes the typed path, where its stored form is its trimmed text: equal trimmed texts were "
+        "already EXACT above, so the typed comparison gives NONE, as the string branch does",
+    ),
+    "cartloader.values.x_agreement__mutmut_15": (
+        '("STRING", "enumeration")',
+        "a string then takes the typed path, where its stored form is its trimmed text: equal trimmed texts were "
+        "already EXACT above, so the typed comparison gives NONE, as the string branch does",
+    ),
+    "cartloader.values.x_agreement__mutmut_16": (
+        '("string", "XXenumerationXX")',
+        "a single-select enumeration then takes the typed path, where its stored form is its trimmed text: equal "
+        "trimmed texts were already EXACT above, so it gives NONE, as its own branch does (multi-select: same path)",
+    ),
+    "cartloader.values.x_agreement__mutmut_17": (
+        '("string", "ENUMERATION")',
+        "a single-select enumeration then takes the typed path, where its stored form is its trimmed text: equal "
+        "trimmed texts were already EXACT above, so it gives NONE, as its own branch does (multi-select: same path)",
+    ),
+    "cartloader.values.x_echo_form__mutmut_2": (
+        'dates: DateEcho = "XXisoXX"',
+        'dates is only passed to format_day, which tests it for "epoch-ms" alone: any other value is the ISO form',
+    ),
+    "cartloader.values.x_echo_form__mutmut_3": (
+        'dates: DateEcho = "ISO"',
+        'dates is only passed to format_day, which tests it for "epoch-ms" alone: any other value is the ISO form',
+    ),
+    "cartloader.values.x_format_day__mutmut_1": (
+        'dates: DateEcho = "XXisoXX"',
+        'dates is only tested for "epoch-ms": any other value gives the ISO form',
+    ),
+    "cartloader.values.x_format_day__mutmut_2": (
+        'dates: DateEcho = "ISO"',
+        'dates is only tested for "epoch-ms": any other value gives the ISO form',
+    ),
+    # budget/url.py: quote()'s safe characters
+    "cartloader.budget.url.xǁBudgetUrlǁscrub__mutmut_9": (
+        'quote(decoded, safe="XXXX")',
+        'X is an unreserved character, which quote() never encodes: safe="XXXX" encodes what safe="" does',
+    ),
+    "cartloader.budget.url.xǁBudgetUrlǁscrub__mutmut_13": (
+        "quote(self.password, )",
+        'the default safe="/" differs from safe="" only for a "/", and a parsed password never holds a raw one '
+        "(the authority ends at the first /; a password holding one leaves a stray @ and is refused)",
+    ),
+    "cartloader.budget.url.xǁBudgetUrlǁscrub__mutmut_14": (
+        'quote(self.password, safe="XXXX")',
+        'X is an unreserved character, which quote() never encodes: safe="XXXX" encodes what safe="" does',
+    ),
+    "cartloader.budget.url.x_mask_password__mutmut_5": (
+        'if not sep and "@" not in rest:',
+        "without :// the rest is empty (no @), so text without a URL still returns at once; a URL without @ goes "
+        "on to find no stray @ and no @ in its authority, and is returned unchanged there",
+    ),
+    # outcomes/meta.py
+    "cartloader.outcomes.meta.xǁRunMetaǁread__mutmut_4": (
+        "open(meta_path, )",
+        "text mode hands orjson a str where binary mode hands it bytes: the same document where the locale's "
+        "encoding is UTF-8 (as here and in CI; Python coerces the C locale to UTF-8), undecodable bytes giving "
+        "None either way (UnicodeDecodeError and JSONDecodeError are both ValueErrors); only a non-UTF-8 locale "
+        "and a non-ASCII path in the file would tell them apart",
+    ),
+    # hubspot/refusals.py: placeholders for a missing message, and a default written out
+    "cartloader.hubspot.refusals.x_attribute__mutmut_6": (
+        'answer.message or "XXXX"',
+        'a 409 without a message: existing_id finds no "Existing ID" in "XXXX" as in "", so nobody is named',
+    ),
+    "cartloader.hubspot.refusals.x_bad_values__mutmut_4": (
+        'message or "XXXX"',
+        'a missing message: "XXXX" holds no "Property values were not valid: " list, as "" does not',
+    ),
+    "cartloader.hubspot.refusals.x_bad_values__mutmut_26": (
+        'else "", ))',
+        "BadValue's value defaults to None: leaving the None out builds the same BadValue",
+    ),
+    # input/sniff.py: codec names are case-insensitive; csv.reader always yields one row for one line
+    "cartloader.input.sniff.x_check_head__mutmut_33": (
+        'encode("UTF-8")',
+        "codec names are looked up case-insensitively: UTF-8 is utf-8",
+    ),
+    "cartloader.input.sniff.x_check_head__mutmut_50": (
+        'decode("UTF-8", "replace")',
+        "codec names are looked up case-insensitively: UTF-8 is utf-8",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_4": (
+        "strict=False), None)",
+        "csv.reader over a one-element list always yields a row (an empty line gives []): next's default is never used",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_6": (
+        "strict=False), )",
+        "csv.reader over a one-element list always yields a row (an empty line gives []): next never raises "
+        "StopIteration",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_9": (
+        "strict=None",
+        "the csv module reads strict for its truth: None is False",
+    ),
+    "cartloader.input.sniff.x_sniff_delimiter__mutmut_12": (
+        "delimiter=delimiter, ), [])",
+        "strict defaults to False in the csv module: leaving it out is strict=False",
+    ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
         "if measured > previous:",
@@ -311,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.splitlines()[0])
     parser.add_argument("module", choices=sorted(MODULES))
     parser.add_argument("--fresh", action="store_true", help="forget this module's earlier mutmut results first")
+    parser.add_argument("--max-children", type=int, help="at most this many mutants at once (default: one per core)")
     args = parser.parse_args(argv)
     module = MODULES[args.module]
     if args.fresh:  # this module's mutants are made and tested again
@@ -319,13 +460,22 @@ def main(argv: list[str] | None = None) -> int:
             mutated.with_name(mutated.name + suffix).unlink(missing_ok=True)
     mutmut = Path(sys.executable).with_name("mutmut")
     log = ROOT / "mutants-run.log"
+    command = [str(mutmut), "run", f"{module}.*"]
+    if args.max_children is not None:
+        command[2:2] = ["--max-children", str(args.max_children)]
+    load_at_start = os.getloadavg()[0]
     started = time.monotonic()
     with log.open("w") as output:
-        subprocess.run([str(mutmut), "run", f"{module}.*"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        run = subprocess.run(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
     elapsed = time.monotonic() - started
+    load_at_end = os.getloadavg()[0]
+    if run.returncode != 0:  # e.g. a focused test failing without any mutant: nothing was scored
+        print(f"{module}: mutmut run failed (exit {run.returncode}) after {elapsed:.0f} s: see {log.name}")
+        return 1
     result = score(module)
     print(f"{module}: {len(result.killed)} killed / {result.counted} counted = {result.ratio:.1%} (goal {GOAL:.0%})")
     print(f"  survived {len(result.survived)}, equivalent (left out) {len(result.equivalent)}, in {elapsed:.0f} s")
+    print(f"  load average (1 min) {load_at_start:.2f} at the start, {load_at_end:.2f} at the end")
     for name in result.survived:
         print(f"  survived: {name}")
     for name in result.equivalent:

@@ -12,7 +12,7 @@ import pytest
 
 from cartloader.api.loader import bulk_create
 from cartloader.hubspot.protocol import Answer, ApiError
-from cartloader.hubspot.refusals import attribute, blames, existing_id, named_value, quotes
+from cartloader.hubspot.refusals import BadValue, attribute, bad_values, blames, existing_id, named_value, quotes
 from cartloader.models import CartInput, Outcome
 from cartloader.outcomes.format import decode, encode_outcome
 from cartloader.simulator import Simulator
@@ -220,3 +220,64 @@ def test_a_conflict_naming_the_existing_object_and_the_value_names_the_inputs_ca
         context={"propertyName": ("ref",)},
     )
     assert attribute(answer, [record(1, ref="x-1"), record(2, ref="x-10"), record(3, ref="x-1")]) == {0, 2}
+
+
+# --- reading the problems of a whole-batch 400 (the focused tests of ``python -m tests.mutation refusals``) ----------
+
+
+def test_each_problem_of_the_list_is_read_and_malformed_ones_are_skipped() -> None:
+    answer = invalid(
+        {"isValid": False, "message": "x", "name": "price"},  # no code
+        {"isValid": False, "message": "x", "error": "INVALID_OPTION", "name": 5},  # no name
+        "not a problem",  # type: ignore[arg-type]  # an item that is not an object
+        {"isValid": False, "error": "INVALID_DECIMAL", "name": "price"},  # no message
+        {"isValid": False, "message": 7, "error": "INVALID_OPTION", "name": "currency"},
+        {"isValid": False, "message": "ten was not a valid number.", "error": "INVALID_DECIMAL", "name": "total"},
+    )
+    assert bad_values(answer) == [
+        BadValue("price", "INVALID_DECIMAL", "", None),
+        BadValue("currency", "INVALID_OPTION", "", None),
+        BadValue("total", "INVALID_DECIMAL", "ten was not a valid number.", None),
+    ]
+
+
+def test_the_problems_are_read_from_the_first_list_and_from_each_error() -> None:
+    inner = {
+        "isValid": False,
+        "message": "Property values were not valid: x was not one of the allowed options",
+        "error": "INVALID_OPTION",
+        "name": "currency",
+    }
+    answer = invalid(inner)
+    assert [bad.property for bad in bad_values(answer)] == ["currency"]
+    listed = "Property values were not valid: " + orjson.dumps([inner]).decode()
+    from_errors = Answer(status=400, category="VALIDATION_ERROR", message=None, errors=[ApiError("X", listed)])
+    assert [bad.property for bad in bad_values(from_errors)] == ["currency"]
+
+
+@pytest.mark.parametrize("listed", ["5", '{"name": "x"}', '"abc"', "not json", "null"])
+def test_a_problem_list_that_is_not_a_list_names_nothing(listed: str) -> None:
+    answer = Answer(status=400, category="VALIDATION_ERROR", message="Property values were not valid: " + listed)
+    assert bad_values(answer) == []
+    assert attribute(answer, [record(1, x="a")]) == set()
+
+
+def test_associations_not_of_the_documented_shape_name_no_target() -> None:
+    answer = Answer(
+        status=400,
+        category="VALIDATION_ERROR",
+        message="One or more associations are invalid",
+        context={"INVALID_OBJECT_IDS": ("123",)},
+    )
+    records = [
+        CartInput(1, {}, associations=["123"]),
+        CartInput(2, {}, associations=[{"to": "123"}]),
+        CartInput(3, {}, associations=[{"types": []}]),
+        CartInput(4, {}, associations=[{"to": {"id": 123}}]),
+    ]
+    assert attribute(answer, records) == {3}
+
+
+def test_a_quoted_value_may_start_with_a_space_or_be_empty() -> None:
+    assert named_value("' x' is longer than 1 characters") == " x"
+    assert named_value("'' is not a valid value") == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -560,3 +561,68 @@ def test_a_canonical_number_keeps_the_value_and_is_its_own_canonical_form(number
     assert canonical_number(text) == text
     assert canonical_number(str(number)) == text
     assert canonical_number(f"{number:e}") == text
+
+
+# --- what the errors say (each raise names its type, the value and the form expected) -------------------------------
+
+
+def _raised(call: Callable[[], object]) -> ValueFormError:
+    with pytest.raises(ValueFormError) as raised:
+        call()
+    return raised.value
+
+
+def test_a_number_that_is_not_finite_is_refused_as_a_number() -> None:
+    error = _raised(lambda: format_number(Decimal("-Infinity")))
+    assert (error.kind, error.text, error.code) == ("number", "-Infinity", "INVALID_DECIMAL")
+    assert str(error) == (
+        "'-Infinity' is not a number: expected digits with at most one decimal point and an optional exponent"
+    )
+
+
+def test_an_instant_out_of_range_is_refused_as_a_datetime_naming_it() -> None:
+    error = _raised(lambda: format_instant(253402300800000))
+    assert (error.kind, error.text, error.code) == ("datetime", "253402300800000", "INVALID_DATETIME")
+    assert str(error) == "'253402300800000' is not a datetime: expected an instant between the years 1 and 9999"
+
+
+def test_a_naive_datetime_is_refused_as_a_datetime_naming_it() -> None:
+    error = _raised(lambda: format_datetime(datetime(2019, 10, 30, 3, 30)))
+    assert (error.kind, error.text, error.code) == ("datetime", "2019-10-30T03:30:00", "INVALID_DATETIME")
+    assert str(error) == "'2019-10-30T03:30:00' is not a datetime: expected an aware datetime (with a time zone)"
+
+
+def test_a_datetime_given_as_a_date_is_refused_as_a_date_naming_it() -> None:
+    error = _raised(lambda: format_date(datetime(2024, 2, 29, 12, 0, tzinfo=UTC)))
+    assert (error.kind, error.text, error.code) == ("date", "2024-02-29T12:00:00+00:00", "INVALID_DATE")
+    assert str(error) == "'2024-02-29T12:00:00+00:00' is not a date: expected a date without a time"
+
+
+def test_the_last_microsecond_of_year_9999_is_written_to_its_millisecond() -> None:
+    # integer milliseconds: a float (true division) rounds this instant up into the year 10000
+    assert format_datetime(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)) == "9999-12-31T23:59:59.999Z"
+
+
+def test_an_offset_of_59_minutes_is_read() -> None:
+    assert parse_datetime("2019-10-30T04:29:17.883+00:59") == EPOCH_EXAMPLE
+    assert parse_datetime("2019-10-30T02:31:17.883-0059") == EPOCH_EXAMPLE
+
+
+def test_a_multi_select_flag_on_a_property_that_is_not_an_enumeration_changes_nothing() -> None:
+    # only an enumeration is split into options: another type (or an unknown one) still compares by shape
+    assert agreement("10.50", "10.5", None, multi_select=True) is Agreement.SHAPE
+    assert agreement("10.50", "10.5", "phone_number", multi_select=True) is Agreement.SHAPE
+    assert agreement("b;a", "a;b", None, multi_select=True) is Agreement.NONE
+
+
+def test_a_value_not_of_its_type_is_refused_naming_it() -> None:
+    error = _raised(lambda: stored_form(" ten ", "number"))
+    assert (error.kind, error.text, error.code) == ("number", " ten ", "INVALID_DECIMAL")
+    assert str(error).startswith("' ten ' is not a number: expected digits")
+    assert _raised(lambda: echo_form("maybe", "bool")).text == "maybe"
+
+
+def test_an_enumeration_is_a_single_select_unless_told() -> None:
+    assert echo_form("a;;a", "enumeration") == "a;;a"
+    assert agreement("b;a", "a;b", "enumeration") is Agreement.NONE
+    assert agreement("b;a", "a;b", "enumeration", multi_select=True) is Agreement.TYPED
