@@ -251,6 +251,14 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'dates: DateEcho = "XXisoXX"',
         'dates is only tested for "epoch-ms": any other value gives the ISO form',
     ),
+    "cartloader.values.x_parse_datetime__mutmut_58": (
+        "int(offset_h or 1)",
+        "the pattern's sign is always followed by two hour digits: offset_h is never empty where it is read",
+    ),
+    "cartloader.values.x_parse_datetime__mutmut_66": (
+        "int(offset_m or 1) > 59",
+        "no minutes read as 0 or as 1 is not over 59 either way: the test only refuses minutes over 59",
+    ),
     "cartloader.values.x_format_day__mutmut_2": (
         'dates: DateEcho = "ISO"',
         'dates is only tested for "epoch-ms": any other value gives the ISO form',
