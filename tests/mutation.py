@@ -1,16 +1,17 @@
 """Mutation testing of one module, scored as docs/reliability.md counts it (not a test module: run it).
 
-    .venv/bin/python -m tests.mutation MODULE [--fresh]
+    .venv/bin/python -m tests.mutation MODULE [--fresh] [--max-children N]
 
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
-``submissions``, ``linking``, ``pipeline``). It runs ``mutmut run`` on that module's mutants
+``submissions``, ``linking``, ``pipeline``, ``readings``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
 mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
 module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start
-over). Exits 1 below ``GOAL``.
+over). ``--max-children N`` runs at most N mutants at once (mutmut's own option; its default is one per core:
+keep it low on a machine others share). Exits 1 below ``GOAL``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ MODULES = {
     "submissions": "cartloader.api.submissions",
     "linking": "cartloader.engine.linking",
     "pipeline": "cartloader.engine.pipeline",
+    "readings": "cartloader.engine.readings",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is
@@ -96,90 +98,50 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "strict=False",
         "Linker.link gives back one entry per upserted record (for k in range(len(upserted))): same length",
     ),
-    # matching.py: the fast paths and caches fall back to the exact computation, which gives the same value.
-    "cartloader.engine.matching.x_canonical_value__mutmut_13": (
-        "and False else str(value)",
-        "str() of a string is that string",
-    ),
-    "cartloader.engine.matching.x_canonical_value__mutmut_22": (
-        "len(text) < _CANONICAL_MAX_LENGTH",
-        "a canonical number of exactly 28 characters takes the exact Decimal path, which gives it back unchanged",
-    ),
-    "cartloader.engine.matching.x_canonical_value__mutmut_41": (
-        'format(number, "F")',
-        '"F" and "f" differ only for infinities and NaN, which never get here (finite numbers only)',
-    ),
-    "cartloader.engine.matching.x__signature__mutmut_6": (
-        "if type(None) is str:",
-        "skips the inlined fast path for strings; canonical_value gives the same value",
-    ),
+    # matching.py (the stored-form matcher of issue 24): caches that fall back to the computation, shortcuts that
+    # give what the full path gives, zip(strict=...) over two tuples of one length.
     "cartloader.engine.matching.x_match_results__mutmut_19": (
         "if rest or open_inputs:",
         "the next step, given no result or no open input, matches nothing and hands back what it got",
     ),
-    "cartloader.engine.matching.x_match_results__mutmut_33": (
+    "cartloader.engine.matching.x_match_results__mutmut_37": (
         "if rest or open_inputs:",
-        "the next step, given no result or no open input, matches nothing and hands back what it got",
+        "_match_by_values given no result or no open input pairs nothing and hands back the results in their order; "
+        "the re-pairing after it is still guarded by rest and open_inputs",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_8": (
-        "names = None",
-        "the sorted-names cache missed: the names are sorted again, the same",
+    "cartloader.engine.matching.x__kind__mutmut_6": (
+        "(None, True)",
+        "multi_select is read only together with kind == 'enumeration' (values.agreement, stored_form): for an "
+        "unknown property (kind None) True and False agree",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_9": (
-        "sorted_names.get(None)",
-        "the sorted-names cache missed: the names are sorted again, the same",
+    "cartloader.engine.matching.x__mixed__mutmut_1": (
+        "len(members) < 2 and not any(",
+        "the early return is a shortcut: one member leaves nothing to compare with the first, and members without "
+        "associations all have the key b'[]': the comparison below gives False as well",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_29": (
-        "= None",
-        "the signature cache holds None: the signature is computed again, the same",
+    "cartloader.engine.matching.x_compatibility__mutmut_20": (
+        "if found <= level:",
+        "when found equals level (never NONE: the loop has returned then) level is set to what it already is",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_57": (
-        "get = None",
-        "map(None, ...) raises TypeError, caught: the signature is computed, the same",
+    "cartloader.engine.matching.x__sent__mutmut_8": (
+        "order = None",
+        "the per-answer cache of sorted names misses: the names are sorted and their getter built again, the same",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_60": (
+    "cartloader.engine.matching.x__sent__mutmut_9": (
+        "orders.get(None)",
+        "the per-answer cache of sorted names misses: the names are sorted and their getter built again, the same",
+    ),
+    "cartloader.engine.matching.x__augment__mutmut_16": (
         "strict=None",
-        "both lists are built from the same groups: always the same length",
+        "names and texts come from one Sent, always of one length",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_63": (
-        "zip(ordered, ordered_known, )",
-        "both lists are built from the same groups: always the same length",
+    "cartloader.engine.matching.x__augment__mutmut_19": (
+        "zip(names, texts, )",
+        "names and texts come from one Sent, always of one length",
     ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_64": (
+    "cartloader.engine.matching.x__augment__mutmut_20": (
         "strict=False",
-        "both lists are built from the same groups: always the same length",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_65": (
-        "found = None",
-        "the signature cache is skipped: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_66": (
-        "signatures.get(None)",
-        "the signature cache misses: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_67": (
-        "tuple(None)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_68": (
-        "map(None, names)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_69": (
-        "map(get, None)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_70": (
-        "map(names)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_71": (
-        "map(get, )",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_81": (
-        "(found is not None) or True",
-        "by_signature.get(None) is None, as the else branch gives",
+        "names and texts come from one Sent, always of one length",
     ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
@@ -311,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.splitlines()[0])
     parser.add_argument("module", choices=sorted(MODULES))
     parser.add_argument("--fresh", action="store_true", help="forget this module's earlier mutmut results first")
+    parser.add_argument("--max-children", type=int, metavar="N", help="run at most N mutants at once (mutmut's option)")
     args = parser.parse_args(argv)
     module = MODULES[args.module]
     if args.fresh:  # this module's mutants are made and tested again
@@ -321,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
     log = ROOT / "mutants-run.log"
     started = time.monotonic()
     with log.open("w") as output:
-        subprocess.run([str(mutmut), "run", f"{module}.*"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        children = [] if args.max_children is None else ["--max-children", str(args.max_children)]
+        subprocess.run(
+            [str(mutmut), "run", *children, f"{module}.*"], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
     elapsed = time.monotonic() - started
     result = score(module)
     print(f"{module}: {len(result.killed)} killed / {result.counted} counted = {result.ratio:.1%} (goal {GOAL:.0%})")
