@@ -143,6 +143,170 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "strict=False",
         "names and texts come from one Sent, always of one length",
     ),
+    # readings.py (the matcher's per-answer readings): caches and fast paths that fall back to the computation.
+    "cartloader.engine.readings.x_lookup__mutmut_1": (
+        "raw = None",
+        "the fast lookup is skipped (TypeError caught): the name-by-name reading finds the same inputs, and None for a"
+        " missing name as the KeyError gave",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_3": (
+        "found = None",
+        "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_4": (
+        "by_texts.get(None)",
+        "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_5": (
+        "and False else",
+        "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_12": (
+        "tuple(None)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_13": (
+        "map(None, raw)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_14": (
+        "map(str.strip, None)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_15": (
+        "map(raw)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_16": (
+        "map(str.strip, )",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_check__mutmut_7": (
+        "and False else None",
+        "no datetime's echo text is kept: the echo is parsed and compared as an instant instead, the same level",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_1": (
+        "layout = None",
+        "the layout cache misses: the layout is worked out again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_2": (
+        "self._layouts.get(None)",
+        "the layout cache misses: the layout is worked out again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_11": (
+        "(None, True)",
+        "a property missing from the schema takes the first branch (kind None) whatever its multi flag",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_14": (
+        "(None, True, None)",
+        "a plain value of unknown type is then also compared by shape in _augment: it is neither a number nor a "
+        "datetime, so it agrees by shape only with its own text, as the lookup has it",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_21": (
+        "(False, True, parse_multi_select)",
+        "the unknown-type flag is read only for plain positions",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_25": (
+        "(False, True, _PARSERS[kind])",
+        "the unknown-type flag is read only for plain positions",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_2": (
+        "level = 4",
+        "returned only when no value lowers it: 4 is then the best level as 3 was (callers test it for truth and order"
+        " by it)",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_6": (
+        "and False else echo_text(value)",
+        "skips the fast path for strings: echo_text gives a string back unchanged",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_8": (
+        "type(None) is str",
+        "skips the fast path for strings: echo_text gives a string back unchanged",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_30": (
+        "cache.get(None, _UNREAD)",
+        "the parse cache misses: the echo is parsed again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_1": (
+        "known = None",
+        "the per-input cache misses: the input is read again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_2": (
+        "self._of.get(None)",
+        "the per-input cache misses: the input is read again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_7": (
+        "plan = None",
+        "the plan cache misses: the plan is built again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_8": (
+        "self._plans.get(None)",
+        "the plan cache misses: the plan is built again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_9": (
+        "plan is None or None not in",
+        "a plan is built also for names of unknown type: their values are all compared (parser None), and a text that "
+        "is neither a number nor a datetime agrees by shape only with itself, as the lookup has it",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_10": (
+        "plan is not None and None not in",
+        "no plan is ever built: every input is read value by value, the same readings",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_11": (
+        "plan is None and None in",
+        "plans only for names of unknown type (compared, agreeing as looked up: see of__mutmut_9), the others read "
+        "value by value: the same readings",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_12": (
+        "self._plans[names] = None",
+        "no plan: the input is read value by value, the same readings",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_16": (
+        "strict=None",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_19": (
+        "zip(names, layout, )",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_20": (
+        "strict=False",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_26": (
+        "strict=None",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_29": (
+        "zip(names, layout, )",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_30": (
+        "strict=False",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_55": (
+        "strict=None",
+        "names and texts come from one Sent and the layout from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_59": (
+        "zip(names, texts, layout, )",
+        "names and texts come from one Sent and the layout from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_60": (
+        "strict=False",
+        "names and texts come from one Sent and the layout from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_62": (
+        "plain = None",
+        "a value of unknown type is then always compared (parser None): a text that is neither a number nor a datetime"
+        " agrees by shape only with itself, as the lookup has it",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_63": (
+        "not in _NUMERIC and (",
+        "a text starting otherwise than a number or a datetime is then parsed too: neither, it is plain as before; one"
+        " starting so is compared, and agrees by shape only with itself",
+    ),
     # pacing.py
     "cartloader.budget.pacing.x_smoothed_others__mutmut_1": (
         "if measured > previous:",
