@@ -161,6 +161,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "and False else",
         "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
     ),
+    "cartloader.engine.readings.x_lookup__mutmut_10": (
+        "by_texts.get(_NOTHING)",
+        "a list is unhashable: TypeError, caught: the name-by-name reading trims the same texts",
+    ),
     "cartloader.engine.readings.x_lookup__mutmut_12": (
         "tuple(None)",
         "raises TypeError, caught: the name-by-name reading trims the same texts",
@@ -209,11 +213,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_25": (
         "(False, True, _PARSERS[kind])",
         "the unknown-type flag is read only for plain positions",
-    ),
-    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_2": (
-        "level = 4",
-        "returned only when no value lowers it: 4 is then the best level as 3 was (callers test it for truth and order"
-        " by it)",
     ),
     "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_6": (
         "and False else echo_text(value)",
