@@ -5,7 +5,7 @@
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
 ``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
-``sniff``, ``schema``). It runs ``mutmut run`` on that module's mutants
+``sniff``, ``schema``, ``readings``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
@@ -50,6 +50,7 @@ MODULES = {
     "submissions": "cartloader.api.submissions",
     "linking": "cartloader.engine.linking",
     "pipeline": "cartloader.engine.pipeline",
+    "readings": "cartloader.engine.readings",
     "url": "cartloader.budget.url",
     "paths": "cartloader.cli.paths",
     "meta": "cartloader.outcomes.meta",
@@ -107,91 +108,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "cartloader.engine.delivery.xǁSenderǁ_link__mutmut_32": (
         "strict=False",
         "Linker.link gives back one entry per upserted record (for k in range(len(upserted))): same length",
-    ),
-    # matching.py: the fast paths and caches fall back to the exact computation, which gives the same value.
-    "cartloader.engine.matching.x_canonical_value__mutmut_13": (
-        "and False else str(value)",
-        "str() of a string is that string",
-    ),
-    "cartloader.engine.matching.x_canonical_value__mutmut_22": (
-        "len(text) < _CANONICAL_MAX_LENGTH",
-        "a canonical number of exactly 28 characters takes the exact Decimal path, which gives it back unchanged",
-    ),
-    "cartloader.engine.matching.x_canonical_value__mutmut_41": (
-        'format(number, "F")',
-        '"F" and "f" differ only for infinities and NaN, which never get here (finite numbers only)',
-    ),
-    "cartloader.engine.matching.x__signature__mutmut_6": (
-        "if type(None) is str:",
-        "skips the inlined fast path for strings; canonical_value gives the same value",
-    ),
-    "cartloader.engine.matching.x_match_results__mutmut_19": (
-        "if rest or open_inputs:",
-        "the next step, given no result or no open input, matches nothing and hands back what it got",
-    ),
-    "cartloader.engine.matching.x_match_results__mutmut_33": (
-        "if rest or open_inputs:",
-        "the next step, given no result or no open input, matches nothing and hands back what it got",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_8": (
-        "names = None",
-        "the sorted-names cache missed: the names are sorted again, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_9": (
-        "sorted_names.get(None)",
-        "the sorted-names cache missed: the names are sorted again, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_29": (
-        "= None",
-        "the signature cache holds None: the signature is computed again, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_57": (
-        "get = None",
-        "map(None, ...) raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_60": (
-        "strict=None",
-        "both lists are built from the same groups: always the same length",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_63": (
-        "zip(ordered, ordered_known, )",
-        "both lists are built from the same groups: always the same length",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_64": (
-        "strict=False",
-        "both lists are built from the same groups: always the same length",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_65": (
-        "found = None",
-        "the signature cache is skipped: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_66": (
-        "signatures.get(None)",
-        "the signature cache misses: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_67": (
-        "tuple(None)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_68": (
-        "map(None, names)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_69": (
-        "map(get, None)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_70": (
-        "map(names)",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_71": (
-        "map(get, )",
-        "raises TypeError, caught: the signature is computed, the same",
-    ),
-    "cartloader.engine.matching.x__match_by_properties__mutmut_81": (
-        "(found is not None) or True",
-        "by_signature.get(None) is None, as the else branch gives",
     ),
     # values.py
     "cartloader.values.x_canonical_number__mutmut_2": (
@@ -398,6 +314,212 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "cartloader.outcomes.log.xǁOutcomeLogǁopen__mutmut_26": (
         'open(path, "ab", )',
         "the buffer size changes how often the file is written before flush(), never what it holds after",
+    ),
+    # matching.py and readings.py (the stored-form matcher)
+    "cartloader.engine.matching.x_match_results__mutmut_19": (
+        "if rest or open_inputs:",
+        "the next step, given no result or no open input, matches nothing and hands back what it got",
+    ),
+    "cartloader.engine.matching.x_match_results__mutmut_37": (
+        "if rest or open_inputs:",
+        "_match_by_values given no result or no open input pairs nothing and hands back the results in their order; "
+        "the re-pairing after it is still guarded by rest and open_inputs",
+    ),
+    "cartloader.engine.matching.x__kind__mutmut_6": (
+        "(None, True)",
+        "multi_select is read only together with kind == 'enumeration' (values.agreement, stored_form): for an "
+        "unknown property (kind None) True and False agree",
+    ),
+    "cartloader.engine.matching.x__mixed__mutmut_1": (
+        "len(members) < 2 and not any(",
+        "the early return is a shortcut: one member leaves nothing to compare with the first, and members without "
+        "associations all have the key b'[]': the comparison below gives False as well",
+    ),
+    "cartloader.engine.matching.x_compatibility__mutmut_20": (
+        "if found <= level:",
+        "when found equals level (never NONE: the loop has returned then) level is set to what it already is",
+    ),
+    "cartloader.engine.matching.x__sent__mutmut_8": (
+        "order = None",
+        "the per-answer cache of sorted names misses: the names are sorted and their getter built again, the same",
+    ),
+    "cartloader.engine.matching.x__sent__mutmut_9": (
+        "orders.get(None)",
+        "the per-answer cache of sorted names misses: the names are sorted and their getter built again, the same",
+    ),
+    "cartloader.engine.matching.x__augment__mutmut_16": (
+        "strict=None",
+        "names and texts come from one Sent, always of one length",
+    ),
+    "cartloader.engine.matching.x__augment__mutmut_19": (
+        "zip(names, texts, )",
+        "names and texts come from one Sent, always of one length",
+    ),
+    "cartloader.engine.matching.x__augment__mutmut_20": (
+        "strict=False",
+        "names and texts come from one Sent, always of one length",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_1": (
+        "raw = None",
+        "the fast lookup is skipped (TypeError caught): the name-by-name reading finds the same inputs, and None for a"
+        " missing name as the KeyError gave",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_3": (
+        "found = None",
+        "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_4": (
+        "by_texts.get(None)",
+        "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_5": (
+        "and False else",
+        "the verbatim lookup is skipped: the trimmed lookup finds the same (trimmed texts are keys)",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_10": (
+        "by_texts.get(_NOTHING)",
+        "a list is unhashable: TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_12": (
+        "tuple(None)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_13": (
+        "map(None, raw)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_14": (
+        "map(str.strip, None)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_15": (
+        "map(raw)",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.x_lookup__mutmut_16": (
+        "map(str.strip, )",
+        "raises TypeError, caught: the name-by-name reading trims the same texts",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_check__mutmut_7": (
+        "and False else None",
+        "no datetime's echo text is kept: the echo is parsed and compared as an instant instead, the same level",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_1": (
+        "layout = None",
+        "the layout cache misses: the layout is worked out again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_2": (
+        "self._layouts.get(None)",
+        "the layout cache misses: the layout is worked out again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_11": (
+        "(None, True)",
+        "a property missing from the schema takes the first branch (kind None) whatever its multi flag",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_14": (
+        "(None, True, None)",
+        "a plain value of unknown type is then also compared by shape in _augment: it is neither a number nor a "
+        "datetime, so it agrees by shape only with its own text, as the lookup has it",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_21": (
+        "(False, True, parse_multi_select)",
+        "the unknown-type flag is read only for plain positions",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁ_layout__mutmut_25": (
+        "(False, True, _PARSERS[kind])",
+        "the unknown-type flag is read only for plain positions",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_6": (
+        "and False else echo_text(value)",
+        "skips the fast path for strings: echo_text gives a string back unchanged",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_8": (
+        "type(None) is str",
+        "skips the fast path for strings: echo_text gives a string back unchanged",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁlevel__mutmut_30": (
+        "cache.get(None, _UNREAD)",
+        "the parse cache misses: the echo is parsed again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_1": (
+        "known = None",
+        "the per-input cache misses: the input is read again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_2": (
+        "self._of.get(None)",
+        "the per-input cache misses: the input is read again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_7": (
+        "plan = None",
+        "the plan cache misses: the plan is built again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_8": (
+        "self._plans.get(None)",
+        "the plan cache misses: the plan is built again, the same",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_9": (
+        "plan is None or None not in",
+        "a plan is built also for names of unknown type: their values are all compared (parser None), and a text that "
+        "is neither a number nor a datetime agrees by shape only with itself, as the lookup has it",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_10": (
+        "plan is not None and None not in",
+        "no plan is ever built: every input is read value by value, the same readings",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_11": (
+        "plan is None and None in",
+        "plans only for names of unknown type (compared, agreeing as looked up: see of__mutmut_9), the others read "
+        "value by value: the same readings",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_12": (
+        "self._plans[names] = None",
+        "no plan: the input is read value by value, the same readings",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_16": (
+        "strict=None",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_19": (
+        "zip(names, layout, )",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_20": (
+        "strict=False",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_26": (
+        "strict=None",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_29": (
+        "zip(names, layout, )",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_30": (
+        "strict=False",
+        "the layout is built from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_55": (
+        "strict=None",
+        "names and texts come from one Sent and the layout from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_59": (
+        "zip(names, texts, layout, )",
+        "names and texts come from one Sent and the layout from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_60": (
+        "strict=False",
+        "names and texts come from one Sent and the layout from the names: one length",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_62": (
+        "plain = None",
+        "a value of unknown type is then always compared (parser None): a text that is neither a number nor a datetime"
+        " agrees by shape only with itself, as the lookup has it",
+    ),
+    "cartloader.engine.readings.xǁReadingsǁof__mutmut_63": (
+        "not in _NUMERIC and (",
+        "a text starting otherwise than a number or a datetime is then parsed too: neither, it is plain as before; one"
+        " starting so is compared, and agrees by shape only with itself",
     ),
 }
 

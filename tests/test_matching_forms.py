@@ -222,7 +222,12 @@ def batches(draw: st.DrawFn) -> tuple[list[CartInput], list[ResultItem], frozens
     return inputs, results, traced_errors, untraced, dropped, kinds_known
 
 
-@settings(max_examples=400, deadline=None)
+#: 400 random batches a run; under mutmut (the ``mutation`` profile, tests/conftest.py) the same 100 for every mutant:
+#: each rule also has its own unit test (here and in tests/test_matching_rules.py), which kills a mutant for sure.
+EXAMPLES = 100 if settings().derandomize else 400
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(batches())
 def test_every_pairing_holds_the_inputs_stored_values_and_nothing_created_is_resent(
     batch: tuple[list[CartInput], list[ResultItem], frozenset[int], int, set[int], bool],

@@ -29,7 +29,7 @@ from cartloader.engine.readings import Check, Readings, Sent, echo_text, getter,
 from cartloader.engine.readings import Kinds as Kinds
 from cartloader.hubspot.protocol import ResultItem
 from cartloader.models import CartInput, PortalSchema
-from cartloader.values import PROPERTY_TYPES, Agreement, absent, agreement, parse_datetime, parse_number, stored_key
+from cartloader.values import Agreement, absent, agreement, parse_datetime, parse_number, stored_key
 
 #: A property's type and whether it is a multi-select, by property name (from the portal's schema).
 _NO_KINDS: Kinds = {}
@@ -61,13 +61,10 @@ def _kind(kinds: Kinds, name: str) -> tuple[str | None, bool]:
     return found if found is not None else (None, False)
 
 
-def _plain(kinds: Kinds, name: str, text: str) -> bool:
-    """Whether ``text`` of property ``name`` can agree only with the same trimmed text (a string, a single
-    enumeration, or a value of unknown type that is neither a number nor a datetime)."""
-    kind, multi = _kind(kinds, name)
-    if kind is None:
-        return parse_number(text) is None and parse_datetime(text) is None
-    return kind == "string" or (kind == "enumeration" and not multi) or kind not in PROPERTY_TYPES
+def _shaped(text: str) -> bool:
+    """Whether ``text`` of a property of unknown type reads as a number or a datetime (it may then agree with
+    another form by shape, so it is not told apart by its text)."""
+    return parse_number(text) is not None or parse_datetime(text) is not None
 
 
 def compatibility(record: CartInput, echoed: Mapping[str, Any], kinds: Kinds = _NO_KINDS) -> Agreement:
@@ -98,7 +95,7 @@ def answer_key(record: CartInput, kinds: Kinds = _NO_KINDS) -> tuple[Hashable, .
         if absent(text):
             continue
         kind, multi = _kind(kinds, name)
-        if kind is None and not _plain(kinds, name, text):
+        if kind is None and _shaped(text):
             key.append((name, _SHAPED))
         else:
             key.append((name, stored_key(text, kind, multi_select=multi)))
