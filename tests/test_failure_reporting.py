@@ -13,7 +13,7 @@ import pytest
 from cartloader import Outcome, PropertyProblem, RecordError, bulk_create
 from cartloader.outcomes.format import decode, encode_outcome
 from cartloader.simulator import Simulator
-from tests.test_cli_support import EXAMPLES, Start, assert_one_line, last_entries, run_cli, write_carts
+from tests.test_cli_support import EXAMPLES, Start, last_entries, run_cli, write_carts
 
 
 def _closed_port() -> int:
@@ -114,27 +114,6 @@ def test_records_that_never_reached_the_host_fail_naming_it_not_hubspot(tmp_path
     entries = last_entries(tmp_path / "carts.outcomes.ndjson")
     assert {entry["error"]["message"].split(":")[0] for entry in entries.values()} == {"could not reach 127.0.0.1"}
     assert orjson.loads((tmp_path / "s.json").read_bytes())["failures_by_category"] == {"CONNECTION_ERROR": 30}
-
-
-def test_a_run_stopped_because_the_host_cannot_be_reached_says_so_in_one_line(tmp_path: Path) -> None:
-    source = tmp_path / "carts.ndjson"
-    write_carts(source, 200)
-    result = run_cli(
-        source,
-        "--base-url",
-        f"http://127.0.0.1:{_closed_port()}",
-        "--batch-size",
-        "5",
-        "--max-retries",
-        "50",
-        "--summary-json",
-        "s.json",
-        cwd=tmp_path,
-    )
-    assert result.returncode == 3, result.stderr
-    assert_one_line(result.stderr, "could not reach 127.0.0.1: ")
-    assert "stopped by HubSpot" not in result.stderr
-    assert orjson.loads((tmp_path / "s.json").read_bytes())["exit_status"] == 3
 
 
 def test_a_clean_run_writes_exit_status_0_and_no_failures(tmp_path: Path, simulator: Start) -> None:

@@ -16,6 +16,7 @@ from cartloader.outcomes.meta import RunMeta
 from cartloader.outcomes.resume import ResumeCounts
 from tests.test_cli_support import (
     Start,
+    assert_one_line,
     cli_env,
     ids_by_external_id,
     last_entries,
@@ -94,13 +95,30 @@ def test_a_daily_limit_stop_leaves_the_unprocessed_records_unsent(tmp_path: Path
     assert all(len(held.get(external_id, [])) <= 1 for external_id in external_ids)
 
 
-def test_a_host_that_cannot_be_reached_leaves_records_unsent(tmp_path: Path, simulator: Start) -> None:
+def test_a_host_that_cannot_be_reached_stops_the_run_in_one_line_and_leaves_records_unsent(
+    tmp_path: Path, simulator: Start
+) -> None:
     source = tmp_path / "carts.ndjson"
     external_ids = write_carts(source, 200)
     log = tmp_path / "carts.outcomes.ndjson"
     unreachable = f"http://127.0.0.1:{_closed_port()}"
-    stopped = run_cli(source, "--base-url", unreachable, "--batch-size", "5", "--max-retries", "50", cwd=tmp_path)
+    stopped = run_cli(
+        source,
+        "--base-url",
+        unreachable,
+        "--batch-size",
+        "5",
+        "--max-retries",
+        "50",
+        "--summary-json",
+        "s.json",
+        cwd=tmp_path,
+    )
     assert stopped.returncode == 3, stopped.stderr
+    # One line says why the run stopped (the circuit breaker, after ~30 s of backoff: one such run in the suite).
+    assert_one_line(stopped.stderr, "could not reach 127.0.0.1: ")
+    assert "stopped by HubSpot" not in stopped.stderr
+    assert orjson.loads((tmp_path / "s.json").read_bytes())["exit_status"] == 3
     last = last_entries(log)
     assert last
     assert {entry["status"] for entry in last.values()} == {"unsent"}
