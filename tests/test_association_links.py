@@ -100,6 +100,7 @@ def test_read_labels_gives_each_category_and_integer_type_id_with_its_label_or_n
     body = orjson.dumps(
         {
             "results": [
+                "not an object",  # skipped, and the results after it read
                 {"category": "HUBSPOT_DEFINED", "typeId": 586, "label": None},
                 {"category": "USER_DEFINED", "typeId": 12, "label": "buyer"},
                 {"category": "USER_DEFINED", "typeId": 13, "label": 5},
@@ -108,7 +109,6 @@ def test_read_labels_gives_each_category_and_integer_type_id_with_its_label_or_n
                 {"category": "USER_DEFINED", "typeId": 15.0, "label": "nor is a float"},
                 {"category": 7, "typeId": 16, "label": "a category is text"},
                 {"typeId": 17, "label": "no category"},
-                "not an object",
             ]
         }
     )
