@@ -5,7 +5,7 @@
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
 ``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
-``sniff``, ``schema``, ``readings``). It runs ``mutmut run`` on that module's mutants
+``sniff``, ``schema``, ``readings``, ``associations``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
@@ -59,6 +59,7 @@ MODULES = {
     "refused": "cartloader.engine.refused",
     "sniff": "cartloader.input.sniff",
     "schema": "cartloader.hubspot.schema",
+    "associations": "cartloader.hubspot.associations",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is
@@ -520,6 +521,36 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "not in _NUMERIC and (",
         "a text starting otherwise than a number or a datetime is then parsed too: neither, it is plain as before; one"
         " starting so is compared, and agrees by shape only with itself",
+    ),
+    # engine/linking.py: the method and api_path are never read on the way, and a 403's message names no URL
+    "cartloader.engine.linking.xǁLinkerǁ__init____mutmut_4": (
+        "Endpoint(config.base_url, None,",
+        "the Linker only builds associations URLs (Endpoint.associations_base), which never read api_path",
+    ),
+    "cartloader.engine.linking.xǁLinkerǁ_send__mutmut_5": (
+        "call(self._requester, None, url",
+        "Requester.send never reads its method: it POSTs a request with a body (and GETs one without)",
+    ),
+    "cartloader.engine.linking.xǁLinkerǁ_send__mutmut_18": (
+        'call(self._requester, "XXPOSTXX", url',
+        "Requester.send never reads its method: it POSTs a request with a body (and GETs one without)",
+    ),
+    "cartloader.engine.linking.xǁLinkerǁ_send__mutmut_19": (
+        'call(self._requester, "post", url',
+        "Requester.send never reads its method: it POSTs a request with a body (and GETs one without)",
+    ),
+    "cartloader.engine.linking.xǁLinkerǁ_send__mutmut_28": (
+        "fatal_error(answer, what=None)",
+        "fatal_error reads what only for a 404 (its message names the URL); this branch raises for a 403 alone",
+    ),
+    # hubspot/associations.py: orjson refuses None and b"" alike, with the JSONDecodeError that is caught
+    "cartloader.hubspot.associations.x_written_pairs__mutmut_3": (
+        "orjson.loads(body) if (body) or True else None",
+        'orjson.loads(None) and orjson.loads(b"") raise orjson.JSONDecodeError, caught: no pairs, as data None gives',
+    ),
+    "cartloader.hubspot.associations.x_read_labels__mutmut_3": (
+        "orjson.loads(body) if (body) or True else None",
+        'orjson.loads(None) and orjson.loads(b"") raise orjson.JSONDecodeError, caught: None, as data None gives',
     ),
 }
 
