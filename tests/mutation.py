@@ -5,7 +5,7 @@
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
 ``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
-``sniff``, ``schema``, ``readings``). It runs ``mutmut run`` on that module's mutants
+``sniff``, ``schema``, ``readings``, ``preflight``, ``csv``). It runs ``mutmut run`` on that module's mutants
 (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
 results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
@@ -51,6 +51,8 @@ MODULES = {
     "linking": "cartloader.engine.linking",
     "pipeline": "cartloader.engine.pipeline",
     "readings": "cartloader.engine.readings",
+    "preflight": "cartloader.input.preflight",
+    "csv": "cartloader.input.csv",
     "url": "cartloader.budget.url",
     "paths": "cartloader.cli.paths",
     "meta": "cartloader.outcomes.meta",
