@@ -523,6 +523,109 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a text starting otherwise than a number or a datetime is then parsed too: neither, it is plain as before; one"
         " starting so is compared, and agrees by shape only with itself",
     ),
+    # input/preflight.py
+    "cartloader.input.preflight.x__date__mutmut_26": (
+        "text[:5].isascii() and text[:4].isdigit()",
+        'the branch also needs text[4:5] == "-": text[:5] is text[:4] and that "-", ASCII as text[:4] is or is not',
+    ),
+    "cartloader.input.preflight.x__length_rule__mutmut_12": (
+        "len(value) >= limit and _fewest_chars(value) > limit",
+        "_fewest_chars(value) is at most len(value) (it trims and keeps the shorter of the text and its NFC form): at "
+        "len(value) == limit it is not above the limit, so the value passes either way",
+    ),
+    "cartloader.input.preflight.xǁPreflightǁcheck__mutmut_39": (
+        "len(value) >= MAX_VALUE_CHARS and _fewest_chars(value) > MAX_VALUE_CHARS",
+        "_fewest_chars(value) is at most len(value) (it trims and keeps the shorter of the text and its NFC form): at "
+        "len(value) == MAX_VALUE_CHARS it is not above the limit, so the value passes either way",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_10": (
+        "get_close_matches(name, names, cutoff=0.7)",
+        "n=3 is difflib.get_close_matches's default",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_25": (
+        "get_close_matches(name.casefold(), list(by_label), cutoff=0.7)",
+        "n=3 is difflib.get_close_matches's default",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_12": (
+        "names, n=4, cutoff=0.7",
+        "only found[:3] is shown and the names come first: with four close names the first three are the same (best "
+        "first), the fourth and any label appended after it are never shown",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_28": (
+        "list(by_label), n=4, cutoff=0.7",
+        "a fourth label is appended after the first three's properties, and found holds at least three before it "
+        "(each label left out as already found stands for one of the names found first): it is never shown",
+    ),
+    # input/csv.py
+    "cartloader.input.csv.xǁCsvLayoutǁdescribe__mutmut_10": (
+        "_association(None, given).describe()",
+        "ColumnAssociation.describe() gives the type id or OBJECTTYPE.PROPERTY:TYPE_ID, never the column",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_15": (
+        "if (first is not None) or True else",
+        "sniff_delimiter(None) reads no field at any delimiter (the csv module's error for a line that is no "
+        'string is caught there) and gives ",", as the else does',
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_34": (
+        "delimiter=delimiter, strict=None)",
+        "csv.reader: strict=None reads as false, as strict=False does",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_37": (
+        "csv.reader(lines, delimiter=delimiter, )",
+        "csv.reader: strict=False is the default",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_61": (
+        'raw or b"XXXX"',
+        "raw is the header row's bytes: never empty (the row has a non-blank cell) and never None (a line too long "
+        "to read is refused as the header above)",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ_convert__mutmut_6": (
+        "zip(self._columns, row, strict=None)",
+        "zip: strict=None reads as false, as strict=False does",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ_convert__mutmut_9": (
+        "zip(self._columns, row, )",
+        "zip: strict=False is the default",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_17": (
+        '| None = ""',
+        'problems is only tested for truth (if problems), where "" and None agree; a converted row sets it anew',
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_22": (
+        "unnamed = None",
+        "unnamed is only tested for truth (not unnamed, if unnamed), where None and 0 agree",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_31": (
+        "zip(columns, row, strict=None)",
+        "zip: strict=None reads as false, as strict=False does",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_34": (
+        "zip(columns, row, )",
+        "zip: strict=False is the default",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ__next____mutmut_4": (
+        "readline(self._limit + 3)",
+        "a line is too long when it holds more than limit + 1 bytes: reading limit + 2 or limit + 3 bytes of it "
+        "first finds that alike, and the rest is skipped either way",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ__next____mutmut_48": (
+        'decode("UTF-8")',
+        "codec names are not case-sensitive",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ__next____mutmut_64": (
+        'decode("UTF-8", "replace")',
+        "codec names are not case-sensitive",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ_skip_rest__mutmut_7": (
+        "readline(2 << 20)",
+        "the rest of an overlong line is read and dropped in pieces of 2 MiB instead of 1: the same lines, memory "
+        "still bounded by the piece (under the 3 MiB that tests/test_csv_reading.py asserts)",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ_skip_rest__mutmut_8": (
+        "readline(1 << 21)",
+        "the rest of an overlong line is read and dropped in pieces of 2 MiB instead of 1: the same lines, memory "
+        "still bounded by the piece (under the 3 MiB that tests/test_csv_reading.py asserts)",
+    ),
 }
 
 KILLED = {"killed", "timeout"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,7 +112,19 @@ def test_a_header_field_beyond_the_field_limit_cannot_be_read() -> None:
 
 
 def test_a_header_read_as_one_column_holding_another_delimiter_is_refused() -> None:
-    assert "its delimiter is probably" in error(b"a;b\n1;2\n", delimiter=",")
+    assert error(b"a;b\n1;2\n", delimiter=",").startswith(
+        "input in.csv: the header is one column 'a;b', which holds ';': its delimiter is probably ';'"
+    )
+
+
+def test_a_header_of_one_quoted_column_holding_its_own_delimiter_is_read() -> None:
+    assert source(b'"a,b"\n1\n').columns == ["a,b"]
+
+
+def test_a_header_that_splits_alike_at_two_delimiters_is_refused_naming_the_input() -> None:
+    assert error(b"a,b;c\n", delimiter=None).startswith(
+        "input in.csv: the header splits into 2 columns at ',' and ';' alike"
+    )
 
 
 def test_two_columns_of_one_name_are_refused() -> None:
@@ -312,6 +325,24 @@ def test_an_id_column_with_a_target_that_is_no_id_is_invalid_naming_each() -> No
     )
 
 
+def test_the_targets_that_are_no_id_are_named_across_every_id_column() -> None:
+    record = only(b"x,y\n1;a,b;2\n", associations={"x": 5, "y": 6})
+    assert isinstance(record, InvalidInput)
+    assert record.message == (
+        'line 2: column \'x\' value "1;a": "a" is not a HubSpot id (digits); column \'y\' value "b;2": "b" is not a '
+        "HubSpot id (digits)"
+    )
+
+
+def test_targets_of_several_id_columns_are_all_sent() -> None:
+    assert only(b"x,y\n1,2;3\n", associations={"x": 5, "y": 6}) == CartInput(
+        2,
+        {},
+        [ColumnAssociation("x", 5).item("1"), ColumnAssociation("y", 6).item("2"), ColumnAssociation("y", 6).item("3")],
+        raw=b"1,2;3",
+    )
+
+
 def test_a_natural_key_column_gives_one_trimmed_target_per_cell() -> None:
     email = ColumnAssociation("mail", 279, "contacts", "email")
     assert only(b"a,mail\n1, x;y@z \n", associations={"mail": email}) == CartInput(
@@ -355,6 +386,12 @@ def test_a_cell_that_cannot_be_converted_is_invalid_with_its_code_column_and_con
     )
 
 
+def test_a_header_whose_every_column_is_converted_sends_converted_cells() -> None:
+    assert only(b'n\n"1,5"\n', conversions={"n": parse_conversion("n=number:,")}) == CartInput(
+        2, {"n": "1.5"}, raw=b'"1,5"'
+    )
+
+
 def test_a_converted_row_with_more_fields_than_the_header_is_still_refused() -> None:
     record = only(b"n\n1,2\n", conversions={"n": parse_conversion("n=number")})
     assert isinstance(record, InvalidInput)
@@ -391,6 +428,18 @@ def test_a_stream_that_fails_to_read_is_an_input_read_error(exc: BaseException, 
     with pytest.raises(InputReadError) as raised:
         opened.rows(1)
     assert str(raised.value) == message
+
+
+def test_reading_a_line_far_over_the_limit_holds_only_pieces_of_it() -> None:
+    data = b"a\n" + b"x" * (8 << 20) + b"\n1\n"
+    tracemalloc.start()
+    try:
+        rows = source(data, max_line_bytes=1024).rows(10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rows == [(2, [], None, f"line 2 is longer than {MAX_LINE_BYTES // (1 << 20)} MiB"), (3, ["1"], b"1", None)]
+    assert peak < 3 << 20  # the line is read in pieces of at most 1 MiB, never whole (8 MiB)
 
 
 # --- the layout as recorded -------------------------------------------------------------------------------------
@@ -443,6 +492,13 @@ async def test_csv_inputs_leaves_rows_skip_names_unbuilt_and_stops_after_limit_i
     assert isinstance(items[-1], InvalidInput)
     items, _ = await collect(source(data), limit=1)
     assert [item.line for item in items] == [2]
+
+
+@pytest.mark.anyio
+async def test_csv_inputs_yields_a_row_with_a_problem_as_invalid() -> None:
+    items, _ = await collect(source(b"a\n\xff\n1\n"))
+    assert [type(item) for item in items] == [InvalidInput, CartInput]
+    assert items[0].line == 2
 
 
 @pytest.mark.anyio

@@ -68,7 +68,7 @@ def test_a_number_property_refuses_what_is_not_a_number(value: str) -> None:
     assert refused(NUMBER, value) == NOT_A_NUMBER
 
 
-@pytest.mark.parametrize("value", ["12", " 12 ", "\t-1.5e3\n", "١٢", "1٢"])
+@pytest.mark.parametrize("value", ["12", " 12 ", "\t-1.5e3\n", "\x01-1.5\x02", "١٢", "1٢"])
 def test_a_number_property_takes_numbers_and_leaves_other_scripts_digits_to_hubspot(value: str) -> None:
     assert refused(NUMBER, value) is None
 
@@ -88,6 +88,7 @@ def test_a_bool_property_refuses_other_words(value: str) -> None:
     [
         "2024-01-31",
         " 2024-01-31 ",
+        "\x002024-01-31\x7f\x1b",
         "0",
         "86400000",
         "-86400000",
@@ -95,6 +96,8 @@ def test_a_bool_property_refuses_other_words(value: str) -> None:
         "2024-01-31T10:00",  # a date with a time after it: HubSpot decides
         "2024-1-31",  # another way of writing a date: HubSpot decides
         "2024-W05",
+        "2024-x1-01",
+        "2024-01-x1",
     ],
 )
 def test_a_date_property_takes_real_days_and_leaves_other_date_forms_to_hubspot(value: str) -> None:
@@ -106,11 +109,13 @@ def test_a_date_property_takes_real_days_and_leaves_other_date_forms_to_hubspot(
     [
         ("86400001", "is not midnight UTC in milliseconds: a date property holds whole days"),
         ("1", "is not midnight UTC in milliseconds: a date property holds whole days"),
+        ("-1", "is not midnight UTC in milliseconds: a date property holds whole days"),
         ("2023-02-29", "is not a real date"),
         ("0001-02-29", "is not a real date"),
         ("2024-04-31T00:00", "is not a real date"),
         ("yesterday", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"),
         ("2024/01/31", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"),
+        ("2024x01x31", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"),
         ("202a-01-31", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"),
         ("٢٠٢٤-01-31", "is not a date: YYYY-MM-DD, or milliseconds at midnight UTC"),
         ("20240131", "is not midnight UTC in milliseconds: a date property holds whole days"),
@@ -130,6 +135,10 @@ def test_a_date_property_refuses_what_is_no_day(value: str, why: str) -> None:
         "2024-01-31",
         "2024-01-31 x",
         "2024",
+        "\x01" + "2024-01-31T10:00:00Z",
+        "2024\u00e9",
+        "2024-W05-1",
+        "2024-01-x1T10:00",
     ],
 )
 def test_a_datetime_property_takes_iso_8601_or_milliseconds_and_leaves_other_forms_to_hubspot(value: str) -> None:
@@ -156,6 +165,7 @@ def test_a_single_select_refuses_a_value_that_is_no_option_listing_the_options()
 
 def test_a_single_select_takes_an_option_trimmed_and_never_splits_on_semicolons() -> None:
     assert refused(select("EUR", "USD"), "\tUSD ") is None
+    assert refused(select("EUR", "USD"), "\x01USD") is None
     assert refused(select("EUR", "USD"), "EUR;USD") == ("INVALID_OPTION", "is not one of the options: EUR, USD")
 
 
@@ -175,7 +185,7 @@ def test_a_multi_select_names_the_part_that_is_no_option() -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["red;blue", "red; blue ", ";red;;", "red;\t", " red"])
+@pytest.mark.parametrize("value", ["red;blue", "red; blue ", ";red;;", "red;\t", " red", "\x01red;\x1bblue"])
 def test_a_multi_select_takes_options_joined_with_semicolons_empty_parts_and_spaces_left_to_hubspot(
     value: str,
 ) -> None:
@@ -218,6 +228,7 @@ def test_min_length_refuses_fewer_utf16_units_than_the_minimum() -> None:
     assert refused(STRING, "😀", rule("MIN_LENGTH", "3"))  # two units
     assert refused(STRING, "a😀", rule("MIN_LENGTH", "3")) is None  # three units
     assert refused(STRING, "😀😀", rule("MIN_LENGTH", "4")) is None  # four units
+    assert refused(STRING, "\U00010000", rule("MIN_LENGTH", "2")) is None  # the first astral one: two units
 
 
 def test_max_length_refuses_only_what_is_longer_however_counted() -> None:
@@ -262,6 +273,10 @@ def test_min_and_max_number_refuse_beyond_the_bound_and_take_the_bound_itself() 
     assert refused(NUMBER, "100.01", maximum) == ("MAX_NUMBER", "is greater than 1e2, a validation rule's maximum")
     assert refused(NUMBER, "100", maximum) is None
     assert refused(NUMBER, "-1e9", maximum) is None
+    assert refused(NUMBER, "\x01100.01\x02", maximum) == (
+        "MAX_NUMBER",
+        "is greater than 1e2, a validation rule's maximum",
+    )
 
 
 def test_a_number_rule_without_one_numeric_argument_is_left_to_hubspot() -> None:
@@ -309,6 +324,7 @@ def test_a_numeric_only_rule_takes_what_a_number_may_hold_and_refuses_letters() 
         "ALPHANUMERIC",
         'has "x", and a validation rule allows only digits',
     )
+    assert refused(STRING, "12X", rule("ALPHANUMERIC", "NUMERIC_ONLY"))
     assert refused(STRING, "1_2", rule("ALPHANUMERIC", "NUMERIC_ONLY"))
 
 
@@ -320,6 +336,11 @@ def test_a_character_rule_of_an_unknown_mode_is_left_to_hubspot(arguments: tuple
 def test_a_number_rule_on_a_property_that_is_not_a_number_is_left_to_hubspot() -> None:
     assert refused(STRING, "100", rule("MAX_NUMBER", "1")) is None
     assert refused(STRING, "-100", rule("MIN_NUMBER", "1")) is None
+
+
+def test_the_rules_after_a_number_rule_left_to_hubspot_still_apply() -> None:
+    rules = (rule("MAX_NUMBER", "1"), rule("MAX_LENGTH", "2"))
+    assert refused(STRING, "100", *rules) == ("MAX_LENGTH", "is longer than 2 characters, a validation rule's maximum")
 
 
 def test_a_rule_hubspot_applies_after_normalizing_is_left_to_hubspot() -> None:
@@ -338,6 +359,12 @@ def test_a_rule_type_the_preflight_does_not_reproduce_is_left_to_hubspot() -> No
 def test_an_empty_value_clears_the_property_and_passes_every_value_check() -> None:
     assert refused(NUMBER, "", rule("MIN_LENGTH", "3")) is None
     assert refused(select("a"), "") is None
+
+
+def test_the_properties_after_an_empty_value_are_still_checked() -> None:
+    outcome = preflight(NUMBER, PropertyDefinition("q", "bool")).check(CartInput(1, {"p": "", "q": "no"}))
+    assert outcome is not None
+    assert [problem.property for problem in outcome.details] == ["q"]
 
 
 def test_a_value_of_the_longest_length_is_taken_and_one_more_character_is_too_long() -> None:
@@ -505,3 +532,6 @@ def test_a_suggestion_needs_a_close_enough_name() -> None:
     definitions = {"abcdefghij": PropertyDefinition("abcdefghij")}
     assert suggestion("abcdefgxyz", PortalSchema(definitions)) == '; did you mean "abcdefghij"?'  # ratio 0.7
     assert suggestion("abcdefwxyz", PortalSchema(definitions)) == ""  # ratio 0.6
+    labelled = {"p9": PropertyDefinition("p9", label="ABCDEFGHIJ")}
+    assert suggestion("abcdefgxyz", PortalSchema(labelled)) == '; did you mean "p9"?'
+    assert suggestion("abcdefwxyz", PortalSchema(labelled)) == ""
