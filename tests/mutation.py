@@ -616,16 +616,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'decode("UTF-8", "replace")',
         "codec names are not case-sensitive",
     ),
-    "cartloader.input.csv.xǁ_Linesǁ_skip_rest__mutmut_7": (
-        "readline(2 << 20)",
-        "the rest of an overlong line is read and dropped in pieces of 2 MiB instead of 1: the same lines, memory "
-        "still bounded by the piece (under the 3 MiB that tests/test_csv_reading.py asserts)",
-    ),
-    "cartloader.input.csv.xǁ_Linesǁ_skip_rest__mutmut_8": (
-        "readline(1 << 21)",
-        "the rest of an overlong line is read and dropped in pieces of 2 MiB instead of 1: the same lines, memory "
-        "still bounded by the piece (under the 3 MiB that tests/test_csv_reading.py asserts)",
-    ),
 }
 
 KILLED = {"killed", "timeout"}
