@@ -5,9 +5,9 @@
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
 ``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
-``sniff``, ``schema``, ``readings``, ``associations``). It runs ``mutmut run`` on that module's mutants
-(configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then reads mutmut's
-results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
+``sniff``, ``schema``, ``readings``, ``associations``, ``preflight``, ``csv``). It runs ``mutmut run`` on that
+module's mutants (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests),
+then reads mutmut's results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
 survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
 mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
 module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start
@@ -51,6 +51,8 @@ MODULES = {
     "linking": "cartloader.engine.linking",
     "pipeline": "cartloader.engine.pipeline",
     "readings": "cartloader.engine.readings",
+    "preflight": "cartloader.input.preflight",
+    "csv": "cartloader.input.csv",
     "url": "cartloader.budget.url",
     "paths": "cartloader.cli.paths",
     "meta": "cartloader.outcomes.meta",
@@ -551,6 +553,99 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "cartloader.hubspot.associations.x_read_labels__mutmut_3": (
         "orjson.loads(body) if (body) or True else None",
         'orjson.loads(None) and orjson.loads(b"") raise orjson.JSONDecodeError, caught: None, as data None gives',
+    ),
+    # input/preflight.py
+    "cartloader.input.preflight.x__date__mutmut_26": (
+        "text[:5].isascii() and text[:4].isdigit()",
+        'the branch also needs text[4:5] == "-": text[:5] is text[:4] and that "-", ASCII as text[:4] is or is not',
+    ),
+    "cartloader.input.preflight.x__length_rule__mutmut_12": (
+        "len(value) >= limit and _fewest_chars(value) > limit",
+        "_fewest_chars(value) is at most len(value) (it trims and keeps the shorter of the text and its NFC form): at "
+        "len(value) == limit it is not above the limit, so the value passes either way",
+    ),
+    "cartloader.input.preflight.xǁPreflightǁcheck__mutmut_39": (
+        "len(value) >= MAX_VALUE_CHARS and _fewest_chars(value) > MAX_VALUE_CHARS",
+        "_fewest_chars(value) is at most len(value) (it trims and keeps the shorter of the text and its NFC form): at "
+        "len(value) == MAX_VALUE_CHARS it is not above the limit, so the value passes either way",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_10": (
+        "get_close_matches(name, names, cutoff=0.7)",
+        "n=3 is difflib.get_close_matches's default",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_25": (
+        "get_close_matches(name.casefold(), list(by_label), cutoff=0.7)",
+        "n=3 is difflib.get_close_matches's default",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_12": (
+        "names, n=4, cutoff=0.7",
+        "only found[:3] is shown and the names come first: with four close names the first three are the same (best "
+        "first), the fourth and any label appended after it are never shown",
+    ),
+    "cartloader.input.preflight.x_suggestion__mutmut_28": (
+        "list(by_label), n=4, cutoff=0.7",
+        "a fourth label is appended after the first three's properties, and found holds at least three before it "
+        "(each label left out as already found stands for one of the names found first): it is never shown",
+    ),
+    # input/csv.py
+    "cartloader.input.csv.xǁCsvLayoutǁdescribe__mutmut_10": (
+        "_association(None, given).describe()",
+        "ColumnAssociation.describe() gives the type id or OBJECTTYPE.PROPERTY:TYPE_ID, never the column",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_15": (
+        "if (first is not None) or True else",
+        "sniff_delimiter(None) reads no field at any delimiter (the csv module's error for a line that is no "
+        'string is caught there) and gives ",", as the else does',
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_34": (
+        "delimiter=delimiter, strict=None)",
+        "csv.reader: strict=None reads as false, as strict=False does",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_37": (
+        "csv.reader(lines, delimiter=delimiter, )",
+        "csv.reader: strict=False is the default",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ__init____mutmut_61": (
+        'raw or b"XXXX"',
+        "raw is the header row's bytes: never empty (the row has a non-blank cell) and never None (a line too long "
+        "to read is refused as the header above)",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ_convert__mutmut_6": (
+        "zip(self._columns, row, strict=None)",
+        "zip: strict=None reads as false, as strict=False does",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁ_convert__mutmut_9": (
+        "zip(self._columns, row, )",
+        "zip: strict=False is the default",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_17": (
+        '| None = ""',
+        'problems is only tested for truth (if problems), where "" and None agree; a converted row sets it anew',
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_22": (
+        "unnamed = None",
+        "unnamed is only tested for truth (not unnamed, if unnamed), where None and 0 agree",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_31": (
+        "zip(columns, row, strict=None)",
+        "zip: strict=None reads as false, as strict=False does",
+    ),
+    "cartloader.input.csv.xǁCsvSourceǁrecord__mutmut_34": (
+        "zip(columns, row, )",
+        "zip: strict=False is the default",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ__next____mutmut_4": (
+        "readline(self._limit + 3)",
+        "a line is too long when it holds more than limit + 1 bytes: reading limit + 2 or limit + 3 bytes of it "
+        "first finds that alike, and the rest is skipped either way",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ__next____mutmut_48": (
+        'decode("UTF-8")',
+        "codec names are not case-sensitive",
+    ),
+    "cartloader.input.csv.xǁ_Linesǁ__next____mutmut_64": (
+        'decode("UTF-8", "replace")',
+        "codec names are not case-sensitive",
     ),
 }
 

@@ -156,7 +156,7 @@ class CsvSource:
     def _first_line(self) -> str | None:
         """The first line that is not blank (to sniff the delimiter from), blank lines before it passed over."""
         for line in self._lines:
-            if line.strip():
+            if line.strip() or self._lines.problem is not None:  # a line too long to read is no blank line
                 return line
             self._lines.take_row()
         return None
@@ -164,10 +164,10 @@ class CsvSource:
     def _read_header(self, path: str) -> list[str]:
         try:
             for row in self._reader:
+                problem = self._lines.problem  # a line too long to read is no blank line: it is the header
+                if problem is not None:
+                    raise ConfigError(f"input {path}: the header is {problem}")
                 if any(cell.strip() for cell in row):
-                    problem = self._lines.problem
-                    if problem is not None:
-                        raise ConfigError(f"input {path}: the header is {problem}")
                     return row
                 self._lines.take_row()
         except csv.Error as exc:
