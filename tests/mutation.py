@@ -6,14 +6,14 @@ MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``deliver
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
 ``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
 ``sniff``, ``schema``, ``readings``, ``associations``, ``preflight``, ``csv``). It runs ``mutmut run`` on that
-module's mutants (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests),
-then reads mutmut's results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no test reaches as
-survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left out. The
-mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
-module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start
-over). ``--max-children N`` runs at most N mutants at once (mutmut's default: one per core); on a machine shared
-with others, 1 (under ``nice``). The load average at the start and at the end is printed with the score. Exits 1
-below ``GOAL``.
+module's mutants (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then
+reads mutmut's results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no
+test reaches as survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left
+out. The mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
+module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start over).
+``--max-children N`` runs at most N mutants at once (mutmut's default: one per core); on a machine shared with
+others, 1 (under ``nice``). The load average at the start and at the end is printed with the score. Exits 1 below
+``GOAL``.
 """
 
 from __future__ import annotations

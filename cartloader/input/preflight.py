@@ -266,9 +266,10 @@ def _characters_rule(rule: ValidationRule) -> ValueCheck | None:
     what = {"ALPHANUMERIC": "letters and digits", "ALPHA_ONLY": "letters", "NUMERIC_ONLY": "digits"}[mode]
 
     def only(value: str) -> Problem | None:
-        # White space is left to HubSpot: whether a rule of letters allows a space is not documented.
+        # White space is left to HubSpot: whether a rule of letters allows a space is not documented. So is a
+        # combining mark (a decomposed "ë" is "e" and U+0308): whether HubSpot composes the text first is not said.
         for ch in value:
-            if not ch.isspace() and not allowed(ch):
+            if not ch.isspace() and not allowed(ch) and not unicodedata.category(ch).startswith("M"):
                 return "ALPHANUMERIC", f"has {shown_value(ch)}, and a validation rule allows only {what}"
         return None
 
