@@ -584,6 +584,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, help="at most this many mutants at once (default: one per core)")
     args = parser.parse_args(argv)
     module = MODULES[args.module]
+    if args.module == "script":  # mutmut makes no mutant of the Lua text (module level): tests/mutation_lua.py does
+        from tests.mutation_lua import score_script
+
+        return score_script()
     if args.fresh:  # this module's mutants are made and tested again
         mutated = ROOT / "mutants" / module.replace(".", "/")
         for suffix in (".py", ".py.meta", ".py.spans"):
