@@ -9,6 +9,7 @@ waits more than a few tenths of a second."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 
@@ -162,7 +163,7 @@ async def test_hubspots_first_answer_here_lifts_the_few_requests_allowed_before_
         assert budget.burst == 3
         budget.observe(headers(), 0.0)  # an answer without rate-limit headers is still HubSpot's first answer
         await budget.acquire()
-        assert budget.burst == burst_capacity(Rate(100, 1.0), 0.0)
+        assert budget.burst == budget.statistics().burst == burst_capacity(Rate(100, 1.0), 0.0)
     finally:
         await budget.aclose()
 
@@ -192,13 +193,18 @@ async def test_a_slow_answer_moves_its_held_place_in_redis_by_its_latency_above_
         await budget.acquire()  # call 2, at 100.0
         clock.now = 100.01
         await budget.acquire()  # call 3
+        clock.now = 100.02
+        await budget.acquire()  # call 4
         clock.now = 100.1
         budget.observe(headers(), 100.0)  # the fastest answer: 0.1 s
-        clock.now = 100.61
-        budget.observe(headers(), 100.01)  # 0.6 s: it reached HubSpot 0.5 s after it went, at the latest
-        await budget.acquire()  # call 4 sends the move
+        clock.now = 100.42
+        budget.observe(headers(), 100.02)  # 0.4 s: it reached HubSpot 0.3 s after it went, at the latest
+        clock.now = 100.81
+        budget.observe(headers(), 100.01)  # 0.8 s: 0.7 s after it went
+        await budget.acquire()  # call 5 sends both moves
         assert server.score(budget, 6, 2) == server.score(budget, 4, 2)
-        assert server.score(budget, 6, 3) == server.score(budget, 4, 3) + 500_000
+        assert server.score(budget, 6, 3) == server.score(budget, 4, 3) + 700_000
+        assert server.score(budget, 6, 4) == server.score(budget, 4, 4) + 300_000
     finally:
         await budget.aclose()
 
@@ -222,16 +228,16 @@ async def test_the_even_pace_holds_no_place_and_keeps_no_slot_of_its_own(server:
 
 
 async def test_its_own_slots_are_forgotten_two_windows_back_once_the_oldest_is_four_windows_old(server: Redis) -> None:
-    budget = SharedBudget.from_url(server.url(), rate="100/1s")
+    budget = SharedBudget.from_url(server.url(), rate="100/2s")
     clock = Clock(budget)
     try:
-        for at in (100.0, 101.5, 102.5, 103.9, 104.0):
+        for at in (100.0, 103.0, 105.0, 107.9, 108.0):
             clock.now = at
             await budget.acquire()
-        assert budget._places.sent == [100.0, 101.5, 102.5, 103.9, 104.0]  # the oldest is not yet over 4 windows old
-        clock.now = 104.2
+        assert budget._places.sent == [100.0, 103.0, 105.0, 107.9, 108.0]  # the oldest is not over 4 windows old
+        clock.now = 108.4
         await budget.acquire()
-        assert budget._places.sent == [102.5, 103.9, 104.0, 104.2]
+        assert budget._places.sent == [105.0, 107.9, 108.0, 108.4]
     finally:
         await budget.aclose()
 
@@ -248,6 +254,12 @@ async def test_closing_sends_the_held_places_not_yet_sent_then_leaves(server: Re
     await budget.aclose()
     assert server.score(budget, 6, 3) == server.score(budget, 4, 3) + 480_000
     assert server.admin.zscore(budget._session.keys[3], budget._session.id) is None
+    assert server.admin.zcard(budget._session.keys[4]) == 2  # its last call took no slot
+    even = SharedBudget.from_url(server.url(), rate="100/1s", pace="even")
+    await even.acquire()
+    calls = even._seq
+    await even.aclose()
+    assert even._seq == calls  # nothing held: no last call
 
 
 async def test_while_a_participant_waits_for_a_free_place_it_asks_again_every_fiftieth_of_the_window(
@@ -319,8 +331,13 @@ async def test_losing_redis_under_the_burst_pace_goes_on_alone_after_a_window_an
         stats = budget.statistics()
         assert stats.fallback
         assert stats.burst == budget.burst == 1
-        # The limit less the reserve (half of it, at this margin), less one request of its own: 49 per 200 ms.
-        assert stats.effective_per_s == pytest.approx(49 / 0.2, rel=0.01)
+        # The limit less the reserve (half of it, at this margin), less one request of its own: 49 per 200 ms, in a
+        # window of a thousand requests (whose own reserve of 2 costs 0.2 %).
+        assert stats.effective_per_s == pytest.approx(998 / (1000 * 0.2 / 49), rel=1e-9)
+        started = time.monotonic()
+        for _ in range(12):  # evenly spaced, however many before any answer
+            await budget.acquire()
+        assert 11 / stats.effective_per_s <= time.monotonic() - started < 1
         assert repr(budget) == f"SharedBudget({budget.url.masked!r}, limit=100/200ms, on its own (Redis lost))"
         lost = [r.getMessage() for r in caplog.records if "lost Redis" in r.getMessage()]
         assert lost == [
@@ -348,8 +365,9 @@ async def test_losing_redis_under_the_even_pace_keeps_its_place_in_the_round_at_
         last = time.monotonic()
         server.lose(stay_away=True)
         await budget.acquire()
-        # Until the others notice, the slots went round-robin: its next one is the participants' round later.
-        assert time.monotonic() - last >= 0.95 * 2 * interval
+        # Until the others notice, the slots went round-robin: its next one is the participants' round later (not a
+        # window and its guard, as under the burst pace).
+        assert 0.95 * 2 * interval <= time.monotonic() - last < 0.5
         stats = budget.statistics()
         assert stats.fallback
         assert stats.participants == 2
@@ -384,6 +402,11 @@ async def test_an_advertised_limit_below_the_shared_one_lowers_the_fallback_at_o
         budget.observe(headers(max=0, remaining=0, interval_ms=1000), time.monotonic())  # no limit: nothing
         assert budget.limit == Rate(30, 4.0)
         assert budget.statistics().effective_per_s == pytest.approx(((30 - 2 - 20) / 2 - 1) / 4, rel=0.01)
+        budget.observe(headers(max=60, remaining=50, interval_ms=8000), time.monotonic())  # as fast: kept
+        assert budget.limit == Rate(30, 4.0)
+        budget.observe(headers(max=1, remaining=0, interval_ms=4000), time.monotonic())
+        assert budget.limit == Rate(1, 4.0)
+        assert budget.statistics().effective_per_s == pytest.approx(998 / (1000 * 4.0), rel=1e-9)  # one a window
     finally:
         await budget.aclose()
         await other.aclose()
@@ -456,6 +479,7 @@ async def test_rejoining_a_restarted_redis_keeps_its_own_spacing_across_the_swit
         await budget.acquire()  # rejoins, then takes its first slot in Redis: no sooner than its next one alone
         assert not budget.statistics().fallback
         assert time.monotonic() - last >= 0.95 / alone
+        assert server.admin.zcard(budget._session.keys[4]) == 1  # rejoining took no slot: this one only
         rejoined = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
         assert rejoined == [f"shared budget: Redis at {budget.url.masked} is back; rejoined (1 participants)"]
     finally:
@@ -476,10 +500,116 @@ async def test_what_a_failed_call_carried_is_sent_again_once_redis_is_back(serve
         await budget.acquire()
         assert budget.statistics().fallback
         assert server.score(budget, 6, 3) == server.score(budget, 4, 3)
-        clock.now = 100.6
+        clock.now = 100.5 + 0.05  # rejoin_after later, to the tick
         await budget.acquire()  # rejoins: both go with this call
         assert not budget.statistics().fallback
         assert budget.limit == Rate(40, 0.2)
         assert server.score(budget, 6, 3) == server.score(budget, 4, 3) + 480_000
+    finally:
+        await budget.aclose()
+
+
+async def test_losing_redis_to_a_timeout_names_it_and_sends_the_latest_answer_seen_meanwhile_once_back(
+    server: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="cartloader")
+    budget = SharedBudget.from_url(server.url(), rate="100/1s", pace="even", rejoin_after_s=0.3, timeout_s=0.1)
+    try:
+        await budget.acquire()
+        budget.observe(headers(max=50, remaining=49, interval_ms=1000), time.monotonic())
+        server.admin.client_pause(250)  # Redis answers nobody for 250 ms: the next call times out
+        async with anyio.create_task_group() as group:
+            group.start_soon(budget.acquire)  # its call carries the answer above, then fails
+            await anyio.sleep(0.03)
+            budget.observe(headers(max=40, remaining=39, interval_ms=1000), time.monotonic())  # a later answer
+        assert budget.statistics().fallback
+        lost = [r.getMessage() for r in caplog.records if "lost Redis" in r.getMessage()]
+        assert len(lost) == 1
+        assert "(TimeoutError)" in lost[0]
+        await anyio.sleep(0.3)
+        await budget.acquire()  # rejoins: the later answer goes with this call
+        assert not budget.statistics().fallback
+        assert budget.limit == Rate(40, 1.0)
+    finally:
+        await budget.aclose()
+
+
+async def test_losing_redis_before_its_first_slot_goes_on_alone_at_once(server: Redis) -> None:
+    budget = SharedBudget.from_url(server.url(), rate="100/1s", pace="even", rejoin_after_s=60)
+    try:
+        await budget.connect()
+        server.lose(stay_away=True)
+        with anyio.fail_after(1):
+            await budget.acquire()
+        assert budget.statistics().fallback
+    finally:
+        await budget.aclose()
+
+
+async def test_a_participant_waiting_for_a_place_when_the_budget_is_closed_gets_a_config_error(
+    server: Redis,
+) -> None:
+    budget = SharedBudget.from_url(server.url(), rate="100/200ms", before_first_answer=1)
+    await budget.acquire()
+    errors: list[ConfigError] = []
+
+    async def waiting() -> None:
+        try:
+            await budget.acquire()  # the next place frees in 0.2 s: it asks again every 4 ms
+        except ConfigError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiting)
+        await anyio.sleep(0.02)
+        await budget.aclose()
+    assert [str(error) for error in errors] == ["the shared budget is closed"]
+
+
+async def test_an_even_pace_finer_than_redis_counts_shows_an_unbounded_rate(server: Redis) -> None:
+    async with SharedBudget.from_url(server.url(), rate="2000000/1s", pace="even") as budget:
+        await budget.acquire()  # half a microsecond apart: Redis counts whole microseconds, 0
+        assert budget.statistics().effective_per_s == math.inf
+
+
+async def test_each_answer_is_logged_at_debug_level_with_its_wait_interval_others_and_participants(
+    server: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="cartloader")
+    async with SharedBudget.from_url(server.url(), rate="3/1s", pace="even") as budget:
+        # Alone at 3/1s less the reserve of 2: one request a second.
+        assert caplog.records[-1].getMessage() == (
+            "shared budget: wait 0.0 ms, every 1000.0 ms, others 0.0, 1 participants"
+        )
+        budget.pause(1.0)
+        with anyio.move_on_after(1.0):
+            async with anyio.create_task_group() as group:
+                group.start_soon(budget.acquire)  # its slot is a second away: logged, then waited for
+                logged_before = len(caplog.records)
+                for _ in range(200):
+                    if any("every" in r.getMessage() for r in caplog.records[logged_before:]):
+                        break
+                    await anyio.sleep(0.005)
+                group.cancel_scope.cancel()
+        logged = caplog.records[-1].getMessage()
+        wait_ms = float(logged.split("wait ")[1].split(" ms")[0])
+        assert 800 <= wait_ms <= 1000, logged
+
+
+async def test_once_every_participant_is_back_and_a_window_passed_the_burst_pace_stops_spacing(
+    server: Redis,
+) -> None:
+    budget = SharedBudget.from_url(server.url(), rate="100/100ms", rejoin_after_s=0)
+    try:
+        await budget.acquire()
+        server.lose(restart=True)
+        await budget.acquire()  # falls back
+        await budget.acquire()  # rejoins the restarted Redis: its first slot spaced
+        last = server.admin.get(budget._session.keys[0])
+        assert last is not None
+        await anyio.sleep(0.1 + guard_s(0.1) + 0.01)
+        for _ in range(3):
+            await budget.acquire()
+        assert server.admin.get(budget._session.keys[0]) == last  # burst slots: none spaced from the last
     finally:
         await budget.aclose()
