@@ -708,6 +708,24 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "math.ceil(math.max(0, paused_until - now))",
         "both are whole microseconds: so is their difference",
     ),
+    "cartloader.budget.script.lua__mutmut_28": (
+        "capacity - 1, capacity + 1, 'WITHSCORES')",
+        "the range starts at the same place: its first pair is still the k-th latest place, and only kth[2], its "
+        "time, is read",
+    ),
+    "cartloader.budget.script.lua__mutmut_144": (
+        "if measured > others then",
+        "when they are equal both branches give the measured value (as pacing.smoothed_others's own equivalent)",
+    ),
+    "cartloader.budget.script.lua__mutmut_296": (
+        "granted = 2",
+        "the session reads granted as a truth value: 2 is as true as 1",
+    ),
+    "cartloader.budget.script.lua__mutmut_300": (
+        "math.ceil(win)",
+        "win is a whole number of microseconds (the cap's window, rounded by the session, or the advertised "
+        "interval_ms * 1000)",
+    ),
 }
 
 KILLED = {"killed", "timeout"}

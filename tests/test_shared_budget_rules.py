@@ -478,7 +478,7 @@ async def test_rejoining_a_restarted_redis_keeps_its_own_spacing_across_the_swit
         server.back()
         await budget.acquire()  # rejoins, then takes its first slot in Redis: no sooner than its next one alone
         assert not budget.statistics().fallback
-        assert time.monotonic() - last >= 0.95 / alone
+        assert 0.95 / alone <= time.monotonic() - last < 2 / alone
         assert server.admin.zcard(budget._session.keys[4]) == 1  # rejoining took no slot: this one only
         rejoined = [r.getMessage() for r in caplog.records if "is back" in r.getMessage()]
         assert rejoined == [f"shared budget: Redis at {budget.url.masked} is back; rejoined (1 participants)"]
