@@ -130,9 +130,13 @@ def test_before_joining_it_shows_its_cap_for_one_participant_or_hubspots_lowest_
 
 
 async def test_connecting_to_no_redis_is_a_config_error_and_leaves_it_unconnected() -> None:
-    budget = SharedBudget.from_url(f"redis://127.0.0.1:{free_port()}/0?key=k")
-    with pytest.raises(ConfigError, match="cannot reach Redis for the shared budget"):
+    port = free_port()
+    budget = SharedBudget.from_url(f"redis://127.0.0.1:{port}/0?key=k")
+    with pytest.raises(ConfigError) as refused:
         await budget.connect()
+    message = str(refused.value)
+    assert message.startswith(f"cannot reach Redis for the shared budget at redis://127.0.0.1:{port}/0?key=k: ")
+    assert f"connecting to 127.0.0.1:{port}" in message  # Redis's own error, not a placeholder
     assert not budget.connected
 
 
@@ -613,3 +617,16 @@ async def test_once_every_participant_is_back_and_a_window_passed_the_burst_pace
         assert server.admin.get(budget._session.keys[0]) == last  # burst slots: none spaced from the last
     finally:
         await budget.aclose()
+
+
+async def test_the_others_draw_is_shown_to_a_tenth_of_a_request(server: Redis) -> None:
+    async with SharedBudget.from_url(server.url(), rate="100/1s", pace="even") as budget:
+        await budget.acquire()
+        budget.observe(headers(max=100, remaining=79, interval_ms=1000), time.monotonic() - 10)  # 20 measured
+        await budget.acquire()
+        await anyio.sleep(0.03)
+        budget.observe(headers(max=100, remaining=89, interval_ms=1000), time.monotonic() - 10)  # 10 measured
+        await budget.acquire()  # the estimate decays towards 10 over a window: 10 + 10 e^(-elapsed)
+        others = budget._answer.others
+        assert 15 < others < 20
+        assert budget.statistics().others_in_window == round(others, 1)
