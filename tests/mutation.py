@@ -686,11 +686,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "if expected >= members then interval",
         "equal counts scale the interval by 1, as without",
     ),
-    "cartloader.budget.script.lua__mutmut_202": (
-        "if not hub_req or has_cap == 0 then",
-        "with a cap and nothing advertised, HubSpot's rule becomes the cap's (others is 0 until an answer, which also"
-        " sets adv_req): the same window and capacity, the same smallest burst",
-    ),
     "cartloader.budget.script.lua__mutmut_258": (
         "local wait, granted = 1, 0",
         "the wait of a call that takes no slot is never acted on, and the session takes off half the round trip (far "
