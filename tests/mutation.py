@@ -647,6 +647,206 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         'decode("UTF-8", "replace")',
         "codec names are not case-sensitive",
     ),
+    # budget/shared.py: values never read before they are set again, and calls that change nothing
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_31": (
+        "SlotAnswer(None, limit",
+        "the answer before the first call is read only for its limit, participants, interval, others and burst "
+        "(statistics, the first call's window): its wait never",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_43": (
+        "SlotAnswer(1.0, limit",
+        "the answer before the first call is read only for its limit, participants, interval, others and burst "
+        "(statistics, the first call's window): its wait never",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_36": (
+        "limit.interval_s, 0.0, None)",
+        "the answer before the first call is never read for its pause (the pause shown is _paused_until's)",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_46": (
+        "limit.interval_s, 0.0, 1.0)",
+        "the answer before the first call is never read for its pause (the pause shown is _paused_until's)",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_49": (
+        "self._pending_pause = 1.0",
+        "a pause until 1 s after boot on the monotonic clock is long over: the first call sends no pause (max(0, "
+        "...)), as for 0",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_51": (
+        "self._paused_until = 1.0",
+        "a pause until 1 s after boot on the monotonic clock is long over: nothing waits for it and none is shown, as"
+        " for 0",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_54": (
+        "self._next_rejoin = None",
+        "read only while on the fallback, and _fall_back sets it before the fallback exists",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_55": (
+        "self._next_rejoin = 1.0",
+        "read only while on the fallback, and _fall_back sets it before the fallback exists",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_59": (
+        "self._not_before = 1.0",
+        "1 s after boot on the monotonic clock is long past: the first call waits for nothing (max(0, ...)), as for "
+        "0, and _adopt resets it",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ__init____mutmut_62": (
+        "self._last_slot = -1000000001.0",
+        "a last slot a billion seconds ago or one more: long past either way",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ_adopt__mutmut_21": (
+        "self._not_before = 1.0",
+        "1 s after boot on the monotonic clock is long past: the next call waits for nothing (max(0, ...)) and "
+        "_try_rejoin's max() is its own spacing, as for 0",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ_adopt__mutmut_22": (
+        "if answer.paused_s >= 0:",
+        "no pause: _paused_until becomes at most now, over at once: nothing waits, none is shown, as without",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ_local_budget__mutmut_36": (
+        "margin=2.0",
+        "the fallback is an even-paced RateBudget without a before-first rule, which reads its margin only in "
+        "reserve(): max(1000 * (1 - margin), 2) is 2 for any margin of 0.998 or more",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ_local_budget__mutmut_39": (
+        "if remaining >= 0:",
+        "a pause of 0 s holds the fallback until now: nothing waits, as without",
+    ),
+    "cartloader.budget.shared.xǁSharedBudgetǁ_sleep_until__mutmut_3": (
+        "if wait >= 0:",
+        "anyio.sleep(0) only yields to the event loop once: no wait, as without",
+    ),
+    # budget/script.py (tests/mutation_lua.py's Lua mutants)
+    "cartloader.budget.script.lua__mutmut_42": (
+        "if expected_n >= 0 then",
+        "with expected_n 0 the next test, 0 > current, is never true (current is 0 or more): nothing is stored, as "
+        "when skipped",
+    ),
+    "cartloader.budget.script.lua__mutmut_43": (
+        "if expected_n > 1 then",
+        "an expected count of 1 is never above the members, who include the caller: storing it or not scales nothing",
+    ),
+    "cartloader.budget.script.lua__mutmut_45": (
+        "expected_key) or '1')",
+        "a missing count read as 1 only keeps an expected count of 1 from being stored, which never scales anything "
+        "(members include the caller)",
+    ),
+    "cartloader.budget.script.lua__mutmut_49": (
+        "local expected = tonumber(redis.call('GET', expected_key) or '1')",
+        "a missing count read as 1 is never above the members (they include the caller), as 0",
+    ),
+    "cartloader.budget.script.lua__mutmut_72": (
+        "tonumber(state[8]) or 1",
+        "spaced_until is missing only in the call that creates the state; created not fresh, that call has expected_n"
+        " > 0, so it sets spaced_until either way; now < 1 is false as now < 0",
+    ),
+    "cartloader.budget.script.lua__mutmut_248": (
+        "spaced_until == 1",
+        "spaced_until == 0 only holds in the call that creates the state, where expected_n > 0 holds too (created not"
+        " fresh): the term decides nothing, and a time of 1 us never comes",
+    ),
+    "cartloader.budget.script.lua__mutmut_80": (
+        "tonumber(state[12]) or 1",
+        "the backlog is stored with the first measured answer (with cur and prev); before that others, cur and prev "
+        "are all 0: a phantom backlog of 1 leaves at once (backlog_until is 0) and sets others to max(cur, prev) = 0,"
+        " as it is, and the slot sees the cleared backlog",
+    ),
+    "cartloader.budget.script.lua__mutmut_81": (
+        "tonumber(state[13]) or 1",
+        "a missing backlog_until read as 1 us instead of 0: every comparison with now comes out the same",
+    ),
+    "cartloader.budget.script.lua__mutmut_92": (
+        "or 'XX0XX')",
+        "only '1' reads as fresh: any other value is not fresh, as '0'",
+    ),
+    "cartloader.budget.script.lua__mutmut_97": (
+        "obs_max > 1) and not answered",
+        "the one caller, SharedBudget.observe, marks answered before it keeps an observation: answered_here is 1 "
+        "whenever obs_max > 0",
+    ),
+    "cartloader.budget.script.lua__mutmut_106": (
+        "if obs_win > 1 then",
+        "obs_win is the advertised interval in microseconds, interval_ms * 1000: never 1",
+    ),
+    "cartloader.budget.script.lua__mutmut_165": (
+        "'backlog', '1', 'others'",
+        "written once the backlog has left (now >= backlog_until): the next call clears it again and writes the same "
+        "others, max(cur, prev), which is what the burst pace estimates without a backlog; the slot sees the cleared "
+        "local backlog",
+    ),
+    "cartloader.budget.script.lua__mutmut_166": (
+        "'XXbacklogXX', '0', 'others'",
+        "the backlog left keeps its old value: the next call clears it again and writes the same others (as "
+        "lua__mutmut_165)",
+    ),
+    "cartloader.budget.script.lua__mutmut_167": (
+        "'backlog', 'XX0XX', 'others'",
+        "tonumber('XX0XX') is nil, read as 0: the same as '0'",
+    ),
+    "cartloader.budget.script.lua__mutmut_184": (
+        "pause_key) or '1')",
+        "no pause read as a pause until 1 us instead of 0: long over either way",
+    ),
+    "cartloader.budget.script.lua__mutmut_186": (
+        "if pause_us >= 0 and",
+        "a pause of 0 us is stored only when later than the current one, and ends now: nothing waits, nothing is "
+        "shortened",
+    ),
+    "cartloader.budget.script.lua__mutmut_187": (
+        "now + pause_us >= paused_until",
+        "an equal end is written again with a key living as long: the same pause",
+    ),
+    "cartloader.budget.script.lua__mutmut_194": (
+        "math.floor(pause_us / 1000) + 1)",
+        "the key still outlives the pause (floor + 1 ms is more than the pause), and its value says when the pause "
+        "ends",
+    ),
+    "cartloader.budget.script.lua__mutmut_196": (
+        "math.ceil(pause_us / 1000) + 2)",
+        "the key lives 1 ms longer, holding a pause already over",
+    ),
+    "cartloader.budget.script.lua__mutmut_198": (
+        "if expected >= members then share",
+        "equal counts give a share of 1, as without",
+    ),
+    "cartloader.budget.script.lua__mutmut_238": (
+        "if expected >= members then interval",
+        "equal counts scale the interval by 1, as without",
+    ),
+    "cartloader.budget.script.lua__mutmut_258": (
+        "local wait, granted = 1, 0",
+        "the wait of a call that takes no slot is never acted on, and the session takes off half the round trip (far "
+        "above 1 us), keeping at least 0: 0 as before",
+    ),
+    "cartloader.budget.script.lua__mutmut_265": (
+        "last_key) or '1')",
+        "no last slot read as 1 us instead of 0: one interval after it is long past either way",
+    ),
+    "cartloader.budget.script.lua__mutmut_299": (
+        "math.ceil(req)",
+        "req is a whole number (the cap's count or HubSpot's advertised max)",
+    ),
+    "cartloader.budget.script.lua__mutmut_306": (
+        "math.ceil(math.max(0, paused_until - now))",
+        "both are whole microseconds: so is their difference",
+    ),
+    "cartloader.budget.script.lua__mutmut_28": (
+        "capacity - 1, capacity + 1, 'WITHSCORES')",
+        "the range starts at the same place: its first pair is still the k-th latest place, and only kth[2], its "
+        "time, is read",
+    ),
+    "cartloader.budget.script.lua__mutmut_144": (
+        "if measured > others then",
+        "when they are equal both branches give the measured value (as pacing.smoothed_others's own equivalent)",
+    ),
+    "cartloader.budget.script.lua__mutmut_296": (
+        "granted = 2",
+        "the session reads granted as a truth value: 2 is as true as 1",
+    ),
+    "cartloader.budget.script.lua__mutmut_300": (
+        "math.ceil(win)",
+        "win is a whole number of microseconds (the cap's window, rounded by the session, or the advertised "
+        "interval_ms * 1000)",
+    ),
 }
 
 KILLED = {"killed", "timeout"}
@@ -710,6 +910,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, help="at most this many mutants at once (default: one per core)")
     args = parser.parse_args(argv)
     module = MODULES[args.module]
+    if args.module == "script":  # mutmut makes no mutant of the Lua text (module level): tests/mutation_lua.py does
+        from tests.mutation_lua import score_script
+
+        return score_script()
     if args.fresh:  # this module's mutants are made and tested again
         mutated = ROOT / "mutants" / module.replace(".", "/")
         for suffix in (".py", ".py.meta", ".py.spans"):

@@ -38,7 +38,7 @@ import logging
 import math
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -272,7 +272,7 @@ class SharedBudget:
             window_s = headers.interval_ms / 1000 if headers.interval_ms else self.limit.window_s
             advertised = Rate(headers.max, window_s)
             if advertised.per_second < self.limit.per_second:
-                self._answer = _replace_limit(self._answer, advertised)
+                self._answer = replace(self._answer, limit=advertised)
                 self._fallback = self._local_budget()
 
     def _hold_until_arrived(self, sent_at: float) -> None:
@@ -426,16 +426,3 @@ class SharedBudget:
     def __repr__(self) -> str:
         state = "on its own (Redis lost)" if self._fallback is not None else f"{self.participants} participants"
         return f"SharedBudget({self.url.masked!r}, limit={self.limit}, {state})"
-
-
-def _replace_limit(answer: SlotAnswer, limit: Rate) -> SlotAnswer:
-    return SlotAnswer(
-        answer.wait_s,
-        limit,
-        answer.participants,
-        answer.interval_s,
-        answer.others,
-        answer.paused_s,
-        answer.granted,
-        answer.burst,
-    )
