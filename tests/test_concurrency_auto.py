@@ -15,8 +15,15 @@ from cartloader import CartLoader, Outcome, bulk_create
 from cartloader.budget.local import RateBudget
 from cartloader.cli.options import UsageError, parse_options
 from cartloader.config import MAX_AUTO_CONCURRENCY, LoaderConfig
-from cartloader.engine.concurrency import INITIAL_AUTO_LIMIT, LATENCY_HISTORY, InFlightLimit, needed_in_flight
+from cartloader.engine.concurrency import (
+    HEADROOM_SIGMAS,
+    INITIAL_AUTO_LIMIT,
+    LATENCY_HISTORY,
+    InFlightLimit,
+    needed_in_flight,
+)
 from cartloader.errors import ConfigError
+from cartloader.models import RateLimitHeaders
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 
@@ -175,3 +182,94 @@ async def test_a_small_run_starts_workers_for_its_batches_not_for_the_whole_limi
         )
     assert summary.created == 25
     assert workers and max(workers) <= 4  # three batches, and one worker waiting for a fourth
+
+
+def latency_for(needed: int, rate_per_s: float) -> float:
+    """A mean latency for which ``needed_in_flight`` gives ``needed`` at ``rate_per_s``, half a place from either
+    edge (so a mean read back from a sum of latencies rounds to the same)."""
+    root = (-HEADROOM_SIGMAS + math.sqrt(HEADROOM_SIGMAS**2 + 4 * (needed - 1.5))) / 2  # m + 3 sqrt(m) + 1 = n - 0.5
+    latency = root * root / rate_per_s
+    assert needed_in_flight(rate_per_s, latency) == needed
+    return latency
+
+
+class OwnBudget:
+    """A budget of the caller's own (``budget=``): the ``Budget`` protocol only, no ``burst``."""
+
+    limit = Rate(19, 1.0)
+
+    async def acquire(self) -> None:
+        pass
+
+    def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
+        pass
+
+    def pause(self, seconds: float) -> None:
+        pass
+
+
+def test_a_mean_latency_of_zero_needs_a_single_place() -> None:
+    assert needed_in_flight(19.0, 0.0) == 1
+    assert needed_in_flight(0.0, 3.0) == 1
+
+
+def test_auto_over_a_budget_without_burst_follows_rate_times_latency_down_to_one_place() -> None:
+    limit = InFlightLimit("auto", OwnBudget())
+    limit.observe(0.0)  # answers too fast to measure: one place keeps the window full
+    assert limit.limit == 1
+    observe(limit, latency_for(20, 19.0))
+    assert limit.limit == 20
+
+
+def test_auto_keeps_within_its_maximum_when_rate_times_latency_needs_more() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"), maximum=5)
+    assert limit.limit == 5  # the starting ten, within the maximum
+    observe(limit, 10.0)  # 19/s x 10 s needs 190 places
+    assert limit.limit == 5
+
+
+def test_auto_shrinks_only_below_three_quarters_of_its_limit() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"))
+    observe(limit, latency_for(20, 19.0))
+    assert limit.limit == 20
+    observe(limit, latency_for(15, 19.0))  # exactly three quarters of 20: kept
+    assert limit.limit == 20
+    observe(limit, latency_for(14, 19.0))  # below: shrinks to what is needed
+    assert limit.limit == 14
+
+
+@pytest.mark.anyio
+async def test_changed_wakes_waiters_only_when_the_limit_moves() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"))
+    woken: list[int] = []
+
+    async def waiter() -> None:
+        await limit.changed()
+        woken.append(limit.limit)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        limit.observe(latency_for(INITIAL_AUTO_LIMIT, 19.0))  # needs exactly the ten it has: no move
+        await anyio.wait_all_tasks_blocked()
+        assert woken == []
+        limit.observe(5.0)
+        await anyio.wait_all_tasks_blocked()
+        assert woken == [limit.limit] and limit.limit > INITIAL_AUTO_LIMIT
+
+
+def test_statistics_give_the_mean_latency_in_milliseconds_to_a_tenth() -> None:
+    limit = InFlightLimit(3, RateBudget())
+    assert limit.statistics().latency_ms is None
+    limit.observe(0.0123456)
+    limit.observe(0.0123456)
+    statistics = limit.statistics()
+    assert (statistics.auto, statistics.limit, statistics.in_flight, statistics.latency_ms) == (False, 3, 0, 12.3)
+
+
+@pytest.mark.anyio
+async def test_the_repr_names_the_mode_the_limit_and_the_places_in_use() -> None:
+    fixed = InFlightLimit(3, RateBudget())
+    async with fixed:
+        assert repr(fixed) == "InFlightLimit(fixed, limit=3, in_flight=1)"
+    assert repr(InFlightLimit("auto", RateBudget())) == f"InFlightLimit(auto, limit={INITIAL_AUTO_LIMIT}, in_flight=0)"
