@@ -8,6 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
+from anyio.lowlevel import checkpoint
 
 from cartloader import CartLoader, LoaderClosedError, MissingScopesError, Outcome
 from cartloader.errors import AuthenticationError, FatalApiError
@@ -96,3 +98,95 @@ async def test_callers_waiting_for_room_when_a_fatal_error_arrives_get_that_erro
     assert all(type(e) is expected for e in errors), {type(e).__name__ for e in errors}
     with pytest.raises(LoaderClosedError):
         await loader.submit(cart(0))
+
+
+async def test_callers_waiting_for_room_when_the_loader_is_left_get_loader_closed_and_none_hangs() -> None:
+    outcomes: list[Outcome] = []
+    errors: list[BaseException] = []
+
+    async def caller(loader: CartLoader, i: int) -> None:
+        try:
+            outcomes.append(await loader.submit(cart(i)))
+        except LoaderClosedError as exc:
+            errors.append(exc)
+
+    async with Simulator(seed=23) as sim:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:  # the callers outlive the loader's block
+                async with CartLoader(
+                    "sim-token", base_url=sim.url, rate=FAST, max_pending=MAX_PENDING, linger=60, preflight=False
+                ) as loader:
+                    for i in range(1, 3 * MAX_PENDING + 1):
+                        group.start_soon(caller, loader, i)
+                    await wait_all_tasks_blocked()
+                    assert loader.statistics().records_waiting == MAX_PENDING
+                # Left: the records submitted are sent; each caller still waiting for room is told the loader closed.
+        assert sim.stats().inputs_received == MAX_PENDING
+    assert sorted((o.line, o.status) for o in outcomes) == [(i, "created") for i in range(1, MAX_PENDING + 1)]
+    assert [str(e) for e in errors] == ["the loader is closed: make a new CartLoader"] * (2 * MAX_PENDING)
+    assert all(e.__cause__ is None for e in errors)
+    statistics = loader.statistics()
+    assert (statistics.records_submitted, statistics.records_waiting, statistics.callers_waiting) == (MAX_PENDING, 0, 0)
+
+
+async def test_callers_of_a_loader_cancelled_before_their_records_left_are_told_so() -> None:
+    errors: list[BaseException] = []
+
+    async def caller(loader: CartLoader, i: int) -> None:
+        try:
+            await loader.submit(cart(i))
+        except LoaderClosedError as exc:
+            errors.append(exc)
+
+    async with Simulator(seed=24) as sim:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:
+                with anyio.CancelScope() as scope:
+                    async with CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=60, preflight=False) as loader:
+                        for i in range(1, MAX_PENDING + 1):
+                            group.start_soon(caller, loader, i)
+                        await wait_all_tasks_blocked()
+                        scope.cancel()  # the loader's block is cancelled: nothing is drained
+                        await checkpoint()
+        assert sim.stats().inputs_received == 0
+    assert [str(e) for e in errors] == ["the loader closed before this record was sent"] * MAX_PENDING
+
+
+async def test_a_fatal_error_in_another_tasks_create_reaches_the_callers_waiting_in_submit_as_itself() -> None:
+    errors: list[BaseException] = []
+
+    async def caller(loader: CartLoader, i: int) -> None:
+        try:
+            await loader.submit(cart(i))
+        except MissingScopesError as exc:
+            errors.append(exc)
+
+    async with Simulator(tokens={"reader": frozenset({"crm.objects.carts.read"})}, seed=25) as sim:
+        with anyio.fail_after(20):
+            async with CartLoader("reader", base_url=sim.url, rate=FAST, linger=60, preflight=False) as loader:
+                async with anyio.create_task_group() as group:
+                    for i in range(1, MAX_PENDING + 1):
+                        group.start_soon(caller, loader, i)
+                    await wait_all_tasks_blocked()  # their records wait in an open batch (linger is a minute)
+                    with pytest.raises(MissingScopesError):
+                        await loader.create([cart(0)])
+        assert sim.stats().requests == 1  # create()'s batch only: the submitted records were never sent
+    assert len(errors) == MAX_PENDING and all(type(e) is MissingScopesError for e in errors)
+
+
+async def test_an_invalid_record_is_named_by_its_own_trace_id_else_by_the_generated_key() -> None:
+    nan = float("nan")
+    async with Simulator(seed=26) as sim, CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=0) as loader:
+        first = await loader.submit({"hs_cart_name": "one"})
+        own = await loader.submit({"properties": {"hs_cart_name": nan}, "objectWriteTraceId": "order-9"})
+        empty = await loader.submit({"properties": {"hs_cart_name": nan}, "objectWriteTraceId": ""})
+        number = await loader.submit({"properties": {"hs_cart_name": nan}, "objectWriteTraceId": 5})
+        # A message quoting a name that looks like a line prefix: only the leading prefix names the record.
+        quoting = await loader.submit({"properties": {"line 1: odd": nan}})
+    assert first.key is not None
+    run_id = first.key.rsplit("-", 1)[0]
+    assert [o.key for o in (own, empty, number, quoting)] == ["order-9", f"{run_id}-3", f"{run_id}-4", f"{run_id}-5"]
+    assert own.error is not None and own.error.message == 'record order-9: property "hs_cart_name": NaN is not allowed'
+    assert quoting.error is not None
+    assert quoting.error.message == f'record {run_id}-5: property "line 1: odd": NaN is not allowed'
+    assert sim.stats().inputs_received == 1
