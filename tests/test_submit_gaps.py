@@ -113,9 +113,8 @@ async def test_callers_waiting_for_room_when_the_loader_is_left_get_loader_close
     async with Simulator(seed=23) as sim:
         with anyio.fail_after(20):
             async with anyio.create_task_group() as group:  # the callers outlive the loader's block
-                async with CartLoader(
-                    "sim-token", base_url=sim.url, rate=FAST, max_pending=MAX_PENDING, linger=60, preflight=False
-                ) as loader:
+                options: dict[str, Any] = {"rate": FAST, "max_pending": MAX_PENDING, "linger": 60, "preflight": False}
+                async with CartLoader("sim-token", base_url=sim.url, **options) as loader:
                     for i in range(1, 3 * MAX_PENDING + 1):
                         group.start_soon(caller, loader, i)
                     await wait_all_tasks_blocked()
@@ -142,7 +141,8 @@ async def test_callers_of_a_loader_cancelled_before_their_records_left_are_told_
         with anyio.fail_after(20):
             async with anyio.create_task_group() as group:
                 with anyio.CancelScope() as scope:
-                    async with CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=60, preflight=False) as loader:
+                    options: dict[str, Any] = {"rate": FAST, "linger": 60, "preflight": False}
+                    async with CartLoader("sim-token", base_url=sim.url, **options) as loader:
                         for i in range(1, MAX_PENDING + 1):
                             group.start_soon(caller, loader, i)
                         await wait_all_tasks_blocked()
@@ -163,13 +163,15 @@ async def test_a_fatal_error_in_another_tasks_create_reaches_the_callers_waiting
 
     async with Simulator(tokens={"reader": frozenset({"crm.objects.carts.read"})}, seed=25) as sim:
         with anyio.fail_after(20):
-            async with CartLoader("reader", base_url=sim.url, rate=FAST, linger=60, preflight=False) as loader:
-                async with anyio.create_task_group() as group:
-                    for i in range(1, MAX_PENDING + 1):
-                        group.start_soon(caller, loader, i)
-                    await wait_all_tasks_blocked()  # their records wait in an open batch (linger is a minute)
-                    with pytest.raises(MissingScopesError):
-                        await loader.create([cart(0)])
+            async with (
+                CartLoader("reader", base_url=sim.url, rate=FAST, linger=60, preflight=False) as loader,
+                anyio.create_task_group() as group,
+            ):
+                for i in range(1, MAX_PENDING + 1):
+                    group.start_soon(caller, loader, i)
+                await wait_all_tasks_blocked()  # their records wait in an open batch (linger is a minute)
+                with pytest.raises(MissingScopesError):
+                    await loader.create([cart(0)])
         assert sim.stats().requests == 1  # create()'s batch only: the submitted records were never sent
     assert len(errors) == MAX_PENDING and all(type(e) is MissingScopesError for e in errors)
 
