@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.engine.pipeline import first_cause
 from cartloader.errors import AuthenticationError
 from cartloader.models import CartInput, Outcome, Settled
 from cartloader.simulator import Simulator
@@ -309,3 +310,12 @@ async def test_a_library_outcome_log_holds_one_final_line_per_record_with_keys_f
     assert sorted(e["line"] for e in final) == list(range(1, 122))
     run_id = meta["run_id"]
     assert all(e["key"] == f"{run_id}-{e['line']}" for e in final if e["status"] == "created")
+
+
+def test_first_cause_is_the_first_leaf_depth_first_with_the_others_in_its_notes() -> None:
+    first = ValueError("first")
+    inner = KeyError("inner")
+    group = BaseExceptionGroup("run", [ExceptionGroup("worker", [first, inner]), first, RuntimeError("last")])
+    assert first_cause(group) is first
+    # The same error met twice is not noted as another.
+    assert first.__notes__ == ["also raised: KeyError: 'inner'", "also raised: RuntimeError: last"]
