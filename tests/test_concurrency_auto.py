@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from typing import cast
 
 import anyio
 import pytest
@@ -15,6 +16,8 @@ from cartloader import CartLoader, Outcome, bulk_create
 from cartloader.budget.local import RateBudget
 from cartloader.cli.options import UsageError, parse_options
 from cartloader.config import MAX_AUTO_CONCURRENCY, LoaderConfig
+from cartloader.engine.chunker import Chunker
+from cartloader.engine.collector import Collector
 from cartloader.engine.concurrency import (
     HEADROOM_SIGMAS,
     INITIAL_AUTO_LIMIT,
@@ -22,8 +25,11 @@ from cartloader.engine.concurrency import (
     InFlightLimit,
     needed_in_flight,
 )
+from cartloader.engine.delivery import Sender
+from cartloader.engine.pipeline import run_pipeline
 from cartloader.errors import ConfigError
-from cartloader.models import RateLimitHeaders
+from cartloader.input.normalize import normalize
+from cartloader.models import CartInput, InvalidInput, RateLimitHeaders
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 
@@ -273,3 +279,65 @@ async def test_the_repr_names_the_mode_the_limit_and_the_places_in_use() -> None
     async with fixed:
         assert repr(fixed) == "InFlightLimit(fixed, limit=3, in_flight=1)"
     assert repr(InFlightLimit("auto", RateBudget())) == f"InFlightLimit(auto, limit={INITIAL_AUTO_LIMIT}, in_flight=0)"
+
+
+class HeldSender:
+    """A sender whose deliveries wait until released: counts the batches in hand at once."""
+
+    def __init__(self) -> None:
+        self.in_hand = 0
+        self.delivered = 0
+        self._gate = anyio.Event()
+
+    async def deliver(self, batch: list[CartInput]) -> None:
+        self.in_hand += 1
+        try:
+            await self._gate.wait()
+        finally:
+            self.in_hand -= 1
+        self.delivered += len(batch)
+
+    def release(self) -> None:
+        """Let every delivery in hand end; later ones wait again."""
+        gate, self._gate = self._gate, anyio.Event()
+        gate.set()
+
+
+@pytest.mark.anyio
+async def test_workers_follow_the_auto_limit_up_at_once_and_down_as_they_finish() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"))
+    sender = HeldSender()
+
+    async def source() -> AsyncIterator[CartInput | InvalidInput]:
+        for line in range(1, 61):
+            yield normalize({"hs_cart_name": f"cart {line}"}, line)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            lambda: run_pipeline(
+                source(),
+                sender=cast(Sender, sender),
+                collector=Collector(),
+                concurrency=limit,
+                chunker=Chunker(batch_size=1, run_id="r"),
+                linger_s=60,
+            )
+        )
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == INITIAL_AUTO_LIMIT
+        limit.observe(latency_for(20, 19.0))  # the limit rises while every worker is busy: more are hired
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == 20
+        observe(limit, latency_for(5, 19.0))
+        low = limit.limit  # it falls in steps, each below three quarters of the last
+        assert low < INITIAL_AUTO_LIMIT
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == 20  # no batch in hand is dropped
+        sender.release()  # the workers above the new limit leave as they finish
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == low
+        while sender.delivered < 60:
+            sender.release()
+            await anyio.wait_all_tasks_blocked()
+            assert sender.in_hand <= low
+    assert sender.delivered == 60
