@@ -4,6 +4,7 @@ records refused before sending (invalid, or refused by the preflight) give their
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anyio
@@ -12,7 +13,10 @@ from anyio import wait_all_tasks_blocked
 from anyio.lowlevel import checkpoint
 
 from cartloader import CartLoader, LoaderClosedError, MissingScopesError, Outcome
+from cartloader.api.submissions import Submissions
+from cartloader.engine.collector import Collector
 from cartloader.errors import AuthenticationError, FatalApiError
+from cartloader.models import CartInput, InvalidInput, Settled
 from cartloader.simulator import Simulator
 from tests.test_cli_support import SENSITIVE_READER
 
@@ -192,3 +196,82 @@ async def test_an_invalid_record_is_named_by_its_own_trace_id_else_by_the_genera
     assert quoting.error is not None
     assert quoting.error.message == f'record {run_id}-5: property "line 1: odd": NaN is not allowed'
     assert sim.stats().inputs_received == 1
+
+
+async def test_a_fatal_error_before_the_pipeline_first_runs_stops_it_before_any_record_is_taken() -> None:
+    # The first caller starts the pipeline (start_soon) and waits; the fatal error comes from another task before the
+    # pipeline's first step: it must stop at once, as it does once running, not take the queued record first.
+    taken: list[int] = []
+    errors: list[BaseException] = []
+    fatal = AuthenticationError("401 from another run", status=401)
+    submissions = Submissions(max_pending=MAX_PENDING)
+
+    async def pipeline(source: AsyncIterator[CartInput | InvalidInput], collector: Collector) -> None:
+        async for item in source:
+            taken.append(item.line)
+
+    async def caller() -> None:
+        try:
+            await submissions.submit(cart(1))
+        except AuthenticationError as exc:
+            errors.append(exc)
+
+    async def stop() -> None:  # another run's fatal error, as CartLoader._stop hands it on
+        submissions.abort(fatal)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            assert submissions.start()
+            group.start_soon(caller)  # the loader's submit(): its record is queued, it waits for the outcome
+            group.start_soon(stop)  # runs before the pipeline below
+            group.start_soon(submissions.serve, pipeline, ())
+    assert taken == []
+    assert [str(e) for e in errors] == [str(fatal)]
+    assert submissions.statistics().waiting == 0
+
+
+async def test_a_record_gives_its_room_back_once_sent_not_once_answered() -> None:
+    sent: list[int] = []
+    settled: list[list[int]] = []
+
+    class Log:
+        def pending(self, inputs: Sequence[CartInput]) -> None:
+            sent.extend(record.line for record in inputs)
+
+        def settled(self, results: Sequence[Settled]) -> None:
+            settled.append([outcome.line for outcome, _ in results])
+
+    outcomes: list[Outcome] = []
+    cancel = anyio.CancelScope()
+
+    async def cancelled_caller(loader: CartLoader) -> None:
+        with cancel:
+            await loader.submit(cart(1))
+
+    async with Simulator(latency_ms=(300.0, 300.0), seed=31) as sim:
+        with anyio.fail_after(20):
+            async with (
+                CartLoader(
+                    "sim-token", base_url=sim.url, rate=FAST, max_pending=2, batch_size=2, linger=0, submit_log=Log()
+                ) as loader,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(cancelled_caller, loader)
+                group.start_soon(_submit, outcomes, loader, cart(2))
+                while len(sent) < 2:  # until both records' request has left (answered 300 ms later)
+                    await checkpoint()
+                statistics = loader.statistics()
+                assert (statistics.records_waiting, statistics.callers_waiting) == (0, 2)
+                assert repr(loader._submissions) == "Submissions(submitted=2, waiting=0, callers_waiting=2)"
+                # A caller cancelled once its record left: nothing is withdrawn, and the outcome of its record (the
+                # batch's first) is passed over for the next caller's.
+                cancel.cancel()
+                # Room for more while the first batch is on the wire: a third record is sent before it is answered.
+                group.start_soon(_submit, outcomes, loader, cart(3))
+                while len(sent) < 3:
+                    await checkpoint()
+                assert outcomes == []
+        statistics = loader.statistics()
+        assert (statistics.records_submitted, statistics.records_withdrawn) == (3, 0)
+    assert sorted(o.line for o in outcomes) == [2, 3]
+    assert settled == [[1, 2], [3]]  # the simulator's order of results (seeded)
