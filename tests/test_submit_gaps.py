@@ -189,9 +189,11 @@ async def test_an_invalid_record_is_named_by_its_own_trace_id_else_by_the_genera
         number = await loader.submit({"properties": {"hs_cart_name": nan}, "objectWriteTraceId": 5})
         # A message quoting a name that looks like a line prefix: only the leading prefix names the record.
         quoting = await loader.submit({"properties": {"line 1: odd": nan}})
+        not_a_record = await loader.submit("not a record")
     assert first.key is not None
     run_id = first.key.rsplit("-", 1)[0]
-    assert [o.key for o in (own, empty, number, quoting)] == ["order-9", f"{run_id}-3", f"{run_id}-4", f"{run_id}-5"]
+    keys = [o.key for o in (own, empty, number, quoting, not_a_record)]
+    assert keys == ["order-9", f"{run_id}-3", f"{run_id}-4", f"{run_id}-5", f"{run_id}-6"]
     assert own.error is not None and own.error.message == 'record order-9: property "hs_cart_name": NaN is not allowed'
     assert quoting.error is not None
     assert quoting.error.message == f'record {run_id}-5: property "line 1: odd": NaN is not allowed'
@@ -275,3 +277,28 @@ async def test_a_record_gives_its_room_back_once_sent_not_once_answered() -> Non
         assert (statistics.records_submitted, statistics.records_withdrawn) == (3, 0)
     assert sorted(o.line for o in outcomes) == [2, 3]
     assert settled == [[1, 2], [3]]  # the simulator's order of results (seeded)
+
+
+async def test_a_record_withdrawn_while_still_queued_is_skipped_and_the_records_after_it_still_go() -> None:
+    outcomes: list[Outcome] = []
+    async with Simulator(latency_ms=(200.0, 200.0), seed=28) as sim:
+        with anyio.fail_after(20):
+            async with (
+                CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=0) as loader,
+                anyio.create_task_group() as group,
+            ):
+                cancel = anyio.CancelScope()
+
+                async def withdrawn() -> None:
+                    with cancel:
+                        await loader.submit(cart(2))
+
+                group.start_soon(_submit, outcomes, loader, cart(1))
+                group.start_soon(withdrawn)
+                while loader.statistics().callers_waiting < 2:  # the pipeline reads the schema (a slow answer)
+                    await checkpoint()
+                cancel.cancel()  # record 2 still waits in the queue
+                group.start_soon(_submit, outcomes, loader, cart(3))
+        assert sim.stats().inputs_received == 2
+    assert sorted((o.line, o.status) for o in outcomes) == [(1, "created"), (3, "created")]
+    assert loader.statistics().records_withdrawn == 1
