@@ -5,6 +5,7 @@ records refused before sending (invalid, or refused by the preflight) give their
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,7 +16,7 @@ from anyio.lowlevel import checkpoint
 from cartloader import CartLoader, LoaderClosedError, MissingScopesError, Outcome
 from cartloader.api.submissions import Submissions
 from cartloader.engine.collector import Collector
-from cartloader.errors import AuthenticationError, FatalApiError
+from cartloader.errors import AuthenticationError, FatalApiError, OutcomeLogError
 from cartloader.models import CartInput, InvalidInput, Settled
 from cartloader.simulator import Simulator
 from tests.test_cli_support import SENSITIVE_READER
@@ -302,3 +303,20 @@ async def test_a_record_withdrawn_while_still_queued_is_skipped_and_the_records_
         assert sim.stats().inputs_received == 2
     assert sorted((o.line, o.status) for o in outcomes) == [(1, "created"), (3, "created")]
     assert loader.statistics().records_withdrawn == 1
+
+
+async def test_a_submit_log_that_cannot_be_written_stops_submit_and_later_calls_name_it(tmp_path: Path) -> None:
+    log = tmp_path / "submitted.ndjson"
+    log.symlink_to("/dev/full")  # every write fails: no space left on device
+    async with (
+        Simulator(seed=29) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=0, submit_log=str(log)) as loader,
+    ):
+        with pytest.raises(OutcomeLogError) as first:
+            await loader.submit(cart(1))
+        with pytest.raises(LoaderClosedError) as later:
+            await loader.submit(cart(2))
+    reason = f"cannot write outcome log {log}: No space left on device"
+    assert str(first.value) == reason
+    assert str(later.value) == f"the loader stopped after a fatal error ({reason}): make a new one"
+    assert type(later.value.__cause__) is OutcomeLogError and str(later.value.__cause__) == reason
