@@ -4,6 +4,7 @@ records refused before sending (invalid, or refused by the preflight) give their
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,40 @@ async def test_a_submit_log_that_cannot_be_written_stops_submit_and_later_calls_
     assert str(first.value) == reason
     assert str(later.value) == f"the loader stopped after a fatal error ({reason}): make a new one"
     assert type(later.value.__cause__) is OutcomeLogError and str(later.value.__cause__) == reason
+
+
+async def test_a_caller_cancelled_as_its_outcome_arrives_gives_its_room_back_once() -> None:
+    # asyncio's own cancellation (a web framework's timeout, task.cancel()) still lands when the caller's outcome has
+    # arrived but it has not run yet: its ticket is gone, its room already given back.
+    caller_task: list[asyncio.Task[Any]] = []
+    ended: list[str] = []
+
+    class CancelOnSettled:  # a sink told after the caller's ticket: the caller is cancelled right then
+        def pending(self, inputs: Sequence[CartInput]) -> None:
+            pass
+
+        def settled(self, results: Sequence[Settled]) -> None:
+            caller_task[0].cancel()
+
+    async def caller(loader: CartLoader) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        caller_task.append(task)
+        try:
+            await loader.submit({"hs_cart_name": float("nan")})
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            task.uncancel()
+
+    sink = CancelOnSettled()
+    async with Simulator(seed=30) as sim:
+        with anyio.fail_after(20):
+            async with (
+                CartLoader("sim-token", base_url=sim.url, rate=FAST, max_pending=2, submit_log=sink) as loader,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(caller, loader)
+                await wait_all_tasks_blocked()
+                statistics = loader.statistics()
+    assert ended == ["cancelled"]
+    assert (statistics.records_waiting, statistics.callers_waiting, statistics.records_withdrawn) == (0, 0, 0)
