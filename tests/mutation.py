@@ -522,6 +522,25 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a text starting otherwise than a number or a datetime is then parsed too: neither, it is plain as before; one"
         " starting so is compared, and agrees by shape only with itself",
     ),
+    # api/submissions.py
+    "cartloader.api.submissions.xǁ_Ticketǁ__init____mutmut_5": (
+        'Outcome | None = ""',
+        "the outcome is read only once the ticket is done, and a ticket is done with its outcome set or its error "
+        "set (the error is raised before the outcome is read)",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ_sent__mutmut_4": (
+        "if ticket is not None or not ticket.sent:",
+        "pending() is told each record once, before its first request (the delivery's log_pending), and only records "
+        "with a ticket: a record whose caller left is withdrawn and dropped from its batch before that, and tickets "
+        "are cleared by _fail_all only once the run has ended: a ticket is always there and never already sent",
+    ),
+    "cartloader.api.submissions.x__named__mutmut_18": (
+        "if outcome.key != key and error is outcome.error:",
+        "an outcome with its caller's key and its error as it is is then copied by dataclasses.replace with the same "
+        "fields (equal); one with another key keeps it either way, and one without a key was refused before sending,"
+        ' its error always renamed (normalize, the preflight, the refusal memory, the chunker, repeats and the '
+        'association types all start their messages "line N: ")',
+    ),
 }
 
 KILLED = {"killed", "timeout"}
