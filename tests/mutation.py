@@ -538,7 +538,7 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "if outcome.key != key and error is outcome.error:",
         "an outcome with its caller's key and its error as it is is then copied by dataclasses.replace with the same "
         "fields (equal); one with another key keeps it either way, and one without a key was refused before sending,"
-        ' its error always renamed (normalize, the preflight, the refusal memory, the chunker, repeats and the '
+        " its error always renamed (normalize, the preflight, the refusal memory, the chunker, repeats and the "
         'association types all start their messages "line N: ")',
     ),
 }
