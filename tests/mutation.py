@@ -528,6 +528,36 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the outcome is read only once the ticket is done, and a ticket is done with its outcome set or its error "
         "set (the error is raised before the outcome is read)",
     ),
+    "cartloader.api.submissions.xǁSubmissionsǁ__init____mutmut_12": (
+        "self._started = None",
+        "_started is only tested for its truth (start()); None is as false as False, and the started property that "
+        "would hand it out is read nowhere",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ__init____mutmut_17": (
+        "self.run_id = None",
+        "the loader sets run_id on entering its async with block, before any submission can be made (submit() "
+        "refuses a loader not entered): the default is never read",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ__init____mutmut_18": (
+        'self.run_id = "XXXX"',
+        "the loader sets run_id on entering its async with block, before any submission can be made (submit() "
+        "refuses a loader not entered): the default is never read",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁsubmit__mutmut_20": (
+        "self._key(record, None, line)",
+        "a CartInput comes only from a dict, and normalize takes its trace_id unchanged from that dict's "
+        'objectWriteTraceId: the record\'s own .get("objectWriteTraceId") gives the same key',
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁserve__mutmut_19": (
+        'LoaderClosedError("XXthe loader closed before this record was sentXX")',
+        "after a run that ended normally no ticket is left to get it: the queue was read to its end, every record "
+        "taken was settled (one outcome per record), and a caller that left removed its own ticket",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁserve__mutmut_20": (
+        'LoaderClosedError("THE LOADER CLOSED BEFORE THIS RECORD WAS SENT")',
+        "after a run that ended normally no ticket is left to get it: the queue was read to its end, every record "
+        "taken was settled (one outcome per record), and a caller that left removed its own ticket",
+    ),
     "cartloader.api.submissions.xǁSubmissionsǁ_sent__mutmut_4": (
         "if ticket is not None or not ticket.sent:",
         "pending() is told each record once, before its first request (the delivery's log_pending), and only records "
