@@ -278,7 +278,7 @@ async def test_a_record_gives_its_room_back_once_sent_not_once_answered() -> Non
         statistics = loader.statistics()
         assert (statistics.records_submitted, statistics.records_withdrawn) == (3, 0)
     assert sorted(o.line for o in outcomes) == [2, 3]
-    assert settled == [[1, 2], [3]]  # the simulator's order of results (seeded)
+    assert sorted(settled) == [[1, 2], [3]]  # the first batch's results in the simulator's (seeded) order
 
 
 async def test_a_record_withdrawn_while_still_queued_is_skipped_and_the_records_after_it_still_go() -> None:
