@@ -5,15 +5,15 @@
 MODULE is one of the names in ``MODULES`` (``protocol``, ``failures``, ``delivery``, ``splitting``, ``matching``,
 ``chunker``, ``format``, ``log``, ``resume``, ``pacing``, ``values``, ``local``, ``places``, ``shared``, ``script``,
 ``submissions``, ``linking``, ``pipeline``, ``url``, ``paths``, ``meta``, ``auth``, ``refusals``, ``refused``,
-``sniff``, ``schema``, ``readings``, ``associations``, ``preflight``, ``csv``). It runs ``mutmut run`` on that
-module's mutants (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused tests), then
-reads mutmut's results and prints the score: killed and timed-out mutants count as killed; survivors and mutants no
-test reaches as survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change behaviour) are left
-out. The mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one. ``--fresh`` forgets this
-module's earlier results (mutmut otherwise retests only functions that changed; delete mutants/ to start over).
-``--max-children N`` runs at most N mutants at once (mutmut's default: one per core); on a machine shared with
-others, 1 (under ``nice``). The load average at the start and at the end is printed with the score. Exits 1 below
-``GOAL``.
+``sniff``, ``schema``, ``readings``, ``associations``, ``preflight``, ``csv``, ``concurrency``). It runs ``mutmut
+run`` on that module's mutants (configured in pyproject.toml, ``[tool.mutmut]``: the modules and their fast, focused
+tests), then reads mutmut's results and prints the score: killed and timed-out mutants count as killed; survivors
+and mutants no test reaches as survived; the mutants in ``EQUIVALENT`` (each with the reason it cannot change
+behaviour) are left out. The mutant names of survivors are printed; ``.venv/bin/mutmut show NAME`` shows one.
+``--fresh`` forgets this module's earlier results (mutmut otherwise retests only functions that changed; delete
+mutants/ to start over). ``--max-children N`` runs at most N mutants at once (mutmut's default: one per core); on a
+machine shared with others, 1 (under ``nice``). The load average at the start and at the end is printed with the
+score. Exits 1 below ``GOAL``.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ MODULES = {
     "sniff": "cartloader.input.sniff",
     "schema": "cartloader.hubspot.schema",
     "associations": "cartloader.hubspot.associations",
+    "concurrency": "cartloader.engine.concurrency",
 }
 
 #: Mutants that cannot change what the code does: name -> (a piece of the mutated line, the reason). A mutant is
@@ -846,6 +847,55 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "math.ceil(win)",
         "win is a whole number of microseconds (the cap's window, rounded by the session, or the advertised "
         "interval_ms * 1000)",
+    ),
+    # api/submissions.py
+    "cartloader.api.submissions.xǁ_Ticketǁ__init____mutmut_5": (
+        'Outcome | None = ""',
+        "the outcome is read only once the ticket is done, and a ticket is done with its outcome set or its error "
+        "set (the error is raised before the outcome is read)",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ__init____mutmut_12": (
+        "self._started = None",
+        "_started is only tested for its truth (start()); None is as false as False, and the started property that "
+        "would hand it out is read nowhere",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ__init____mutmut_17": (
+        "self.run_id = None",
+        "the loader sets run_id on entering its async with block, before any submission can be made (submit() "
+        "refuses a loader not entered): the default is never read",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ__init____mutmut_18": (
+        'self.run_id = "XXXX"',
+        "the loader sets run_id on entering its async with block, before any submission can be made (submit() "
+        "refuses a loader not entered): the default is never read",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁsubmit__mutmut_20": (
+        "self._key(record, None, line)",
+        "a CartInput comes only from a dict, and normalize takes its trace_id unchanged from that dict's "
+        'objectWriteTraceId: the record\'s own .get("objectWriteTraceId") gives the same key',
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁserve__mutmut_19": (
+        'LoaderClosedError("XXthe loader closed before this record was sentXX")',
+        "after a run that ended normally no ticket is left to get it: the queue was read to its end, every record "
+        "taken was settled (one outcome per record), and a caller that left removed its own ticket",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁserve__mutmut_20": (
+        'LoaderClosedError("THE LOADER CLOSED BEFORE THIS RECORD WAS SENT")',
+        "after a run that ended normally no ticket is left to get it: the queue was read to its end, every record "
+        "taken was settled (one outcome per record), and a caller that left removed its own ticket",
+    ),
+    "cartloader.api.submissions.xǁSubmissionsǁ_sent__mutmut_4": (
+        "if ticket is not None or not ticket.sent:",
+        "pending() is told each record once, before its first request (the delivery's log_pending), and only records "
+        "with a ticket: a record whose caller left is withdrawn and dropped from its batch before that, and tickets "
+        "are cleared by _fail_all only once the run has ended: a ticket is always there and never already sent",
+    ),
+    "cartloader.api.submissions.x__named__mutmut_18": (
+        "if outcome.key != key and error is outcome.error:",
+        "an outcome with its caller's key and its error as it is is then copied by dataclasses.replace with the same "
+        "fields (equal); one with another key keeps it either way, and one without a key was refused before sending,"
+        " its error always renamed (normalize, the preflight, the refusal memory, the chunker, repeats and the "
+        'association types all start their messages "line N: ")',
     ),
 }
 

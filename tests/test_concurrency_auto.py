@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from typing import cast
 
 import anyio
 import pytest
@@ -15,8 +16,20 @@ from cartloader import CartLoader, Outcome, bulk_create
 from cartloader.budget.local import RateBudget
 from cartloader.cli.options import UsageError, parse_options
 from cartloader.config import MAX_AUTO_CONCURRENCY, LoaderConfig
-from cartloader.engine.concurrency import INITIAL_AUTO_LIMIT, LATENCY_HISTORY, InFlightLimit, needed_in_flight
+from cartloader.engine.chunker import Chunker
+from cartloader.engine.collector import Collector
+from cartloader.engine.concurrency import (
+    HEADROOM_SIGMAS,
+    INITIAL_AUTO_LIMIT,
+    LATENCY_HISTORY,
+    InFlightLimit,
+    needed_in_flight,
+)
+from cartloader.engine.delivery import Sender
+from cartloader.engine.pipeline import run_pipeline
 from cartloader.errors import ConfigError
+from cartloader.input.normalize import normalize
+from cartloader.models import CartInput, InvalidInput, RateLimitHeaders
 from cartloader.rate import Rate
 from cartloader.simulator import Simulator
 
@@ -175,3 +188,156 @@ async def test_a_small_run_starts_workers_for_its_batches_not_for_the_whole_limi
         )
     assert summary.created == 25
     assert workers and max(workers) <= 4  # three batches, and one worker waiting for a fourth
+
+
+def latency_for(needed: int, rate_per_s: float) -> float:
+    """A mean latency for which ``needed_in_flight`` gives ``needed`` at ``rate_per_s``, half a place from either
+    edge (so a mean read back from a sum of latencies rounds to the same)."""
+    root = (-HEADROOM_SIGMAS + math.sqrt(HEADROOM_SIGMAS**2 + 4 * (needed - 1.5))) / 2  # m + 3 sqrt(m) + 1 = n - 0.5
+    latency = root * root / rate_per_s
+    assert needed_in_flight(rate_per_s, latency) == needed
+    return latency
+
+
+class OwnBudget:
+    """A budget of the caller's own (``budget=``): the ``Budget`` protocol only, no ``burst``."""
+
+    limit = Rate(19, 1.0)
+
+    async def acquire(self) -> None:
+        pass
+
+    def observe(self, headers: RateLimitHeaders, sent_at: float) -> None:
+        pass
+
+    def pause(self, seconds: float) -> None:
+        pass
+
+
+def test_a_mean_latency_of_zero_needs_a_single_place() -> None:
+    assert needed_in_flight(19.0, 0.0) == 1
+    assert needed_in_flight(0.0, 3.0) == 1
+
+
+def test_auto_over_a_budget_without_burst_follows_rate_times_latency_down_to_one_place() -> None:
+    limit = InFlightLimit("auto", OwnBudget())
+    limit.observe(0.0)  # answers too fast to measure: one place keeps the window full
+    assert limit.limit == 1
+    observe(limit, latency_for(20, 19.0))
+    assert limit.limit == 20
+
+
+def test_auto_keeps_within_its_maximum_when_rate_times_latency_needs_more() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"), maximum=5)
+    assert limit.limit == 5  # the starting ten, within the maximum
+    observe(limit, 10.0)  # 19/s x 10 s needs 190 places
+    assert limit.limit == 5
+
+
+def test_auto_shrinks_only_below_three_quarters_of_its_limit() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"))
+    observe(limit, latency_for(20, 19.0))
+    assert limit.limit == 20
+    observe(limit, latency_for(15, 19.0))  # exactly three quarters of 20: kept
+    assert limit.limit == 20
+    observe(limit, latency_for(14, 19.0))  # below: shrinks to what is needed
+    assert limit.limit == 14
+
+
+@pytest.mark.anyio
+async def test_changed_wakes_waiters_only_when_the_limit_moves() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"))
+    woken: list[int] = []
+
+    async def waiter() -> None:
+        await limit.changed()
+        woken.append(limit.limit)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(waiter)
+        await anyio.wait_all_tasks_blocked()
+        limit.observe(latency_for(INITIAL_AUTO_LIMIT, 19.0))  # needs exactly the ten it has: no move
+        await anyio.wait_all_tasks_blocked()
+        assert woken == []
+        limit.observe(5.0)
+        await anyio.wait_all_tasks_blocked()
+        assert woken == [limit.limit] and limit.limit > INITIAL_AUTO_LIMIT
+
+
+def test_statistics_give_the_mean_latency_in_milliseconds_to_a_tenth() -> None:
+    limit = InFlightLimit(3, RateBudget())
+    assert limit.statistics().latency_ms is None
+    limit.observe(0.0123456)
+    limit.observe(0.0123456)
+    statistics = limit.statistics()
+    assert (statistics.auto, statistics.limit, statistics.in_flight, statistics.latency_ms) == (False, 3, 0, 12.3)
+
+
+@pytest.mark.anyio
+async def test_the_repr_names_the_mode_the_limit_and_the_places_in_use() -> None:
+    fixed = InFlightLimit(3, RateBudget())
+    async with fixed:
+        assert repr(fixed) == "InFlightLimit(fixed, limit=3, in_flight=1)"
+    assert repr(InFlightLimit("auto", RateBudget())) == f"InFlightLimit(auto, limit={INITIAL_AUTO_LIMIT}, in_flight=0)"
+
+
+class HeldSender:
+    """A sender whose deliveries wait until released: counts the batches in hand at once."""
+
+    def __init__(self) -> None:
+        self.in_hand = 0
+        self.delivered = 0
+        self._gate = anyio.Event()
+
+    async def deliver(self, batch: list[CartInput]) -> None:
+        self.in_hand += 1
+        try:
+            await self._gate.wait()
+        finally:
+            self.in_hand -= 1
+        self.delivered += len(batch)
+
+    def release(self) -> None:
+        """Let every delivery in hand end; later ones wait again."""
+        gate, self._gate = self._gate, anyio.Event()
+        gate.set()
+
+
+@pytest.mark.anyio
+async def test_workers_follow_the_auto_limit_up_at_once_and_down_as_they_finish() -> None:
+    limit = InFlightLimit("auto", RateBudget(Rate(190, 10.0), pace="even"))
+    sender = HeldSender()
+
+    async def source() -> AsyncIterator[CartInput | InvalidInput]:
+        for line in range(1, 61):
+            yield normalize({"hs_cart_name": f"cart {line}"}, line)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(
+            lambda: run_pipeline(
+                source(),
+                sender=cast(Sender, sender),
+                collector=Collector(),
+                concurrency=limit,
+                chunker=Chunker(batch_size=1, run_id="r"),
+                linger_s=60,
+            )
+        )
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == INITIAL_AUTO_LIMIT
+        limit.observe(latency_for(20, 19.0))  # the limit rises while every worker is busy: more are hired
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == 20
+        observe(limit, latency_for(5, 19.0))
+        low = limit.limit  # it falls in steps, each below three quarters of the last
+        assert low < INITIAL_AUTO_LIMIT
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == 20  # no batch in hand is dropped
+        sender.release()  # the workers above the new limit leave as they finish
+        await anyio.wait_all_tasks_blocked()
+        assert sender.in_hand == low
+        while sender.delivered < 60:
+            sender.release()
+            await anyio.wait_all_tasks_blocked()
+            assert sender.in_hand <= low
+    assert sender.delivered == 60

@@ -11,9 +11,11 @@ import orjson
 import pytest
 
 from cartloader.api.loader import CartLoader, bulk_create
+from cartloader.engine.pipeline import first_cause
 from cartloader.errors import AuthenticationError
 from cartloader.models import CartInput, Outcome, Settled
 from cartloader.simulator import Simulator
+from tests.test_cli_support import SENSITIVE_READER
 
 pytestmark = pytest.mark.anyio
 
@@ -309,3 +311,33 @@ async def test_a_library_outcome_log_holds_one_final_line_per_record_with_keys_f
     assert sorted(e["line"] for e in final) == list(range(1, 122))
     run_id = meta["run_id"]
     assert all(e["key"] == f"{run_id}-{e['line']}" for e in final if e["status"] == "created")
+
+
+def test_first_cause_is_the_first_leaf_depth_first_with_the_others_in_its_notes() -> None:
+    first = ValueError("first")
+    inner = KeyError("inner")
+    group = BaseExceptionGroup("run", [ExceptionGroup("worker", [first, inner]), first, RuntimeError("last")])
+    assert first_cause(group) is first
+    # The same error met twice is not noted as another.
+    assert first.__notes__ == ["also raised: KeyError: 'inner'", "also raised: RuntimeError: last"]
+
+
+async def test_records_refused_before_sending_carry_their_echoed_values() -> None:
+    echoed: dict[int, dict[str, str | None]] = {}
+
+    def keep(outcome: Outcome) -> None:
+        assert outcome.status == "invalid"
+        echoed[outcome.line] = dict(outcome.echoed or {})
+
+    records = [{"hs_cart_name": "unknown property", "no_such_property": "x"}, {"hs_cart_name": "no key"}]
+    # A token that may read the sensitive lists: the preflight refuses the unknown property (line 1) locally; the
+    # upsert key missing (line 2) is refused as its batch is made.
+    sensitive = {"sim-token": SENSITIVE_READER}
+    async with Simulator(properties=("order_ref:string:unique",), tokens=sensitive, seed=15) as sim:
+        async with CartLoader(
+            "sim-token", base_url=sim.url, rate=FAST, echo="hs_cart_name", upsert_by="order_ref"
+        ) as loader:
+            summary = await loader.create(records, on_outcome=keep)
+        assert sim.stats().inputs_received == 0
+    assert summary.invalid == 2
+    assert echoed == {1: {"hs_cart_name": "unknown property"}, 2: {"hs_cart_name": "no key"}}

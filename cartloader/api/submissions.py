@@ -146,7 +146,8 @@ class Submissions:
         collector = Collector([_Router(self), *sinks])
         try:
             with anyio.CancelScope() as self._scope:
-                await run(self._records(), collector)
+                if self._abort_cause is None:  # aborted before this first step: stopped at once, as once running
+                    await run(self._records(), collector)
         except CartloaderError as exc:
             self.close(exc)
             self._fail_all(exc)
@@ -192,8 +193,7 @@ class Submissions:
         self.close(cause)
         if self._scope is not None:
             self._scope.cancel()
-        elif not self._started:
-            self._fail_all(cause)
+        # Not running yet: serve() sees the cause and runs nothing (no ticket exists before the pipeline is started).
 
     def _fail_all(self, error: BaseException) -> None:
         tickets, self._tickets = self._tickets, {}
