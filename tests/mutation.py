@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GOAL = 0.80
+GOAL = 0.90  # issue 25: every module in the mutation set at 90 % or more
 
 #: Short name -> the module's dotted name (mutmut names mutants after it).
 MODULES = {
