@@ -521,6 +521,40 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "a text starting otherwise than a number or a datetime is then parsed too: neither, it is plain as before; one"
         " starting so is compared, and agrees by shape only with itself",
     ),
+    # budget/local.py: fields that __init__'s own _respace() sets or reads as it is, and branches that cannot differ
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_21": (
+        "self._backlog = (0.0, +math.inf)",
+        "a backlog of 0 is false: no branch reads its end, burst_others gives 0 for it either way, and the first "
+        "burst answer replaces it",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_32": (
+        "...] = None",
+        "_respace(), called at the end of __init__, sets the rules before anything reads them",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_33": (
+        "self._horizon_s = None",
+        "_respace(), called at the end of __init__, sets the horizon before anything reads it",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_34": (
+        "self._horizon_s = 1.0",
+        "_respace(), called at the end of __init__, sets the horizon before anything reads it",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_35": (
+        "self._interval = None",
+        "first read by _respace() as `not self._interval`, where None is as false as 0.0 (the burst pace never reads it)",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ_next__mutmut_42": (
+        "target >= self._backlog[1]",
+        "at target == the backlog's end the branch gives max(now, end, paused_until) == target (both are <= target)",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ_next__mutmut_48": (
+        "target = max(self._backlog[1], self._paused_until)",
+        "the branch is reached only while now < the backlog's end (a backlog whose end is past is cleared above)",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ_respace__mutmut_40": (
+        "burst_capacity(cap, 0.0, )",
+        "with no others (0.0) the reserve taken is min(0, reserve): 0 whatever the margin",
+    ),
 }
 
 KILLED = {"killed", "timeout"}
