@@ -541,7 +541,8 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     ),
     "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_35": (
         "self._interval = None",
-        "first read by _respace() as `not self._interval`, where None is as false as 0.0 (the burst pace never reads it)",
+        "first read by _respace() as `not self._interval`, where None is as false as 0.0 (the burst pace never "
+        "reads it)",
     ),
     "cartloader.budget.local.xǁRateBudgetǁ_next__mutmut_42": (
         "target >= self._backlog[1]",
