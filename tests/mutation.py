@@ -556,6 +556,27 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "burst_capacity(cap, 0.0, )",
         "with no others (0.0) the reserve taken is min(0, reserve): 0 whatever the margin",
     ),
+    # budget/places.py: a moved place is always held, and re-reading places that a faster answer did not move moves none
+    "cartloader.budget.places.xǁHeldPlacesǁ_move__mutmut_7": (
+        "position < len(held) or held[position] == old",
+        "old is always in held: each answered slot's held_from is moved in step with its entry, and forget_before "
+        "drops answers of every slot it drops (sent before the horizon) while their held entries, later, stay",
+    ),
+    "cartloader.budget.places.xǁHeldPlacesǁ_move__mutmut_8": (
+        "position <= len(held) and",
+        "old is always in held (see _move__mutmut_7), so its position is below len(held): the test never fails there",
+    ),
+    "cartloader.budget.places.xǁHeldPlacesǁanswered__mutmut_23": (
+        "(fastest < previous) or True",
+        "every answered place is held from at least its latest arrival under the fastest so far (a faster one "
+        "re-reads them all), and a fastest that did not fall gives no later arrival: re-reading them all moves "
+        "nothing; only the cost grows (every answer goes through all the answered places)",
+    ),
+    "cartloader.budget.places.xǁHeldPlacesǁanswered__mutmut_24": (
+        "fastest <= previous",
+        "an unchanged fastest gives every other place the arrival it already holds from: re-reading them all "
+        "moves nothing (see answered__mutmut_23); only the cost grows",
+    ),
 }
 
 KILLED = {"killed", "timeout"}

@@ -124,3 +124,14 @@ def test_between_counts_the_times_after_start_up_to_end_included() -> None:
     assert places.between(times, 0.0, 4.0) == 5
     assert places.between(times, 2.0, 2.0) == 0
     assert places.between(times, 4.0, 9.0) == 0
+
+
+def test_forgetting_keeps_memory_bounded_by_what_the_window_still_needs() -> None:
+    # Names and answers of forgotten requests go with them: a long run holds only the last windows' worth.
+    places = HeldPlaces()
+    for n in range(2000):
+        places.take(float(n), n)
+        places.answered(float(n), n + 0.5)
+        places.forget_before(n - 9.0)
+    assert len(places.sent) == len(places.held) == 10
+    assert len(places._names) == len(places._answers) == 10

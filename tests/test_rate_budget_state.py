@@ -205,8 +205,8 @@ def test_waiting_tells_a_pause_from_a_full_window_and_ignores_a_wait_under_50_ms
     clock = HandClock()
     budget = RateBudget(Rate(2, 1.0), clock=clock, before_first_answer=None)
     assert budget.waiting() is None
-    budget.pause(0.04)
-    assert budget.waiting() is None  # 40 ms: not worth telling
+    budget.pause(0.05)
+    assert budget.waiting() is None  # 50 ms: not worth telling
     budget.pause(0.3)
     waited, why = budget.waiting() or (0.0, "")
     assert waited == pytest.approx(0.3)
@@ -398,6 +398,15 @@ async def test_the_estimate_of_others_falls_two_windows_after_they_drew_less() -
     assert budget.statistics().others_in_window == 5
 
 
+async def test_others_draw_is_told_to_a_tenth_of_a_request() -> None:
+    clock = HandClock(100.0)
+    budget = RateBudget(pace="even", clock=clock)
+    budget.observe(_headers(max_=100, remaining=69, interval_ms=1000), clock())  # others drew 30
+    clock.now += 0.4
+    budget.observe(_headers(max_=100, remaining=99, interval_ms=1000), clock())  # none now: 30 falls to 20.109...
+    assert budget.statistics().others_in_window == 20.1
+
+
 async def test_our_requests_sent_a_window_before_the_answer_do_not_count_as_ours() -> None:
     clock = HandClock(100.0)
     budget = RateBudget(clock=clock, before_first_answer=None)
@@ -409,3 +418,13 @@ async def test_our_requests_sent_a_window_before_the_answer_do_not_count_as_ours
     # Sent at 101.2: the window HubSpot counted is (100.2, 101.2]: the three sent at 100.0 are out of it.
     budget.observe(_headers(max_=100, remaining=90, interval_ms=1000), 101.2)
     assert budget.statistics().others_in_window == 9
+
+
+async def test_the_even_pace_lets_the_first_request_go_at_once_then_keeps_its_grid() -> None:
+    with virtual_time() as clock:
+        # 10 a second, less the two-request floor of the reserve: one every 125 ms.
+        budget = RateBudget(Rate(10, 1.0), pace="even", margin=1.0, clock=clock, before_first_answer=None)
+        taken = await _take(budget, clock, 3, until=0.3)
+        await clock.run_until(1.0, STEP_S)  # idle: the grid starts again from the next request
+        taken += await _take(budget, clock, 2, until=1.2)
+    assert taken == pytest.approx([0.0, 0.125, 0.25, 1.0, 1.125], abs=3 * STEP_S)
