@@ -428,3 +428,23 @@ async def test_the_even_pace_lets_the_first_request_go_at_once_then_keeps_its_gr
         await clock.run_until(1.0, STEP_S)  # idle: the grid starts again from the next request
         taken += await _take(budget, clock, 2, until=1.2)
     assert taken == pytest.approx([0.0, 0.125, 0.25, 1.0, 1.125], abs=3 * STEP_S)
+
+
+async def test_a_slow_answer_holds_its_requests_place_from_when_it_reached_hubspot_at_the_latest() -> None:
+    clock = HandClock(100.0)
+    cap = Rate(2, 1.0)
+    span = cap.window_s + guard_s(cap.window_s)
+    budget = RateBudget(cap, clock=clock, before_first_answer=None)
+    await budget.acquire()
+    clock.now = 100.2
+    await budget.acquire()
+    budget.observe(_headers(max_=None), 100.0)  # answered at 100.2: 0.2 s, the fastest
+    clock.now = 100.9
+    budget.observe(_headers(max_=None), 100.2)  # 0.7 s: it reached HubSpot 100.7 at the latest
+    clock.now = 101.3
+    assert budget.waiting() is None  # the first place is free again (100.0 + span)
+    await budget.acquire()
+    # The second holds its place until 100.7 + span, not 100.2 + span.
+    waited, why = budget.waiting() or (0.0, "")
+    assert why == "window"
+    assert waited == pytest.approx(100.7 + span - 101.3)
