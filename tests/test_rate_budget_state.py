@@ -123,6 +123,14 @@ def test_an_answer_without_a_usable_max_leaves_the_limit_but_ends_the_wait_for_t
     assert budget.statistics().others_in_window == 0
 
 
+def test_an_advertised_limit_of_one_request_is_followed() -> None:
+    clock = HandClock()
+    budget = RateBudget(clock=clock)
+    budget.observe(_headers(max_=1, interval_ms=1000), clock())
+    assert budget.limit == Rate(1, 1.0)
+    assert budget.burst == 1
+
+
 def test_the_daily_count_is_the_last_one_seen() -> None:
     clock = HandClock()
     budget = RateBudget(clock=clock)
@@ -448,3 +456,17 @@ async def test_a_slow_answer_holds_its_requests_place_from_when_it_reached_hubsp
     waited, why = budget.waiting() or (0.0, "")
     assert why == "window"
     assert waited == pytest.approx(100.7 + span - 101.3)
+
+
+async def test_the_even_pace_counts_as_ours_the_requests_sent_in_the_window_the_answer_reported_on() -> None:
+    with virtual_time() as clock:
+        budget = RateBudget(Rate(100, 1.0), pace="even", margin=1.0, clock=clock, before_first_answer=None)
+        early = await _take(budget, clock, 1, until=0.01)
+        await clock.run_until(1.5, STEP_S)
+        sent = await _take(budget, clock, 3, until=1.6)
+    assert early == [0.0]
+    assert len(sent) == 3
+    # The answer to the second of the three: HubSpot's window (sent - 1 s, sent] holds it and the first of them,
+    # not the request sent 1.5 s before nor the one sent after it: 100 - 70 - 2 ours - 1 at the edge = 27.
+    budget.observe(_headers(max_=100, remaining=70, interval_ms=1000), sent[1] + 1e-6)
+    assert budget.statistics().others_in_window == 27
