@@ -470,3 +470,20 @@ async def test_the_even_pace_counts_as_ours_the_requests_sent_in_the_window_the_
     # not the request sent 1.5 s before nor the one sent after it: 100 - 70 - 2 ours - 1 at the edge = 27.
     budget.observe(_headers(max_=100, remaining=70, interval_ms=1000), sent[1] + 1e-6)
     assert budget.statistics().others_in_window == 27
+
+
+async def test_an_answer_three_windows_late_still_holds_its_requests_place_from_its_latest_arrival() -> None:
+    # Our requests are remembered for two horizons (four windows) before the next slot forgets them.
+    clock = HandClock(100.0)
+    cap = Rate(2, 1.0)
+    budget = RateBudget(cap, clock=clock, before_first_answer=None)
+    await budget.acquire()
+    clock.now = 103.0
+    await budget.acquire()
+    clock.now = 103.1
+    budget.observe(_headers(max_=None), 103.0)  # 0.1 s: the fastest
+    clock.now = 103.5
+    budget.observe(_headers(max_=None), 100.0)  # 3.5 s: it reached HubSpot 103.4 at the latest
+    waited, why = budget.waiting() or (0.0, "")
+    assert why == "window"
+    assert waited == pytest.approx(103.0 + cap.window_s + guard_s(cap.window_s) - 103.5)
