@@ -487,3 +487,16 @@ async def test_an_answer_three_windows_late_still_holds_its_requests_place_from_
     waited, why = budget.waiting() or (0.0, "")
     assert why == "window"
     assert waited == pytest.approx(103.0 + cap.window_s + guard_s(cap.window_s) - 103.5)
+
+
+async def test_the_budget_remembers_its_requests_four_windows_at_most_then_only_the_last_two() -> None:
+    # Memory stays bounded: once the oldest request is more than two horizons (4 windows of 1 s) old, every
+    # request older than one horizon (2 windows) is forgotten.
+    clock = HandClock(0.0)
+    budget = RateBudget(Rate(10, 1.0), clock=clock, before_first_answer=None)
+    recent = []
+    for second in range(7):
+        clock.now = float(second)
+        await budget.acquire()
+        recent.append(repr(budget).split(", ")[-1])
+    assert recent == [f"{n} recent)" for n in (1, 2, 3, 4, 5, 3, 4)]
