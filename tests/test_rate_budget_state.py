@@ -500,3 +500,16 @@ async def test_the_budget_remembers_its_requests_four_windows_at_most_then_only_
         await budget.acquire()
         recent.append(repr(budget).split(", ")[-1])
     assert recent == [f"{n} recent)" for n in (1, 2, 3, 4, 5, 3, 4)]
+
+
+async def test_once_the_first_answers_backlog_has_left_a_full_window_still_waits() -> None:
+    clock = HandClock(100.0)
+    cap = Rate(2, 1.0)
+    budget = RateBudget(cap, clock=clock, before_first_answer=None)
+    budget.observe(_headers(max_=10, remaining=5, interval_ms=1000), clock())  # a backlog of 4 until 101
+    clock.now = 101.5
+    await budget.acquire()
+    await budget.acquire()
+    waited, why = budget.waiting() or (0.0, "")
+    assert why == "window"
+    assert waited == pytest.approx(cap.window_s + guard_s(cap.window_s))
