@@ -296,9 +296,10 @@ def test_a_cap_without_a_margin_lets_out_the_whole_cap_at_once() -> None:
 async def test_without_any_answer_the_first_requests_free_their_places_a_window_after() -> None:
     with virtual_time() as clock:
         budget = RateBudget(Rate(100, 1.0), clock=clock, before_first_answer=2)
-        taken = await _take(budget, clock, 3, until=1.2)
-    assert taken[:2] == [0.0, 0.0]
-    assert taken[2] == pytest.approx(1 + guard_s(1.0), abs=2 * STEP_S)
+        await clock.run_until(5.0, 0.05)
+        taken = await _take(budget, clock, 3, until=6.2)
+    assert taken[:2] == [5.0, 5.0]
+    assert taken[2] == pytest.approx(5 + 1 + guard_s(1.0), abs=5 * STEP_S)
 
 
 async def test_the_first_answer_lets_the_next_request_go_at_once() -> None:
