@@ -897,6 +897,62 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         " its error always renamed (normalize, the preflight, the refusal memory, the chunker, repeats and the "
         'association types all start their messages "line N: ")',
     ),
+    # budget/local.py: fields that __init__'s own _respace() sets or reads as it is, and branches that cannot differ
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_21": (
+        "self._backlog = (0.0, +math.inf)",
+        "a backlog of 0 is false: no branch reads its end, burst_others gives 0 for it either way, and the first "
+        "burst answer replaces it",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_32": (
+        "...] = None",
+        "_respace(), called at the end of __init__, sets the rules before anything reads them",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_33": (
+        "self._horizon_s = None",
+        "_respace(), called at the end of __init__, sets the horizon before anything reads it",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_34": (
+        "self._horizon_s = 1.0",
+        "_respace(), called at the end of __init__, sets the horizon before anything reads it",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ__init____mutmut_35": (
+        "self._interval = None",
+        "first read by _respace() as `not self._interval`, where None is as false as 0.0 (the burst pace never "
+        "reads it)",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ_next__mutmut_42": (
+        "target >= self._backlog[1]",
+        "at target == the backlog's end the branch gives max(now, end, paused_until) == target (both are <= target)",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ_next__mutmut_48": (
+        "target = max(self._backlog[1], self._paused_until)",
+        "the branch is reached only while now < the backlog's end (a backlog whose end is past is cleared above)",
+    ),
+    "cartloader.budget.local.xǁRateBudgetǁ_respace__mutmut_40": (
+        "burst_capacity(cap, 0.0, )",
+        "with no others (0.0) the reserve taken is min(0, reserve): 0 whatever the margin",
+    ),
+    # budget/places.py: a moved place is always held, and re-reading places that a faster answer did not move moves none
+    "cartloader.budget.places.xǁHeldPlacesǁ_move__mutmut_7": (
+        "position < len(held) or held[position] == old",
+        "old is always in held: each answered slot's held_from is moved in step with its entry, and forget_before "
+        "drops answers of every slot it drops (sent before the horizon) while their held entries, later, stay",
+    ),
+    "cartloader.budget.places.xǁHeldPlacesǁ_move__mutmut_8": (
+        "position <= len(held) and",
+        "old is always in held (see _move__mutmut_7), so its position is below len(held): the test never fails there",
+    ),
+    "cartloader.budget.places.xǁHeldPlacesǁanswered__mutmut_23": (
+        "(fastest < previous) or True",
+        "every answered place is held from at least its latest arrival under the fastest so far (a faster one "
+        "re-reads them all), and a fastest that did not fall gives no later arrival: re-reading them all moves "
+        "nothing; only the cost grows (every answer goes through all the answered places)",
+    ),
+    "cartloader.budget.places.xǁHeldPlacesǁanswered__mutmut_24": (
+        "fastest <= previous",
+        "an unchanged fastest gives every other place the arrival it already holds from: re-reading them all "
+        "moves nothing (see answered__mutmut_23); only the cost grows",
+    ),
 }
 
 KILLED = {"killed", "timeout"}
