@@ -6,19 +6,31 @@ and a lone resolved record starts its batch's linger clock. Against the simulato
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import anyio
 import pytest
 
 from cartloader import CartLoader
 from cartloader.api.loader import bulk_create
-from cartloader.models import Outcome
+from cartloader.budget.local import RateBudget
+from cartloader.config import LoaderConfig
+from cartloader.engine.chunker import Chunker
+from cartloader.engine.collector import Collector
+from cartloader.engine.concurrency import InFlightLimit
+from cartloader.engine.delivery import Sender
+from cartloader.engine.pipeline import run_pipeline
+from cartloader.input.normalize import normalize
+from cartloader.models import CartInput, InvalidInput, Outcome
 from cartloader.simulator import Simulator
+from tests.test_budget_support import virtual_time
 
 pytestmark = pytest.mark.anyio
 
 FAST = "1000/1s"
+LINGER_S = 0.3
+STEP_S = 0.001
 SCOPES = frozenset({"crm.objects.carts.write", "crm.objects.orders.read", "crm.schemas.orders.read"})
 
 
@@ -89,3 +101,58 @@ async def test_a_lone_submitted_record_naming_its_target_by_key_is_sent_within_l
     assert outcome.status == "created"
     # Resolved (a lookup), then it lingers (its batch might have filled), then leaves: never much later.
     assert linger * 0.9 <= waited < linger + 0.8, waited
+
+
+class _Departures:
+    """A sender that notes when each batch left, and of which lines."""
+
+    def __init__(self) -> None:
+        self.left: list[tuple[float, list[int]]] = []
+
+    async def deliver(self, batch: list[CartInput]) -> None:
+        self.left.append((anyio.current_time(), [record.line for record in batch]))
+
+
+async def test_a_batch_opened_after_a_full_one_left_lingers_from_its_own_first_record() -> None:
+    # Records 1 and 2 come at 0 and fill a batch of two (it leaves at once); record 3 opens the next at 0.2: the
+    # clock started for record 1 (due at 0.3) must not send it; it leaves at 0.5.
+    arrivals = {1: 0.0, 2: 0.0, 3: 0.2}
+    with virtual_time() as clock:
+
+        async def source() -> AsyncIterator[CartInput | InvalidInput]:
+            for line, at in arrivals.items():
+                await anyio.sleep_until(at)
+                yield normalize({"hs_cart_name": f"cart {line}"}, line)
+            await anyio.sleep_until(2.0)  # the source stays open: only the linger clock sends
+
+        sender = _Departures()
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                lambda: run_pipeline(
+                    source(),
+                    sender=cast(Sender, sender),
+                    collector=Collector(),
+                    concurrency=InFlightLimit(4, RateBudget()),
+                    chunker=Chunker(batch_size=2, run_id="r"),
+                    linger_s=LINGER_S,
+                )
+            )
+            await clock.run_until(1.0, STEP_S)
+            group.cancel_scope.cancel()
+    assert [lines for _, lines in sender.left] == [[1, 2], [3]]
+    (full, _), (last, _) = sender.left
+    assert full < STEP_S
+    assert 0.2 + LINGER_S <= last <= 0.2 + LINGER_S + 5 * STEP_S
+
+
+async def test_a_second_run_of_a_loader_checks_its_records_against_the_schema_still_fresh() -> None:
+    not_a_number = {"hs_cart_name": "typo", "hs_total_price": "ten"}
+    async with Simulator(seed=64) as sim:
+        config = LoaderConfig(base_url=sim.url, schema_max_age_s=600, linger_s=0)
+        async with CartLoader("sim-token", config=config) as loader:
+            first = await loader.create([{"hs_cart_name": "one"}, not_a_number])
+            second = await loader.create([{"hs_cart_name": "two"}, not_a_number])
+        received = sim.stats().inputs_received
+    # Refused here both times (never sent), though the second run read no schema of its own.
+    assert (first.created, first.invalid) == (second.created, second.invalid) == (1, 1)
+    assert received == 2
