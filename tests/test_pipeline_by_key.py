@@ -156,3 +156,39 @@ async def test_a_second_run_of_a_loader_checks_its_records_against_the_schema_st
     # Refused here both times (never sent), though the second run read no schema of its own.
     assert (first.created, first.invalid) == (second.created, second.invalid) == (1, 1)
     assert received == 2
+
+
+def by_email(email: str) -> dict[str, Any]:
+    return {"to": {"objectType": "contacts", "idProperty": "email", "id": email}}
+
+
+async def test_batches_opened_by_resolved_and_plain_records_each_linger_from_their_own_first_record() -> None:
+    linger = 0.3
+    known = by_email("customer1@example.com")
+
+    async def lone(loader: CartLoader, record: dict[str, Any]) -> float:
+        await anyio.sleep(0.1)  # a while after the clock started for the batch that left full
+        started = time.monotonic()
+        outcome = await loader.submit(record)
+        assert outcome.status == "created"
+        return time.monotonic() - started
+
+    async def pair(loader: CartLoader, *records: dict[str, Any]) -> None:
+        async with anyio.create_task_group() as group:
+            for record in records:
+                group.start_soon(loader.submit, record)
+
+    async with (
+        Simulator(contacts=3, seed=65) as sim,
+        CartLoader("sim-token", base_url=sim.url, rate=FAST, linger=linger, batch_size=2) as loader,
+    ):
+        # Resolved records fill a batch (it leaves at once), then a resolved record (its target known by now)
+        # opens the next: it waits its own linger, not what is left of the first record's.
+        await pair(loader, cart("r1", known), cart("r2", by_email("customer2@example.com")))
+        resolved = await lone(loader, cart("r3", known))
+        # Plain records fill a batch, resolved ones the next (both leave at once), then a plain record opens one.
+        await pair(loader, cart("p1"), cart("p2"))
+        await pair(loader, cart("r4", known), cart("r5", known))
+        plain = await lone(loader, cart("p3"))
+    assert resolved >= linger * 0.9, resolved
+    assert plain >= linger * 0.9, plain
