@@ -192,3 +192,35 @@ async def test_batches_opened_by_resolved_and_plain_records_each_linger_from_the
         plain = await lone(loader, cart("p3"))
     assert resolved >= linger * 0.9, resolved
     assert plain >= linger * 0.9, plain
+
+
+async def test_batches_sent_one_after_another_keep_two_workers() -> None:
+    # Each record is read only once the one before was answered: one worker delivers, a second waits for the next
+    # batch; no more are hired however many batches go by (the count of busy workers comes back down each time).
+    workers: list[int] = []
+    answered = anyio.Event()
+
+    def count(_: object) -> None:
+        nonlocal answered
+        workers.append(sum("_Crew._work" in (task.name or "") for task in anyio.get_running_tasks()))
+        answered.set()
+
+    async def records() -> AsyncIterator[dict[str, str]]:
+        nonlocal answered
+        for i in range(6):
+            answered = anyio.Event()
+            yield {"hs_cart_name": f"cart {i}"}
+            await answered.wait()
+
+    async with Simulator(seed=66) as sim:
+        summary = await bulk_create(
+            records(),
+            token="sim-token",
+            base_url=sim.url,
+            concurrency=8,
+            batch_size=1,
+            preflight=False,
+            on_outcome=count,
+        )
+    assert summary.created == 6
+    assert max(workers) == 2, workers
