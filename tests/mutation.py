@@ -953,6 +953,62 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "an unchanged fastest gives every other place the arrival it already holds from: re-reading them all "
         "moves nothing (see answered__mutmut_23); only the cost grows",
     ),
+    # pipeline.py
+    "cartloader.engine.pipeline.xǁ_Batcherǁ__init____mutmut_9": (
+        "self._generation = 1",
+        "the generation is only compared for equality with itself later (the clock notes it, then compares): where it "
+        "starts does not matter",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁ__init____mutmut_10": (
+        "self._opened_at = None",
+        "read only by the clock after _opened is set, and every set but _stop_clock's comes after opened_at is "
+        "written; after _stop_clock the clock returns on _ended before reading it",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁ__init____mutmut_11": (
+        "self._opened_at = 1.0",
+        "read only by the clock after _opened is set, and every set but _stop_clock's comes after opened_at is "
+        "written; after _stop_clock the clock returns on _ended before reading it",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁ__init____mutmut_13": (
+        "self._ended = None",
+        "_ended is only tested for truth: None and False agree",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁproduce__mutmut_7": (
+        "read = None",
+        "read is only tested as not read: None and False agree",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁproduce__mutmut_16": (
+        "read = None",
+        "the schema is then asked for each record: RunSchema.current reads only when stale (as the guard would) and "
+        "otherwise gives back its last preflight without awaiting, the one including_sensitive stored too",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁproduce__mutmut_17": (
+        "read = False",
+        "the schema is then asked for each record: RunSchema.current reads only when stale (as the guard would) and "
+        "otherwise gives back its last preflight without awaiting, the one including_sensitive stored too",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁproduce__mutmut_57": (
+        "self._generation += 2",
+        "the generation is only compared for equality with the one the clock noted: counting by two keeps every "
+        "batch's number distinct",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁfeeder__mutmut_5": (
+        "was_pending=None",
+        "Collector.settle only tests was_pending for truth: None and False agree",
+    ),
+    "cartloader.engine.pipeline.xǁ_Batcherǁfeeder__mutmut_15": (
+        "self._generation += 2",
+        "the generation is only compared for equality with the one the clock noted: counting by two keeps every "
+        "batch's number distinct",
+    ),
+    "cartloader.engine.pipeline.xǁ_Crewǁ__init____mutmut_8": (
+        "self._ended = None",
+        "_ended is only tested for truth: None and False agree",
+    ),
+    "cartloader.engine.pipeline.xǁ_Crewǁ__init____mutmut_11": (
+        'self._group: TaskGroup | None = ""',
+        "start() sets the group before anything reads it (run_pipeline calls start right after making the crew)",
+    ),
 }
 
 KILLED = {"killed", "timeout"}
