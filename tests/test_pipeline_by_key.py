@@ -25,12 +25,11 @@ from cartloader.input.normalize import normalize
 from cartloader.models import CartInput, InvalidInput, Outcome
 from cartloader.simulator import Simulator
 from tests.test_budget_support import virtual_time
+from tests.test_linger_bound import LINGER_S, STEP_S, _Departures
 
 pytestmark = pytest.mark.anyio
 
 FAST = "1000/1s"
-LINGER_S = 0.3
-STEP_S = 0.001
 SCOPES = frozenset({"crm.objects.carts.write", "crm.objects.orders.read", "crm.schemas.orders.read"})
 
 
@@ -101,16 +100,6 @@ async def test_a_lone_submitted_record_naming_its_target_by_key_is_sent_within_l
     assert outcome.status == "created"
     # Resolved (a lookup), then it lingers (its batch might have filled), then leaves: never much later.
     assert linger * 0.9 <= waited < linger + 0.8, waited
-
-
-class _Departures:
-    """A sender that notes when each batch left, and of which lines."""
-
-    def __init__(self) -> None:
-        self.left: list[tuple[float, list[int]]] = []
-
-    async def deliver(self, batch: list[CartInput]) -> None:
-        self.left.append((anyio.current_time(), [record.line for record in batch]))
 
 
 async def test_a_batch_opened_after_a_full_one_left_lingers_from_its_own_first_record() -> None:
