@@ -15,7 +15,8 @@ from cartloader.config import INITIAL_RATE
 from cartloader.errors import ConfigError
 from cartloader.models import RateLimitHeaders
 from cartloader.rate import Rate
-from tests.test_budget_support import VirtualClock, virtual_time
+from tests.test_budget_gaps import _slots
+from tests.test_budget_support import virtual_time
 
 pytestmark = pytest.mark.anyio
 
@@ -41,22 +42,6 @@ def _headers(
     return RateLimitHeaders(
         max=max_, remaining=remaining, interval_ms=interval_ms, daily=None, daily_remaining=daily_remaining
     )
-
-
-async def _take(budget: RateBudget, clock: VirtualClock, count: int, *, until: float) -> list[float]:
-    """The times of ``count`` slots taken one after the other, on the virtual clock run until ``until``."""
-    taken: list[float] = []
-
-    async def take() -> None:
-        for _ in range(count):
-            await budget.acquire()
-            taken.append(clock.now)
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(take)
-        await clock.run_until(until, STEP_S)
-        group.cancel_scope.cancel()
-    return taken
 
 
 # The limit in force
@@ -226,7 +211,7 @@ def test_waiting_tells_a_pause_from_a_full_window_and_ignores_a_wait_under_50_ms
 async def test_waiting_names_a_full_window() -> None:
     with virtual_time() as clock:
         budget = RateBudget(Rate(2, 1.0), clock=clock, before_first_answer=None)
-        taken = await _take(budget, clock, 2, until=0.01)
+        taken = await _slots(budget, clock, 2, until=0.01)
         assert len(taken) == 2
         waited, why = budget.waiting() or (0.0, "")
         assert why == "window"
@@ -297,7 +282,7 @@ async def test_without_any_answer_the_first_requests_free_their_places_a_window_
     with virtual_time() as clock:
         budget = RateBudget(Rate(100, 1.0), clock=clock, before_first_answer=2)
         await clock.run_until(5.0, 0.05)
-        taken = await _take(budget, clock, 3, until=6.2)
+        taken = await _slots(budget, clock, 3, until=6.2)
     assert taken[:2] == [5.0, 5.0]
     assert taken[2] == pytest.approx(5 + 1 + guard_s(1.0), abs=5 * STEP_S)
 
@@ -326,10 +311,10 @@ async def test_places_forgotten_are_only_those_long_out_of_every_window() -> Non
     cap = Rate(5, 10.0)
     with virtual_time() as clock:
         budget = RateBudget(cap, clock=clock, before_first_answer=None)
-        taken = await _take(budget, clock, 3, until=0.01)
+        taken = await _slots(budget, clock, 3, until=0.01)
         await clock.run_until(5.0, 0.05)
-        taken += await _take(budget, clock, 2, until=5.01)
-        taken += await _take(budget, clock, 5, until=16.0)
+        taken += await _slots(budget, clock, 2, until=5.01)
+        taken += await _slots(budget, clock, 5, until=16.0)
     span = cap.window_s + guard_s(cap.window_s)
     assert max(sum(1 for t in taken if end - span < t <= end) for end in taken) == cap.requests
     assert len(taken) == 10
@@ -433,9 +418,9 @@ async def test_the_even_pace_lets_the_first_request_go_at_once_then_keeps_its_gr
     with virtual_time() as clock:
         # 10 a second, less the two-request floor of the reserve: one every 125 ms.
         budget = RateBudget(Rate(10, 1.0), pace="even", margin=1.0, clock=clock, before_first_answer=None)
-        taken = await _take(budget, clock, 3, until=0.3)
+        taken = await _slots(budget, clock, 3, until=0.3)
         await clock.run_until(1.0, STEP_S)  # idle: the grid starts again from the next request
-        taken += await _take(budget, clock, 2, until=1.2)
+        taken += await _slots(budget, clock, 2, until=1.2)
     assert taken == pytest.approx([0.0, 0.125, 0.25, 1.0, 1.125], abs=3 * STEP_S)
 
 
@@ -462,9 +447,9 @@ async def test_a_slow_answer_holds_its_requests_place_from_when_it_reached_hubsp
 async def test_the_even_pace_counts_as_ours_the_requests_sent_in_the_window_the_answer_reported_on() -> None:
     with virtual_time() as clock:
         budget = RateBudget(Rate(100, 1.0), pace="even", margin=1.0, clock=clock, before_first_answer=None)
-        early = await _take(budget, clock, 1, until=0.01)
+        early = await _slots(budget, clock, 1, until=0.01)
         await clock.run_until(1.5, STEP_S)
-        sent = await _take(budget, clock, 3, until=1.6)
+        sent = await _slots(budget, clock, 3, until=1.6)
     assert early == [0.0]
     assert len(sent) == 3
     # The answer to the second of the three: HubSpot's window (sent - 1 s, sent] holds it and the first of them,
